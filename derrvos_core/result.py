@@ -1,0 +1,114 @@
+"""Segmentation results: scored trajectories kept as RLE, re-selectable without the model."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from pycocotools import mask as mask_utils
+
+
+@dataclass(frozen=True)
+class TrajectoryResult:
+    """One object trajectory of one inference crop, at the video's own size.
+
+    Attributes:
+        trajectory_id: index of the trajectory in its result (stable across `select`).
+        crop_index: which crop of `crop_size` frames it came from.
+        frame_start: first video frame of the crop; `rles[i]` is frame `frame_start + i`.
+        score: DeRVOS confidence in [0, 1] that the trajectory is what the expression refers to.
+        rles: per frame of the crop, a COCO RLE dict ({"size": [H, W], "counts": str}) or None if empty.
+        link_id: identity across crops when crops are linked, else equal to `trajectory_id`.
+    """
+
+    trajectory_id: int
+    crop_index: int
+    frame_start: int
+    score: float
+    rles: tuple
+    link_id: int = -1
+
+    @property
+    def frame_end(self) -> int:
+        return self.frame_start + len(self.rles)
+
+    def frames_present(self) -> list[int]:
+        """Video frame indices where this trajectory's mask is not empty."""
+        return [self.frame_start + i for i, r in enumerate(self.rles) if r is not None]
+
+    def mask(self, frame: int, height: int, width: int) -> np.ndarray:
+        """bool [H, W] mask of this trajectory at video frame `frame` (empty outside the crop)."""
+        i = frame - self.frame_start
+        if i < 0 or i >= len(self.rles) or self.rles[i] is None:
+            return np.zeros((height, width), dtype=bool)
+        return decode_rle(self.rles[i])
+
+
+@dataclass(frozen=True)
+class SegmentationResult:
+    """The answer to one (video, expression) query and everything needed to re-select it.
+
+    Attributes:
+        num_frames, height, width: the video's own frame count and size.
+        trajectories: all scored trajectories of every crop.
+        threshold: confidence threshold of this selection.
+        at_least_one: when no trajectory of a crop passes, keep that crop's best one.
+        selected: trajectory_ids that form the answer.
+        crop_size: frames per inference crop.
+        expression: the expression as the model read it (after truncation).
+        warnings: anything the user should know (truncated expression, ...).
+    """
+
+    num_frames: int
+    height: int
+    width: int
+    trajectories: tuple
+    threshold: float
+    crop_size: int
+    at_least_one: bool = False
+    selected: tuple = ()
+    expression: str = ""
+    warnings: tuple = field(default=())
+
+    def select(self, threshold: float, at_least_one: bool | None = None) -> "SegmentationResult":
+        """A new result at another threshold, from the cached scores, with no model call."""
+        keep_one = self.at_least_one if at_least_one is None else at_least_one
+        return replace(self, threshold=float(threshold), at_least_one=keep_one,
+                       selected=select_trajectories(self.trajectories, threshold, keep_one))
+
+    def frame_mask(self, frame: int) -> np.ndarray:
+        """bool [H, W]: union of the selected trajectories' masks at `frame`."""
+        out = np.zeros((self.height, self.width), dtype=bool)
+        for t in self._selected_trajectories():
+            if t.frame_start <= frame < t.frame_end and t.rles[frame - t.frame_start] is not None:
+                out |= decode_rle(t.rles[frame - t.frame_start])
+        return out
+
+    @property
+    def masks(self) -> np.ndarray:
+        """bool [T, H, W]: the answer in every frame (decoded on demand; prefer `frame_mask` for long videos)."""
+        return np.stack([self.frame_mask(t) for t in range(self.num_frames)]) if self.num_frames else \
+            np.zeros((0, self.height, self.width), dtype=bool)
+
+    def _selected_trajectories(self) -> list[TrajectoryResult]:
+        chosen = set(self.selected)
+        return [t for t in self.trajectories if t.trajectory_id in chosen]
+
+
+def select_trajectories(trajectories, threshold: float, at_least_one: bool) -> tuple:
+    """trajectory_ids with score >= threshold; with `at_least_one`, each crop keeps its best one."""
+    chosen = [t.trajectory_id for t in trajectories if t.score >= threshold]
+    if at_least_one:
+        crops: dict[int, TrajectoryResult] = {}
+        for t in trajectories:
+            if t.crop_index not in crops or t.score > crops[t.crop_index].score:
+                crops[t.crop_index] = t
+        passed = {t.crop_index for t in trajectories if t.score >= threshold}
+        chosen += [best.trajectory_id for c, best in crops.items() if c not in passed]
+    return tuple(sorted(chosen))
+
+
+def decode_rle(rle: dict) -> np.ndarray:
+    """bool [H, W] from a COCO RLE dict whose counts are a str or bytes."""
+    counts = rle["counts"]
+    obj = {"size": list(rle["size"]), "counts": counts.encode() if isinstance(counts, str) else counts}
+    return mask_utils.decode(obj).astype(bool)
