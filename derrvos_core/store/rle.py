@@ -1,0 +1,51 @@
+"""COCO RLE helpers for the store: masks in, JSON-safe dicts out, and checks on what comes in."""
+from __future__ import annotations
+
+import numpy as np
+from pycocotools import mask as mask_utils
+
+from derrvos_core.errors import InputError
+from derrvos_core.result import decode_rle
+
+
+def encode_rle(mask: np.ndarray) -> dict:
+    """{"size": [H, W], "counts": str} of a bool [H, W] mask."""
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": rle["counts"].decode("ascii")}
+
+
+def json_rle(rle: dict | None) -> dict | None:
+    """The RLE with str counts and int sizes, as it is stored."""
+    if rle is None:
+        return None
+    counts = rle["counts"]
+    if isinstance(counts, (bytes, bytearray)):
+        counts = counts.decode("ascii")
+    elif not isinstance(counts, str):  # uncompressed counts list: recompress
+        return encode_rle(decode_uncompressed(rle))
+    return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": counts}
+
+
+def decode_uncompressed(rle: dict) -> np.ndarray:
+    height, width = (int(v) for v in rle["size"])
+    compressed = mask_utils.frPyObjects({"size": [height, width], "counts": list(rle["counts"])}, height, width)
+    return mask_utils.decode(compressed).astype(bool)
+
+
+def mask_from(value, height: int, width: int, what: str) -> np.ndarray:
+    """bool [H, W] from a mask array or an RLE dict, checked against the run's frame size."""
+    if isinstance(value, dict):
+        if "size" not in value or "counts" not in value:
+            raise InputError(f"{what}: an RLE dict needs 'size' and 'counts', got keys {sorted(value)}")
+        size = tuple(int(v) for v in value["size"])
+        if size != (height, width):
+            raise InputError(f"{what}: RLE size {list(size)} does not match the video's {[height, width]}")
+        return decode_rle(json_rle(value))
+    array = np.asarray(value)
+    if array.shape != (height, width):
+        raise InputError(f"{what}: mask shape {array.shape} does not match the video's {(height, width)}")
+    if array.dtype != bool:
+        if not np.isin(array, (0, 1)).all():
+            raise InputError(f"{what}: a mask must be bool or 0/1, got values of dtype {array.dtype}")
+        array = array.astype(bool)
+    return array
