@@ -32,7 +32,7 @@ def resolve_url(url: str | os.PathLike | None = None, use_env: bool = True) -> s
     if "://" not in text:
         return "sqlite:///" + str(Path(text).expanduser().resolve())
     try:
-        make_url(text)
+        make_url(text).get_dialect()  # also fails for an unknown backend or a missing driver
     except Exception as exc:  # sqlalchemy raises ArgumentError with a terse message
         raise InputError(f"not a database URL: {text!r} ({exc})") from exc
     return text

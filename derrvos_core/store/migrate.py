@@ -7,7 +7,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from derrvos_core.store.engine import WRITE_OPTION
 
@@ -35,7 +35,29 @@ def upgrade(engine: Engine, revision: str = "head") -> str | None:
     """Migrate the database to `revision` in one transaction (SQLite: under the write lock, so two
     processes starting at once do not both run it). Returns the revision reached."""
     config = _config()
-    with engine.execution_options(**{WRITE_OPTION: True}).begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    with engine.execution_options(**{WRITE_OPTION: True}).connect() as connection:
+        sqlite = engine.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite alters a table by rebuilding it; with foreign keys on, dropping the old table
+            # would cascade into its children. Foreign keys can only be switched outside a
+            # transaction, and are checked before commit instead.
+            _sqlite_pragma(connection, "PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"migration to {revision} broke foreign keys: {broken[:5]}")
+        finally:
+            if sqlite:
+                _sqlite_pragma(connection, "PRAGMA foreign_keys=ON")
     return current_revision(engine)
+
+
+def _sqlite_pragma(connection: Connection, statement: str) -> None:
+    """Run a pragma on the driver connection directly, outside any transaction."""
+    cursor = connection.connection.driver_connection.cursor()
+    cursor.execute(statement)
+    cursor.close()

@@ -38,23 +38,16 @@ def upgrade() -> None:
         sa.Column("num_corrected_frames", sa.Integer, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
-    if op.get_bind().dialect.name == "sqlite":
-        # SQLite adds a nullable column with an inline REFERENCES clause in place; a batch rebuild
-        # would drop and re-create `runs`, and with foreign keys on that cascades to its children.
-        op.execute("ALTER TABLE runs ADD COLUMN model_version_id INTEGER "
-                   "CONSTRAINT fk_runs_model_version_id_model_versions "
-                   "REFERENCES model_versions (id) ON DELETE SET NULL")
-    else:
-        op.add_column("runs", sa.Column("model_version_id", sa.Integer, nullable=True))
-        op.create_foreign_key("fk_runs_model_version_id_model_versions", "runs", "model_versions",
-                              ["model_version_id"], ["id"], ondelete="SET NULL")
+    # On SQLite a batch rebuilds `runs` (migrate.upgrade switches foreign keys off around it).
+    with op.batch_alter_table("runs") as batch:
+        batch.add_column(sa.Column("model_version_id", sa.Integer, nullable=True))
+        batch.create_foreign_key("fk_runs_model_version_id_model_versions", "model_versions",
+                                 ["model_version_id"], ["id"], ondelete="SET NULL")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        op.execute("ALTER TABLE runs DROP COLUMN model_version_id")
-    else:
-        op.drop_constraint("fk_runs_model_version_id_model_versions", "runs", type_="foreignkey")
-        op.drop_column("runs", "model_version_id")
+    with op.batch_alter_table("runs") as batch:
+        batch.drop_constraint("fk_runs_model_version_id_model_versions", type_="foreignkey")
+        batch.drop_column("model_version_id")
     op.drop_table("exports")
     op.drop_table("model_versions")
