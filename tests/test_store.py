@@ -21,9 +21,10 @@ H, W, T = 24, 32, 6
 def make_frames(folder: Path, num_frames: int = T, seed: int = 0) -> Path:
     """A frame folder of PNGs (distinct content per seed)."""
     folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    for i in range(num_frames):
-        Image.fromarray(rng.integers(0, 255, (H, W, 3), dtype=np.uint8)).save(folder / f"{i:05d}.png")
+    y, x = np.mgrid[0:H, 0:W]
+    for i in range(num_frames):  # smooth gradients (JPEG keeps them close), shifted per seed and frame
+        frame = np.stack([x * 4 + 20 * seed, y * 5 + 7 * i, np.full_like(x, 60 + 30 * seed)], axis=-1)
+        Image.fromarray(np.clip(frame, 0, 255).astype(np.uint8)).save(folder / f"{i:05d}.png")
     return folder
 
 

@@ -1,0 +1,185 @@
+"""Export stored answers as a dataset: corrected masks where a human corrected them, the model's
+elsewhere, flagged per frame in `derrvos_export.json`.
+
+The dataset is written into a temporary folder beside `out_dir` and moved into place at the end, so
+a failure (a full disk, a vanished video) leaves no half-written dataset behind.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from derrvos_core.errors import InputError
+from derrvos_core.store.engine import redact
+from derrvos_core.store.export_answers import ExportError, VideoExport, collect, iter_frames
+from derrvos_core.store.export_formats import WRITERS, write_json
+from derrvos_core.store.safe_names import safe_name
+
+FORMATS = tuple(WRITERS)
+SIDECAR = "derrvos_export.json"
+
+__all__ = ["FORMATS", "SIDECAR", "ExportError", "ExportReport", "export_dataset", "export_zip"]
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """What an export wrote.
+
+    Attributes:
+        format: one of FORMATS.
+        out_dir: the dataset folder (for `export_zip`, the zip file).
+        num_videos, num_expressions: how many were written.
+        num_frames: video frames written (images).
+        num_corrected_frames / num_model_frames: (expression, frame) answers a human corrected / the model
+            gave as is.
+        warnings: anything lossy (e.g. overlapping answers in a palette PNG).
+        export_id: the export's row in the store.
+    """
+
+    format: str
+    out_dir: Path
+    num_videos: int
+    num_expressions: int
+    num_frames: int
+    num_corrected_frames: int
+    num_model_frames: int
+    warnings: tuple = ()
+    export_id: int | None = None
+
+
+def export_dataset(store, fmt: str, out_dir: str | os.PathLike, video_ids: list[int] | None = None,
+                   split: str = "train", overwrite: bool = False) -> ExportReport:
+    """Write the store's answers (all videos, or `video_ids`) as a `fmt` dataset into `out_dir`.
+
+    `out_dir` must not exist or be empty, unless `overwrite` (the old folder is replaced only once
+    the new one is complete). Raises ExportError (nothing written) or InputError (bad arguments).
+    """
+    _check_args(fmt, split)
+    out_dir = Path(out_dir).resolve()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ExportError(f"{out_dir} exists and is not a folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
+        raise ExportError(f"{out_dir} is not empty; choose another folder or pass overwrite")
+    report, items = _export(store, fmt, out_dir, video_ids, split)
+    return _recorded(store, report, items, out_dir)
+
+
+def export_zip(store, fmt: str, zip_path: str | os.PathLike, video_ids: list[int] | None = None,
+               split: str = "train") -> Path:
+    """The export as one zip file (for download), recorded in the store. Its entries sit under a
+    folder named after the zip; the zip appears only when complete."""
+    zip_path = Path(zip_path).resolve()
+    if zip_path.suffix != ".zip":
+        raise InputError(f"{zip_path} should end in .zip")
+    _check_args(fmt, split)
+    zip_path.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{zip_path.stem}.partial-", dir=zip_path.parent))
+    try:
+        folder = work / zip_path.stem
+        report, items = _export(store, fmt, folder, video_ids, split)
+        partial = work / "partial.zip"
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for file in sorted(folder.rglob("*")):
+                if file.is_file():
+                    archive.write(file, file.relative_to(work).as_posix())
+        os.replace(partial, zip_path)
+    except OSError as exc:
+        raise ExportError(f"zip export to {zip_path} failed ({_reason(exc)}); nothing was written") from exc
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return _recorded(store, report, items, zip_path).out_dir
+
+
+def _check_args(fmt: str, split: str) -> None:
+    if fmt not in WRITERS:
+        raise InputError(f"unknown export format {fmt!r}; one of {list(FORMATS)}")
+    if safe_name(split, "") != split:
+        raise InputError(f"split name {split!r} is not a plain folder name")
+
+
+def _export(store, fmt: str, out_dir: Path, video_ids: list[int] | None,
+            split: str) -> tuple[ExportReport, list[VideoExport]]:
+    """Write into a staging folder beside `out_dir`, then move it into place; on failure remove it."""
+    items = collect(store, video_ids)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    try:
+        report = _write(store, fmt, staging, items, split)
+        _move_into_place(staging, out_dir)
+    except BaseException as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise ExportError(f"export to {out_dir} failed ({_reason(exc)}); nothing was written") from exc
+        raise
+    return report, items
+
+
+def _recorded(store, report: ExportReport, items: list[VideoExport], where: Path) -> ExportReport:
+    record = store.record_export(report.format, where, [i.video.id for i in items],
+                                 [a.run.id for i in items for a in i.expressions], report.num_expressions,
+                                 report.num_frames, report.num_corrected_frames)
+    return replace(report, out_dir=where, export_id=record.id)
+
+
+def _write(store, fmt: str, root: Path, items: list[VideoExport], split: str) -> ExportReport:
+    writer = WRITERS[fmt](root, split)
+    frames = corrected = model = 0
+    for item in items:
+        writer.add_video(item, iter_frames(item.video))
+        frames += item.video.num_frames
+        for answer in item.expressions:
+            corrected += sum(answer.corrected)
+            model += len(answer.corrected) - sum(answer.corrected)
+    writer.finish()
+    write_json(root / SIDECAR, _sidecar(store, fmt, split, items))
+    return ExportReport(format=fmt, out_dir=root, num_videos=len(items),
+                        num_expressions=sum(len(i.expressions) for i in items), num_frames=frames,
+                        num_corrected_frames=corrected, num_model_frames=model, warnings=tuple(writer.warnings))
+
+
+def _sidecar(store, fmt: str, split: str, items: list[VideoExport]) -> dict:
+    """Where every answer came from: which run, and per frame whether a human corrected it."""
+    return {
+        "format": fmt, "split": split, "created_at": datetime.now(timezone.utc).isoformat(),
+        "store": redact(store.url),
+        "videos": {item.name: {
+            "video_id": item.video.id, "source_path": item.video.path, "content_hash": item.video.content_hash,
+            "fps": item.video.fps, "frames": item.frame_names, "source_frame_names": list(item.video.frame_names),
+            "expressions": {a.export_id: {
+                "exp": a.text, "run_id": a.run.id, "model_version": a.run.model_version,
+                "threshold": a.run.threshold, "crop_size": a.run.crop_size,
+                "corrected": list(a.corrected), "edited": list(a.edited),
+                "corrected_frames": [i for i, c in enumerate(a.corrected) if c],
+                "model_frames": [i for i, c in enumerate(a.corrected) if not c],
+            } for a in item.expressions}} for item in items}}
+
+
+def _move_into_place(staging: Path, out_dir: Path) -> None:
+    """Rename the finished folder to `out_dir` (same filesystem: atomic); an old `out_dir` is set aside
+    first and removed only after the new one is in place."""
+    if out_dir.is_dir() and not any(out_dir.iterdir()):
+        out_dir.rmdir()
+    old = None
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+        os.replace(out_dir, old)
+    try:
+        os.replace(staging, out_dir)
+    except OSError:
+        if old is not None:
+            os.replace(old, out_dir)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _reason(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return f"no space left on the device while writing {exc.filename or 'the export'}"
+    return f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc)

@@ -1,0 +1,293 @@
+"""Exports: official layouts, corrected-vs-model flags, read-back, safe names, nothing half-written."""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from derrvos_core.errors import InputError
+from derrvos_core.result import decode_rle
+from derrvos_core.store import RunSettings, Store
+from derrvos_core.store import export_formats
+from derrvos_core.store.coco_rle import read_coco_rle
+from derrvos_core.store.export import SIDECAR, ExportError, export_dataset, export_zip
+from derrvos_core.store.safe_names import inside, safe_name
+from tests.test_store import H, T, W, box, make_frames, make_result
+
+FORMATS = ["mevis", "refytvos", "davis", "coco-rle"]
+
+
+@pytest.fixture
+def filled(tmp_path) -> tuple[Store, dict]:
+    """Two videos; video "horses" has a corrected and an uncorrected expression, "cars" one uncorrected."""
+    store = Store.open(tmp_path / "store.db")
+    horses = store.add_video(make_frames(tmp_path / "videos" / "horses", seed=1), fps=10, num_frames=T,
+                             height=H, width=W)
+    cars = store.add_video(make_frames(tmp_path / "videos" / "cars", seed=2), fps=10, num_frames=T,
+                           height=H, width=W)
+    corrected = store.save_run(horses, "the brown horse", make_result(), "tiny@1", RunSettings())
+    untouched = store.save_run(horses, "the \"other\" horse\non the right", make_result().select(0.45), "tiny@1")
+    car = store.save_run(cars, "the car", make_result(), "tiny@1")
+    store.reject(corrected, 3, user="ann")  # frames 3..5 corrected (empty now)
+    store.draw(corrected, 1, box(16, 20, 4), user="ann")
+    yield store, {"corrected": corrected, "untouched": untouched, "car": car, "horses": horses, "cars": cars}
+    store.close()
+
+
+def expected(store: Store, run_id: int):
+    final = store.final_masks(run_id)
+    return final.masks, final.corrected
+
+
+def check_sidecar(root: Path, store: Store, runs: dict) -> None:
+    sidecar = json.loads((root / SIDECAR).read_text())
+    exps = sidecar["videos"]["horses"]["expressions"]
+    assert exps["0"]["run_id"] == runs["corrected"]
+    assert exps["0"]["corrected_frames"] == [1, 3, 4, 5] and exps["0"]["model_frames"] == [0, 2]
+    assert exps["1"]["corrected_frames"] == [] and exps["1"]["edited"] == [False] * T
+    assert sidecar["videos"]["cars"]["source_path"].endswith("cars")
+
+
+def check_frames(paths: list[Path], source: Path) -> None:
+    originals = sorted(source.iterdir())
+    assert len(paths) == len(originals) == T
+    for written, original in zip(paths, originals):
+        a = np.asarray(Image.open(written).convert("RGB"), dtype=float)
+        b = np.asarray(Image.open(original).convert("RGB"), dtype=float)
+        assert a.shape == b.shape and np.abs(a - b).mean() < 3  # JPEG: close, not equal
+
+
+def read_mevis_layout(root: Path) -> dict:
+    """(video, exp_id) -> (text, masks [T, H, W]) from meta_expressions.json + mask_dict.json."""
+    meta = json.loads((root / "train" / "meta_expressions.json").read_text())["videos"]
+    mask_dict = json.loads((root / "train" / "mask_dict.json").read_text())
+    out = {}
+    for vid, entry in meta.items():
+        for exp_id, exp in entry["expressions"].items():
+            masks = np.zeros((len(entry["frames"]), H, W), dtype=bool)
+            for anno in exp["anno_id"]:
+                for t, rle in enumerate(mask_dict[anno]):
+                    if rle is not None:
+                        masks[t] |= decode_rle(rle)
+            out[vid, exp_id] = (exp["exp"], masks)
+    return out
+
+
+def read_palette_layout(meta_file: Path, annotations: Path) -> dict:
+    meta = json.loads(meta_file.read_text())["videos"]
+    out = {}
+    for vid, entry in meta.items():
+        ids = np.stack([np.asarray(Image.open(annotations / vid / f"{f}.png")) for f in entry["frames"]])
+        for exp_id, exp in entry["expressions"].items():
+            out[vid, exp_id] = (exp["exp"], ids == int(exp["obj_id"]))
+    return out
+
+
+def test_mevis_layout_round_trip(filled, tmp_path):
+    store, runs = filled
+    report = export_dataset(store, "mevis", tmp_path / "out")
+    root = tmp_path / "out"
+    assert (report.num_videos, report.num_expressions, report.num_frames) == (2, 3, 2 * T)
+    assert (report.num_corrected_frames, report.num_model_frames) == (4, 3 * T - 4)
+    read = read_mevis_layout(root)
+    for (vid, exp_id), run in {("horses", "0"): "corrected", ("horses", "1"): "untouched", ("cars", "0"): "car"}.items():
+        text, masks = read[vid, exp_id]
+        assert text == store.get_run(runs[run]).expression
+        assert np.array_equal(masks, expected(store, runs[run])[0])
+    check_sidecar(root, store, runs)
+    check_frames(sorted((root / "train" / "JPEGImages" / "horses").iterdir()), tmp_path / "videos" / "horses")
+    assert store.exports()[-1].num_corrected_frames == 4
+
+
+@pytest.mark.parametrize("fmt", ["refytvos", "davis"])
+def test_palette_layouts_round_trip(filled, tmp_path, fmt):
+    store, runs = filled
+    export_dataset(store, fmt, tmp_path / "out")
+    root = tmp_path / "out"
+    if fmt == "refytvos":
+        read = read_palette_layout(root / "meta_expressions" / "train" / "meta_expressions.json",
+                                   root / "train" / "Annotations")
+        objects = json.loads((root / "train" / "meta.json").read_text())["videos"]
+        assert set(objects["horses"]["objects"]) == {"1", "2"}
+        frames = sorted((root / "train" / "JPEGImages" / "cars").iterdir())
+    else:
+        read = read_palette_layout(root / "meta_expressions" / "train" / "meta_expressions.json",
+                                   root / "Annotations" / "480p")
+        assert (root / "ImageSets" / "2017" / "train.txt").read_text().split() == ["horses", "cars"]
+        lines = (root / "davis_text_annotations" / "Davis17_annot1.txt").read_text().splitlines()
+        assert lines == ['horses 1 "the brown horse"', "horses 2 \"the 'other' horse on the right\"",
+                         'cars 1 "the car"']
+        frames = sorted((root / "JPEGImages" / "480p" / "cars").iterdir())
+        assert Image.open(root / "Annotations" / "480p" / "cars" / "00000.png").mode == "P"
+    check_frames(frames, tmp_path / "videos" / "cars")
+    # The two horse answers overlap in crop 0 (same best trajectory): the later object keeps those
+    # pixels, so compare the union and the non-overlapping parts.
+    a, b = expected(store, runs["corrected"])[0], expected(store, runs["untouched"])[0]
+    assert np.array_equal(read["horses", "0"][1] | read["horses", "1"][1], a | b)
+    assert np.array_equal(read["horses", "1"][1], b)
+    assert np.array_equal(read["cars", "0"][1], expected(store, runs["car"])[0])
+    check_sidecar(root, store, runs)
+
+
+def test_palette_overlap_is_reported_and_identical_answers_share_an_object(filled, tmp_path):
+    store, runs = filled
+    report = export_dataset(store, "refytvos", tmp_path / "out")
+    assert any("horses" in w and "two answers" in w for w in report.warnings)
+    store.save_run(runs["cars"], "the same car again", make_result(), "tiny@1")
+    export_dataset(store, "refytvos", tmp_path / "out2")
+    meta = json.loads((tmp_path / "out2" / "meta_expressions" / "train" / "meta_expressions.json").read_text())
+    cars = meta["videos"]["cars"]["expressions"]
+    assert cars["0"]["obj_id"] == cars["1"]["obj_id"] == "1"
+
+
+def test_coco_rle_round_trip(filled, tmp_path):
+    store, runs = filled
+    export_dataset(store, "coco-rle", tmp_path / "out")
+    samples = {(s.video_id, s.expression_id): s for s in read_coco_rle(tmp_path / "out")}
+    sample = samples["horses", "0"]
+    masks, corrected = expected(store, runs["corrected"])
+    assert np.array_equal(sample.target_masks, masks)
+    assert sample.extra["corrected"] == [c and m.any() for c, m in zip(corrected, masks)]
+    assert sample.load_frames().shape == (T, H, W, 3)
+    assert np.array_equal(samples["horses", "1"].target_masks, expected(store, runs["untouched"])[0])
+    from pycocotools.coco import COCO  # the file is valid COCO for the official API too
+    coco = COCO(str(tmp_path / "out" / "annotations.json"))
+    first = coco.loadAnns(coco.getAnnIds())[0]
+    assert coco.annToMask(first).shape == (H, W)
+
+
+def test_names_never_escape_the_output_folder(tmp_path):
+    for nasty in ("../../etc/passwd", "/etc/passwd", "a\x00b", "..", ".", "", "日本語 ビデオ", "CON", "x" * 400):
+        name = safe_name(nasty, "video0")
+        assert name and "/" not in name and "\x00" not in name and name not in (".", "..")
+        assert inside(tmp_path, name).parent == tmp_path.resolve()
+    assert safe_name("日本語 ビデオ", "v") == "日本語_ビデオ"
+    for escape in ("../x", "/etc/passwd", "a/../../b", ".."):
+        with pytest.raises(InputError, match="not inside"):
+            inside(tmp_path / "root", escape)
+
+
+def test_nasty_video_names_and_expressions_export_safely(tmp_path):
+    store = Store.open(tmp_path / "store.db")
+    names = ["...", "-rf", "日本語 ビデオ", "line\nbreak", "CON", ".hidden", "..evil"]
+    expression = "../../etc/passwd\x00 \"quoted\" 日本語"
+    for seed, name in enumerate(names):
+        video = store.add_video(make_frames(tmp_path / "videos" / name, seed=seed), fps=10, num_frames=T,
+                                height=H, width=W)
+        store.save_run(video, expression, make_result(), "tiny@1")
+    before = set(os.listdir(tmp_path))
+    for fmt in FORMATS:
+        out = tmp_path / "exports" / fmt
+        export_dataset(store, fmt, out)
+        for path in out.rglob("*"):
+            assert out.resolve() in path.resolve().parents
+        assert not any(p.name.startswith(".") for p in out.rglob("*"))
+    assert set(os.listdir(tmp_path)) == before | {"exports"}
+    meta = json.loads((tmp_path / "exports" / "mevis" / "train" / "meta_expressions.json").read_text())
+    assert len(meta["videos"]) == len(names)
+    assert all(e["expressions"]["0"]["exp"] == expression for e in meta["videos"].values())
+    assert {"日本語_ビデオ", "line_break", "_CON", "hidden", "evil", "rf", "video0"} == set(meta["videos"])
+
+
+def count_writes_then_fail(monkeypatch, after: int) -> None:
+    """Make the (after+1)-th frame write fail as a full disk does."""
+    real, calls = export_formats.write_jpeg, []
+
+    def failing(path, frame):
+        calls.append(path)
+        if len(calls) > after:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real(path, frame)
+    monkeypatch.setattr(export_formats, "write_jpeg", failing)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_full_disk_leaves_nothing_half_written(filled, tmp_path, monkeypatch, fmt):
+    store, _ = filled
+    count_writes_then_fail(monkeypatch, after=T + 2)  # fails inside the second video
+    with pytest.raises(ExportError, match="no space left on the device"):
+        export_dataset(store, fmt, tmp_path / "exports" / "out")
+    assert os.listdir(tmp_path / "exports") == []  # neither the dataset nor its staging folder
+    assert store.exports() == []
+
+
+def test_real_full_filesystem(filled, tmp_path):
+    """On a tiny tmpfs (needs root and mount rights, else skipped) the disk really fills up."""
+    store, _ = filled
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12k", "tmpfs", str(mount_point)],
+                             capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        with pytest.raises(ExportError, match="no space left"):
+            export_dataset(store, "mevis", mount_point / "out")
+        assert os.listdir(mount_point) == []
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=True)
+
+
+def test_missing_video_file_is_a_clean_error(filled, tmp_path):
+    store, runs = filled
+    for f in (tmp_path / "videos" / "cars").iterdir():
+        f.unlink()
+    (tmp_path / "videos" / "cars").rmdir()
+    with pytest.raises(ExportError, match="is gone"):
+        export_dataset(store, "mevis", tmp_path / "exports" / "out")
+    assert os.listdir(tmp_path / "exports") == []
+    report = export_dataset(store, "mevis", tmp_path / "exports" / "horses_only", video_ids=[runs["horses"].id])
+    assert report.num_videos == 1
+
+
+def test_output_folder_rules(filled, tmp_path):
+    store, _ = filled
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    with pytest.raises(ExportError, match="not empty"):
+        export_dataset(store, "mevis", out)
+    assert (out / "keep.txt").read_text() == "mine"
+    export_dataset(store, "mevis", out, overwrite=True)
+    assert not (out / "keep.txt").exists() and (out / SIDECAR).exists()
+    with pytest.raises(InputError, match="unknown export format"):
+        export_dataset(store, "yaml", tmp_path / "x")
+    with pytest.raises(ExportError, match="no video with id"):
+        export_dataset(store, "mevis", tmp_path / "y", video_ids=[999])
+    empty = Store.open(tmp_path / "empty.db")
+    with pytest.raises(ExportError, match="nothing to export"):
+        export_dataset(empty, "mevis", tmp_path / "z")
+
+
+def test_zip_for_download(filled, tmp_path):
+    store, _ = filled
+    path = export_zip(store, "coco-rle", tmp_path / "dl" / "my export.zip")
+    assert path == (tmp_path / "dl" / "my export.zip").resolve()
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+    assert "my export/annotations.json" in names and f"my export/{SIDECAR}" in names
+    assert all(n.startswith("my export/") for n in names)
+    assert os.listdir(tmp_path / "dl") == ["my export.zip"]
+    assert store.exports()[-1].out_path == str(path)
+
+
+def test_cli(filled, tmp_path):
+    store, runs = filled
+    command = [sys.executable, "-m", "derrvos_core", "export", "--db", store.url, "--format", "davis",
+               "--out", str(tmp_path / "cli"), "--videos", str(runs["cars"].id)]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert done.returncode == 0, done.stderr
+    assert "1 videos, 1 expressions" in done.stdout
+    assert (tmp_path / "cli" / "Annotations" / "480p" / "cars" / "00000.png").exists()
+    missing = subprocess.run(command[:4] + ["--db", str(tmp_path / "nope.db"), "--format", "mevis", "--out",
+                                            str(tmp_path / "cli2")], capture_output=True, text=True,
+                             cwd=Path(__file__).parents[1])
+    assert missing.returncode == 2 and "no database at" in missing.stderr
