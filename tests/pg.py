@@ -73,7 +73,8 @@ def _run_as() -> str | None:
             return name
         except KeyError:
             continue
-    raise RuntimeError("running as root and neither a `postgres` nor a `nobody` user exists to run PostgreSQL")
+    raise RuntimeError("running as root, and neither a `postgres` nor a `nobody` user exists "
+                       "to run PostgreSQL as")
 
 
 def _command(user: str | None, args: list[str]) -> list[str]:

@@ -34,7 +34,8 @@ def filled(tmp_path) -> tuple[Store, dict]:
     cars = store.add_video(make_frames(tmp_path / "videos" / "cars", seed=2), fps=10, num_frames=T,
                            height=H, width=W)
     corrected = store.save_run(horses, "the brown horse", make_result(), "tiny@1", RunSettings())
-    untouched = store.save_run(horses, "the \"other\" horse\non the right", make_result().select(0.45), "tiny@1")
+    untouched = store.save_run(horses, "the \"other\" horse\non the right", make_result().select(0.45),
+                               "tiny@1")
     car = store.save_run(cars, "the car", make_result(), "tiny@1")
     store.reject(corrected, 3, user="ann")  # frames 3..5 corrected (empty now)
     store.draw(corrected, 1, box(16, 20, 4), user="ann")
@@ -98,7 +99,8 @@ def test_mevis_layout_round_trip(filled, tmp_path):
     assert (report.num_videos, report.num_expressions, report.num_frames) == (2, 3, 2 * T)
     assert (report.num_corrected_frames, report.num_model_frames) == (4, 3 * T - 4)
     read = read_mevis_layout(root)
-    for (vid, exp_id), run in {("horses", "0"): "corrected", ("horses", "1"): "untouched", ("cars", "0"): "car"}.items():
+    answers = {("horses", "0"): "corrected", ("horses", "1"): "untouched", ("cars", "0"): "car"}
+    for (vid, exp_id), run in answers.items():
         text, masks = read[vid, exp_id]
         assert text == store.get_run(runs[run]).expression
         assert np.array_equal(masks, expected(store, runs[run])[0])
@@ -143,7 +145,8 @@ def test_palette_overlap_is_reported_and_identical_answers_share_an_object(fille
     assert any("horses" in w and "two answers" in w for w in report.warnings)
     store.save_run(runs["cars"], "the same car again", make_result(), "tiny@1")
     export_dataset(store, "refytvos", tmp_path / "out2")
-    meta = json.loads((tmp_path / "out2" / "meta_expressions" / "train" / "meta_expressions.json").read_text())
+    meta_file = tmp_path / "out2" / "meta_expressions" / "train" / "meta_expressions.json"
+    meta = json.loads(meta_file.read_text())
     cars = meta["videos"]["cars"]["expressions"]
     assert cars["0"]["obj_id"] == cars["1"]["obj_id"] == "1"
 
@@ -165,7 +168,8 @@ def test_coco_rle_round_trip(filled, tmp_path):
 
 
 def test_names_never_escape_the_output_folder(tmp_path):
-    for nasty in ("../../etc/passwd", "/etc/passwd", "a\x00b", "..", ".", "", "日本語 ビデオ", "CON", "x" * 400):
+    for nasty in ("../../etc/passwd", "/etc/passwd", "a\x00b", "..", ".", "", "日本語 ビデオ", "CON",
+                  "x" * 400, "\u202e" + "gpj.exe"):
         name = safe_name(nasty, "video0")
         assert name and "/" not in name and "\x00" not in name and name not in (".", "..")
         assert inside(tmp_path, name).parent == tmp_path.resolve()
@@ -194,7 +198,7 @@ def test_nasty_video_names_and_expressions_export_safely(tmp_path):
     meta = json.loads((tmp_path / "exports" / "mevis" / "train" / "meta_expressions.json").read_text())
     assert len(meta["videos"]) == len(names)
     assert all(e["expressions"]["0"]["exp"] == expression for e in meta["videos"].values())
-    assert {"日本語_ビデオ", "line_break", "_CON", "hidden", "evil", "rf", "video0"} == set(meta["videos"])
+    assert set(meta["videos"]) == {"日本語_ビデオ", "line_break", "_CON", "hidden", "evil", "rf", "video0"}
 
 
 def count_writes_then_fail(monkeypatch, after: int) -> None:
@@ -244,7 +248,8 @@ def test_missing_video_file_is_a_clean_error(filled, tmp_path):
     with pytest.raises(ExportError, match="is gone"):
         export_dataset(store, "mevis", tmp_path / "exports" / "out")
     assert os.listdir(tmp_path / "exports") == []
-    report = export_dataset(store, "mevis", tmp_path / "exports" / "horses_only", video_ids=[runs["horses"].id])
+    report = export_dataset(store, "mevis", tmp_path / "exports" / "horses_only",
+                            video_ids=[runs["horses"].id])
     assert report.num_videos == 1
 
 

@@ -209,15 +209,16 @@ def test_older_database_is_upgraded(store, tmp_path):
     with old.engine.begin() as connection:
         def insert(table: str, values: str) -> int:  # ids from RETURNING: PostgreSQL sequences stay right
             return connection.execute(text(f"INSERT INTO {table} {values} RETURNING id")).scalar()
-        video = insert("videos", "(content_hash, path, fps, num_frames, height, width, frame_names, created_at) "
-                       "VALUES ('h', '/v', 10, 6, 24, 32, '[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\"]', "
-                       "CURRENT_TIMESTAMP)")
+        video = insert("videos", "(content_hash, path, fps, num_frames, height, width, frame_names, "
+                       "created_at) VALUES ('h', '/v', 10, 6, 24, 32, "
+                       "'[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\"]', CURRENT_TIMESTAMP)")
         expression = insert("expressions", f"(video_id, text, text_hash, created_at) "
                             f"VALUES ({video}, 'old one', 'x', CURRENT_TIMESTAMP)")
-        old_run = insert("runs", f"(video_id, expression_id, model_name, model_version, crop_size, threshold, "
-                         f"at_least_one, link_crops, device, num_frames, height, width, expression_read, selected, "
-                         f"warnings, timings, created_at) VALUES ({video}, {expression}, 'm', 'm@0', 3, 0.7, "
-                         f"false, false, 'cpu', 6, 24, 32, 'old one', '[0]', '[]', '{{}}', CURRENT_TIMESTAMP)")
+        old_run = insert("runs", f"(video_id, expression_id, model_name, model_version, crop_size, "
+                         f"threshold, at_least_one, link_crops, device, num_frames, height, width, "
+                         f"expression_read, selected, warnings, timings, created_at) VALUES ({video}, "
+                         f"{expression}, 'm', 'm@0', 3, 0.7, false, false, 'cpu', 6, 24, 32, 'old one', "
+                         f"'[0]', '[]', '{{}}', CURRENT_TIMESTAMP)")
         insert("trajectories", f"(run_id, trajectory_index, crop_index, frame_start, score, link_id, rles) "
                f"VALUES ({old_run}, 0, 0, 0, 0.9, 0, '[null, null, null, null, null, null]')")
         insert("corrections", f"(run_id, kind, \"user\", created_at, threshold) "
@@ -228,11 +229,12 @@ def test_older_database_is_upgraded(store, tmp_path):
     assert upgraded.upgrade() == "0002" and not upgraded.needs_upgrade()
     assert upgraded.get_video(video).frame_names == ("a", "b", "c", "d", "e", "f")
     # The rebuild of `runs` on SQLite must not cascade into the old run's children.
-    assert (upgraded.count("runs"), upgraded.count("trajectories"), upgraded.count("corrections")) == (1, 1, 1)
+    assert [upgraded.count(t) for t in ("runs", "trajectories", "corrections")] == [1, 1, 1]
     assert upgraded.corrections(old_run)[0].threshold == 0.5 and upgraded.load_run(old_run).selected == (0,)
     run_id = upgraded.save_run(video, expression, make_result(), "m@1")
     upgraded.accept(run_id, 1, user="ann")
-    assert upgraded.get_run(run_id).expression == "old one" and upgraded.get_run(run_id).model_version_id is None
+    new_run = upgraded.get_run(run_id)
+    assert new_run.expression == "old one" and new_run.model_version_id is None
     assert "model_version_id" in {c["name"] for c in inspect(upgraded.engine).get_columns("runs")}
     upgraded.close()
 
@@ -257,3 +259,19 @@ def test_url_resolution_reads_env_only_when_asked(monkeypatch, tmp_path):
         resolve_url("nope://")
     engine = create_engine(DEFAULT_URL)  # sanity: the default is a valid SQLAlchemy URL
     assert engine.url.database == "derrvos.db"
+
+
+def test_store_samples_for_refit(tmp_path):
+    from derrvos_core.store.samples import store_samples
+
+    store, run_id = seeded_store(Store.open(tmp_path / "s.db"), tmp_path / "frames")
+    other = store.add_video(make_frames(tmp_path / "other", seed=3), fps=10, num_frames=T, height=H, width=W)
+    store.save_run(other, "nothing corrected here", make_result(), "m@1")
+    assert store_samples(store) == []
+    store.draw(run_id, 2, box(0, 0, 3), user="ann")
+    (sample,) = store_samples(store)
+    assert sample.expression == "the left square" and sample.extra["run_id"] == run_id
+    assert np.array_equal(sample.target_masks, store.final_masks(run_id).masks)
+    assert sample.extra["edited"].tolist() == [False, False, True, False, False, False]
+    assert sample.load_frames().shape == (T, H, W, 3)
+    assert len(store_samples(store, corrected_only=False)) == 2

@@ -131,3 +131,24 @@ def test_two_writers_at_once_keep_each_others_work(backend, tmp_path, request):
     check_acknowledged(store, run_id, acknowledged)
     assert len(store.corrections(run_id)) == 2 * count
     store.close()
+
+
+def test_threads_share_one_store(tmp_path):
+    """The app's request threads share one Store: concurrent saves all land."""
+    import threading
+
+    store, run_id = seeded_store(Store.open(tmp_path / "store.db"), tmp_path / "frames")
+    errors = []
+
+    def work(k: int) -> None:
+        try:
+            for i in range(10):
+                store.draw(run_id, i % T, stroke(f"t{k}-{i}"), user=f"t{k}-{i}")
+        except Exception as exc:  # surfaced by the assert below
+            errors.append(exc)
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(store.corrections(run_id)) == 40

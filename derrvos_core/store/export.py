@@ -140,7 +140,8 @@ def _write(store, fmt: str, root: Path, items: list[VideoExport], split: str) ->
     write_json(root / SIDECAR, _sidecar(store, fmt, split, items))
     return ExportReport(format=fmt, out_dir=root, num_videos=len(items),
                         num_expressions=sum(len(i.expressions) for i in items), num_frames=frames,
-                        num_corrected_frames=corrected, num_model_frames=model, warnings=tuple(writer.warnings))
+                        num_corrected_frames=corrected, num_model_frames=model,
+                        warnings=tuple(writer.warnings))
 
 
 def _sidecar(store, fmt: str, split: str, items: list[VideoExport]) -> dict:
@@ -149,8 +150,9 @@ def _sidecar(store, fmt: str, split: str, items: list[VideoExport]) -> dict:
         "format": fmt, "split": split, "created_at": datetime.now(timezone.utc).isoformat(),
         "store": redact(store.url),
         "videos": {item.name: {
-            "video_id": item.video.id, "source_path": item.video.path, "content_hash": item.video.content_hash,
-            "fps": item.video.fps, "frames": item.frame_names, "source_frame_names": list(item.video.frame_names),
+            "video_id": item.video.id, "source_path": item.video.path,
+            "content_hash": item.video.content_hash, "fps": item.video.fps, "frames": item.frame_names,
+            "source_frame_names": list(item.video.frame_names),
             "expressions": {a.export_id: {
                 "exp": a.text, "run_id": a.run.id, "model_version": a.run.model_version,
                 "threshold": a.run.threshold, "crop_size": a.run.crop_size,

@@ -73,8 +73,8 @@ def collect(store, video_ids: list[int] | None) -> list[VideoExport]:
                           ("" if video_ids is None else f" for videos {sorted(video_ids)}"))
     videos = [store.get_video(v) for v in sorted(by_video)]
     names = unique_names([_stem(v.path) for v in videos], fallback_prefix="video")
-    return [VideoExport(name=name, video=v,
-                        expressions=tuple(_answer(store, str(i), run) for i, run in enumerate(by_video[v.id])))
+    return [VideoExport(name=name, video=v, expressions=tuple(
+                _answer(store, str(i), run) for i, run in enumerate(by_video[v.id])))
             for name, v in zip(names, videos)]
 
 

@@ -1,4 +1,5 @@
-"""`python -m derrvos_core export --db URL --format {mevis,refytvos,davis,coco-rle} --out DIR [--videos ...]`."""
+"""`python -m derrvos_core export --db URL --format {mevis,refytvos,davis,coco-rle} --out DIR
+[--videos ID ...]`: the store's corrected answers as a dataset."""
 from __future__ import annotations
 
 import argparse
@@ -11,8 +12,8 @@ FORMAT_CHOICES = ("mevis", "refytvos", "davis", "coco-rle")  # export.FORMATS, w
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", default=None,
-                        help="SQLAlchemy URL or SQLite file (default: $DERRVOS_DB, else sqlite:///derrvos.db)")
+    parser.add_argument("--db", default=None, help="SQLAlchemy URL or SQLite file "
+                        "(default: $DERRVOS_DB, else sqlite:///derrvos.db)")
     parser.add_argument("--format", required=True, choices=FORMAT_CHOICES, help="dataset layout to write")
     parser.add_argument("--out", required=True, type=Path,
                         help="output folder (must be new or empty), or a .zip file with --zip")

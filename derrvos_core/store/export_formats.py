@@ -129,11 +129,12 @@ class RefYtvosWriter:
                                  f"keeps the later object's id")
         self.meta[item.name] = {"frames": item.frame_names, "expressions": {
             a.export_id: {"exp": a.text, "obj_id": str(obj)} for a, obj in zip(item.expressions, ids)}}
-        self.objects[item.name] = {"objects": {
-            str(obj): {"category": "object", "frames": _present(item, a)} for a, obj in zip(item.expressions, ids)}}
+        self.objects[item.name] = {"objects": {str(obj): {"category": "object", "frames": _present(item, a)}
+                                               for a, obj in zip(item.expressions, ids)}}
 
     def finish(self) -> None:
-        write_json(inside(self.root, "meta_expressions", self.split, "meta_expressions.json"), {"videos": self.meta})
+        write_json(inside(self.root, "meta_expressions", self.split, "meta_expressions.json"),
+                   {"videos": self.meta})
         write_json(inside(self.root, self.split, "meta.json"), {"videos": self.objects})
 
 
@@ -145,7 +146,8 @@ class DavisWriter:
     """DAVIS-2017 layout: `JPEGImages/480p/<vid>/<frame>.jpg`, `Annotations/480p/<vid>/<frame>.png`
     (palette), `ImageSets/2017/<split>.txt`; Ref-DAVIS17 expressions in
     `davis_text_annotations/Davis17_annot1.txt` (`<vid> <obj_id> "<expression>"`, also as
-    `..._full_video.txt`) and, as converted by RVOS codebases, `meta_expressions/<split>/meta_expressions.json`.
+    `..._full_video.txt`) and, as RVOS codebases convert it,
+    `meta_expressions/<split>/meta_expressions.json`.
     The frames are not resized to 480p: the folder name is the layout's, the size the video's own."""
 
     def __init__(self, root: Path, split: str):
@@ -177,7 +179,8 @@ class DavisWriter:
             path = inside(self.root, "davis_text_annotations", file)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("".join(line + "\n" for line in self.lines), encoding="utf-8")
-        write_json(inside(self.root, "meta_expressions", self.split, "meta_expressions.json"), {"videos": self.meta})
+        write_json(inside(self.root, "meta_expressions", self.split, "meta_expressions.json"),
+                   {"videos": self.meta})
 
 
 def _one_line(text: str) -> str:
@@ -208,7 +211,8 @@ class CocoRleWriter:
         for index, (name, frame) in enumerate(zip(item.frame_names, frames)):
             write_jpeg(inside(self.root, "images", item.name, name + ".jpg"), frame)
             self.images.append({"id": first_image + index, "video_id": video_id, "frame_index": index,
-                                "file_name": f"images/{item.name}/{name}.jpg", "height": v.height, "width": v.width})
+                                "file_name": f"images/{item.name}/{name}.jpg", "height": v.height,
+                                "width": v.width})
         for answer in item.expressions:
             expression_id = len(self.expressions) + 1
             self.expressions.append({"id": expression_id, "video_id": video_id, "expression": answer.text,
@@ -220,7 +224,8 @@ class CocoRleWriter:
                 self.annotations.append({
                     "id": len(self.annotations) + 1, "image_id": first_image + index,
                     "expression_id": expression_id, "category_id": 1, "segmentation": rle,
-                    "area": int(mask_utils.area(encoded)), "bbox": [float(x) for x in mask_utils.toBbox(encoded)],
+                    "area": int(mask_utils.area(encoded)),
+                    "bbox": [float(x) for x in mask_utils.toBbox(encoded)],
                     "iscrowd": 0, "corrected": bool(answer.corrected[index])})
 
     def finish(self) -> None:

@@ -28,7 +28,8 @@ def json_rle(rle: dict | None) -> dict | None:
 
 def decode_uncompressed(rle: dict) -> np.ndarray:
     height, width = (int(v) for v in rle["size"])
-    compressed = mask_utils.frPyObjects({"size": [height, width], "counts": list(rle["counts"])}, height, width)
+    counts = list(rle["counts"])
+    compressed = mask_utils.frPyObjects({"size": [height, width], "counts": counts}, height, width)
     return mask_utils.decode(compressed).astype(bool)
 
 

@@ -23,8 +23,8 @@ def check_result(result: SegmentationResult, video: VideoRow) -> None:
         raise InputError(f"result has repeated trajectory ids: {sorted(ids)}")
     for t in result.trajectories:
         if t.frame_start < 0 or t.frame_end > result.num_frames:
-            raise InputError(f"trajectory {t.trajectory_id} covers frames {t.frame_start}..{t.frame_end - 1}, "
-                             f"outside the video's {result.num_frames} frames")
+            raise InputError(f"trajectory {t.trajectory_id} covers frames {t.frame_start}.."
+                             f"{t.frame_end - 1}, outside the video's {result.num_frames} frames")
     unknown = set(result.selected) - set(ids)
     if unknown:
         raise InputError(f"result selects trajectory ids that it does not hold: {sorted(unknown)}")
@@ -70,7 +70,8 @@ def video_record(row: VideoRow) -> VideoRecord:
 
 
 def expression_record(row: ExpressionRow) -> ExpressionRecord:
-    return ExpressionRecord(id=row.id, video_id=row.video_id, text=row.text, created_at=as_utc(row.created_at))
+    return ExpressionRecord(id=row.id, video_id=row.video_id, text=row.text,
+                            created_at=as_utc(row.created_at))
 
 
 def run_record(row: RunRow, expression_text: str) -> RunRecord:

@@ -182,10 +182,12 @@ class Store(CorrectionMethods, RegistryMethods):
                 expression_id = expression.id if isinstance(expression, ExpressionRecord) else int(expression)
                 expression_row = self._row(session, ExpressionRow, expression_id)
                 if expression_row.video_id != video_id:
-                    raise InputError(f"expression {expression_id} belongs to video {expression_row.video_id}, "
-                                     f"not {video_id}")
-            registered = session.scalar(select(ModelVersionRow.id).where(ModelVersionRow.version == model_version))
-            row = run_row(result, video_row, expression_row, model_version, registered, settings, timings or {})
+                    raise InputError(f"expression {expression_id} belongs to video "
+                                     f"{expression_row.video_id}, not {video_id}")
+            registered = session.scalar(
+                select(ModelVersionRow.id).where(ModelVersionRow.version == model_version))
+            row = run_row(result, video_row, expression_row, model_version, registered, settings,
+                          timings or {})
             session.add(row)
             session.flush()
             session.add_all(trajectory_rows(result, row.id))
@@ -204,7 +206,8 @@ class Store(CorrectionMethods, RegistryMethods):
 
     def runs(self, video_id: int | None = None, expression_id: int | None = None) -> list[RunRecord]:
         """Runs, oldest first, optionally of one video and/or expression."""
-        query = select(RunRow, ExpressionRow.text).join(ExpressionRow, RunRow.expression_id == ExpressionRow.id)
+        query = select(RunRow, ExpressionRow.text).join(ExpressionRow,
+                                                        RunRow.expression_id == ExpressionRow.id)
         if video_id is not None:
             query = query.where(RunRow.video_id == video_id)
         if expression_id is not None:
@@ -212,7 +215,8 @@ class Store(CorrectionMethods, RegistryMethods):
         with self._read() as session:
             return [run_record(row, text) for row, text in session.execute(query.order_by(RunRow.id))]
 
-    def answer_runs(self, video_ids: list[int] | None = None, corrected_only: bool = False) -> list[RunRecord]:
+    def answer_runs(self, video_ids: list[int] | None = None,
+                    corrected_only: bool = False) -> list[RunRecord]:
         """One run per (video, expression): the newest run with corrections, else the newest run
         (None with `corrected_only`). This is what export and refit take as the answer."""
         corrected = set(self._corrected_run_ids())
@@ -237,8 +241,8 @@ class Store(CorrectionMethods, RegistryMethods):
 
     def count(self, table: str) -> int:
         """Rows in one of the store's tables (for status lines and tests)."""
-        rows = {"videos": VideoRow, "expressions": ExpressionRow, "runs": RunRow, "trajectories": TrajectoryRow,
-                "corrections": CorrectionRow}
+        rows = {"videos": VideoRow, "expressions": ExpressionRow, "runs": RunRow,
+                "trajectories": TrajectoryRow, "corrections": CorrectionRow}
         if table not in rows:
             raise InputError(f"unknown table {table!r}; one of {sorted(rows)}")
         with self._read() as session:

@@ -134,4 +134,5 @@ def _kind(kind: CorrectionKind | str) -> CorrectionKind:
     try:
         return CorrectionKind(kind)
     except ValueError:
-        raise InputError(f"unknown correction kind {kind!r}; one of {[k.value for k in CorrectionKind]}") from None
+        known = [k.value for k in CorrectionKind]
+        raise InputError(f"unknown correction kind {kind!r}; one of {known}") from None

@@ -46,7 +46,8 @@ class RegistryMethods:
     def model_versions(self) -> list[ModelVersionRecord]:
         """Registered models, oldest first."""
         with self._read() as session:
-            return [_model_version(r) for r in session.scalars(select(ModelVersionRow).order_by(ModelVersionRow.id))]
+            rows = session.scalars(select(ModelVersionRow).order_by(ModelVersionRow.id))
+            return [_model_version(r) for r in rows]
 
     def record_export(self, fmt: str, out_path: str | os.PathLike, video_ids: list[int], run_ids: list[int],
                       num_expressions: int, num_frames: int, num_corrected_frames: int) -> ExportRecord:
@@ -72,5 +73,6 @@ def _model_version(row: ModelVersionRow) -> ModelVersionRecord:
 
 def _export(row: ExportRow) -> ExportRecord:
     return ExportRecord(id=row.id, format=row.format, out_path=row.out_path, video_ids=tuple(row.video_ids),
-                        run_ids=tuple(row.run_ids), num_expressions=row.num_expressions, num_frames=row.num_frames,
+                        run_ids=tuple(row.run_ids), num_expressions=row.num_expressions,
+                        num_frames=row.num_frames,
                         num_corrected_frames=row.num_corrected_frames, created_at=as_utc(row.created_at))

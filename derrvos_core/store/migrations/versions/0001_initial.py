@@ -87,7 +87,8 @@ def upgrade() -> None:
         sa.Column("rle", sa.JSON(none_as_null=True), nullable=True),
         sa.Column("result_rle", sa.JSON(none_as_null=True), nullable=True),
         sa.Column("threshold", sa.Float, nullable=True),
-        sa.Column("target_id", sa.Integer, sa.ForeignKey("corrections.id", ondelete="CASCADE"), nullable=True),
+        sa.Column("target_id", sa.Integer, sa.ForeignKey("corrections.id", ondelete="CASCADE"),
+                  nullable=True),
     )
     op.create_index("ix_corrections_run", "corrections", ["run_id", "id"])
 
