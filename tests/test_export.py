@@ -94,8 +94,10 @@ def read_palette_layout(meta_file: Path, annotations: Path) -> dict:
 
 def test_mevis_layout_round_trip(filled, tmp_path):
     store, runs = filled
-    report = export_dataset(store, "mevis", tmp_path / "out")
+    steps = []
+    report = export_dataset(store, "mevis", tmp_path / "out", progress=lambda *step: steps.append(step))
     root = tmp_path / "out"
+    assert steps == [(1, 2), (2, 2)]
     assert (report.num_videos, report.num_expressions, report.num_frames) == (2, 3, 2 * T)
     assert (report.num_corrected_frames, report.num_model_frames) == (4, 3 * T - 4)
     read = read_mevis_layout(root)

@@ -14,6 +14,7 @@ import zipfile
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from derrvos_core.errors import InputError
 from derrvos_core.store.engine import redact
@@ -22,6 +23,7 @@ from derrvos_core.store.export_formats import WRITERS, write_json
 from derrvos_core.store.safe_names import safe_name
 
 FORMATS = tuple(WRITERS)
+Progress = Callable[[int, int], None]
 SIDECAR = "derrvos_export.json"
 
 __all__ = ["FORMATS", "SIDECAR", "ExportError", "ExportReport", "export_dataset", "export_zip"]
@@ -54,11 +56,13 @@ class ExportReport:
 
 
 def export_dataset(store, fmt: str, out_dir: str | os.PathLike, video_ids: list[int] | None = None,
-                   split: str = "train", overwrite: bool = False) -> ExportReport:
+                   split: str = "train", overwrite: bool = False,
+                   progress: Progress | None = None) -> ExportReport:
     """Write the store's answers (all videos, or `video_ids`) as a `fmt` dataset into `out_dir`.
 
     `out_dir` must not exist or be empty, unless `overwrite` (the old folder is replaced only once
-    the new one is complete). Raises ExportError (nothing written) or InputError (bad arguments).
+    the new one is complete). `progress(videos_done, num_videos)` is called after each video.
+    Raises ExportError (nothing written) or InputError (bad arguments).
     """
     _check_args(fmt, split)
     out_dir = Path(out_dir).resolve()
@@ -66,12 +70,12 @@ def export_dataset(store, fmt: str, out_dir: str | os.PathLike, video_ids: list[
         raise ExportError(f"{out_dir} exists and is not a folder")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
         raise ExportError(f"{out_dir} is not empty; choose another folder or pass overwrite")
-    report, items = _export(store, fmt, out_dir, video_ids, split)
+    report, items = _export(store, fmt, out_dir, video_ids, split, progress)
     return _recorded(store, report, items, out_dir)
 
 
 def export_zip(store, fmt: str, zip_path: str | os.PathLike, video_ids: list[int] | None = None,
-               split: str = "train") -> Path:
+               split: str = "train", progress: Progress | None = None) -> Path:
     """The export as one zip file (for download), recorded in the store. Its entries sit under a
     folder named after the zip; the zip appears only when complete."""
     zip_path = Path(zip_path).resolve()
@@ -82,7 +86,7 @@ def export_zip(store, fmt: str, zip_path: str | os.PathLike, video_ids: list[int
     work = Path(tempfile.mkdtemp(prefix=f".{zip_path.stem}.partial-", dir=zip_path.parent))
     try:
         folder = work / zip_path.stem
-        report, items = _export(store, fmt, folder, video_ids, split)
+        report, items = _export(store, fmt, folder, video_ids, split, progress)
         partial = work / "partial.zip"
         with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for file in sorted(folder.rglob("*")):
@@ -103,14 +107,14 @@ def _check_args(fmt: str, split: str) -> None:
         raise InputError(f"split name {split!r} is not a plain folder name")
 
 
-def _export(store, fmt: str, out_dir: Path, video_ids: list[int] | None,
-            split: str) -> tuple[ExportReport, list[VideoExport]]:
+def _export(store, fmt: str, out_dir: Path, video_ids: list[int] | None, split: str,
+            progress: Progress | None) -> tuple[ExportReport, list[VideoExport]]:
     """Write into a staging folder beside `out_dir`, then move it into place; on failure remove it."""
     items = collect(store, video_ids)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
     try:
-        report = _write(store, fmt, staging, items, split)
+        report = _write(store, fmt, staging, items, split, progress)
         _move_into_place(staging, out_dir)
     except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
@@ -127,7 +131,8 @@ def _recorded(store, report: ExportReport, items: list[VideoExport], where: Path
     return replace(report, out_dir=where, export_id=record.id)
 
 
-def _write(store, fmt: str, root: Path, items: list[VideoExport], split: str) -> ExportReport:
+def _write(store, fmt: str, root: Path, items: list[VideoExport], split: str,
+           progress: Progress | None) -> ExportReport:
     writer = WRITERS[fmt](root, split)
     frames = corrected = model = 0
     for item in items:
@@ -136,6 +141,8 @@ def _write(store, fmt: str, root: Path, items: list[VideoExport], split: str) ->
         for answer in item.expressions:
             corrected += sum(answer.corrected)
             model += len(answer.corrected) - sum(answer.corrected)
+        if progress is not None:
+            progress(items.index(item) + 1, len(items))
     writer.finish()
     write_json(root / SIDECAR, _sidecar(store, fmt, split, items))
     return ExportReport(format=fmt, out_dir=root, num_videos=len(items),
