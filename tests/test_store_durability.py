@@ -152,3 +152,30 @@ def test_threads_share_one_store(tmp_path):
     for thread in threads:
         thread.join()
     assert errors == [] and len(store.corrections(run_id)) == 40
+
+
+def open_store(url: str, ack_fd: int) -> None:
+    Store.open(url)
+    os.write(ack_fd, b"0 opened\n")
+    os._exit(0)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_two_apps_starting_at_once_both_migrate_cleanly(backend, tmp_path, request):
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    else:
+        url = request.getfixturevalue("postgres").create_database()
+    starts = []
+    for _ in range(2):
+        read_fd, write_fd = os.pipe()
+        process = FORK.Process(target=open_store, args=(url, write_fd), daemon=True)
+        process.start()
+        os.close(write_fd)
+        starts.append((process, read_fd))
+    for process, read_fd in starts:
+        assert read_acks(read_fd, want=None, timeout=60) == [(0, "opened")]
+        process.join(timeout=60)
+        os.close(read_fd)
+        assert process.exitcode == 0
+    assert not Store(url).needs_upgrade()

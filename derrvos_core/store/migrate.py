@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine
 from derrvos_core.store.engine import WRITE_OPTION
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+MIGRATION_LOCK_KEY = 0x64657276  # any fixed bigint: PostgreSQL advisory lock held while migrating
 
 
 def _config() -> Config:
@@ -44,6 +45,9 @@ def upgrade(engine: Engine, revision: str = "head") -> str | None:
             _sqlite_pragma(connection, "PRAGMA foreign_keys=OFF")
         try:
             with connection.begin():
+                if engine.dialect.name == "postgresql":
+                    # Two app processes starting at once: the second waits, then finds the schema current.
+                    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
                 config.attributes["connection"] = connection
                 command.upgrade(config, revision)
                 if sqlite:
