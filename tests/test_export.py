@@ -82,8 +82,18 @@ def read_mevis_layout(root: Path) -> dict:
     return out
 
 
-def read_palette_layout(meta_file: Path, annotations: Path) -> dict:
-    meta = json.loads(meta_file.read_text())["videos"]
+def read_palette_layout(meta_file: Path | None, annotations: Path, davis_root: Path | None = None) -> dict:
+    """(video, exp_id) -> (text, masks) from palette PNGs and meta_expressions.json (Ref-YouTube-VOS) or
+    the DAVIS text file (expression ids counted per video)."""
+    if davis_root is not None:
+        meta: dict = {}
+        lines = (davis_root / "davis_text_annotations" / "Davis17_annot1_full_video.txt").read_text()
+        for line in lines.splitlines():
+            vid, obj, text = line.split(maxsplit=2)
+            entry = meta.setdefault(vid, {"frames": [f"{i:05d}" for i in range(T)], "expressions": {}})
+            entry["expressions"][str(len(entry["expressions"]))] = {"exp": text.strip('"'), "obj_id": obj}
+    else:
+        meta = json.loads(meta_file.read_text())["videos"]
     out = {}
     for vid, entry in meta.items():
         ids = np.stack([np.asarray(Image.open(annotations / vid / f"{f}.png")) for f in entry["frames"]])
@@ -123,10 +133,9 @@ def test_palette_layouts_round_trip(filled, tmp_path, fmt):
         assert set(objects["horses"]["objects"]) == {"1", "2"}
         frames = sorted((root / "train" / "JPEGImages" / "cars").iterdir())
     else:
-        read = read_palette_layout(root / "meta_expressions" / "train" / "meta_expressions.json",
-                                   root / "Annotations" / "480p")
+        read = read_palette_layout(None, root / "Annotations" / "480p", davis_root=root)
         assert (root / "ImageSets" / "2017" / "train.txt").read_text().split() == ["horses", "cars"]
-        lines = (root / "davis_text_annotations" / "Davis17_annot1.txt").read_text().splitlines()
+        lines = (root / "davis_text_annotations" / "Davis17_annot1_full_video.txt").read_text().splitlines()
         assert lines == ['horses 1 "the brown horse"', "horses 2 \"the 'other' horse on the right\"",
                          'cars 1 "the car"']
         frames = sorted((root / "JPEGImages" / "480p" / "cars").iterdir())
@@ -298,3 +307,34 @@ def test_cli(filled, tmp_path):
                                             str(tmp_path / "cli2")], capture_output=True, text=True,
                              cwd=Path(__file__).parents[1])
     assert missing.returncode == 2 and "no database at" in missing.stderr
+
+
+def read_back(fmt: str, root: Path) -> dict:
+    """(video, expression text) -> sample, through our own dataset readers."""
+    from derrvos_core.datasets.davis import read_davis
+    from derrvos_core.datasets.mevis import read_mevis
+    from derrvos_core.datasets.refytvos import read_refytvos
+    readers = {"mevis": lambda: read_mevis(root, "train"), "refytvos": lambda: read_refytvos(root, "train"),
+               "davis": lambda: read_davis(root, "train"), "coco-rle": lambda: read_coco_rle(root)}
+    return {(s.video_id, s.expression): s for s in readers[fmt]()}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_exports_read_back_through_our_dataset_readers(filled, tmp_path, fmt):
+    store, runs = filled
+    export_dataset(store, fmt, tmp_path / "out")
+    samples = read_back(fmt, tmp_path / "out")
+    a, b, car = (expected(store, runs[k])[0] for k in ("corrected", "untouched", "car"))
+    other = store.get_run(runs["untouched"]).expression
+    if fmt == "davis":
+        other = " ".join(other.replace('"', "'").split())  # one line, no inner quotes in the text file
+    assert set(samples) == {("horses", "the brown horse"), ("horses", other), ("cars", "the car")}
+    # Palette layouts hold one object per pixel: where the horse answers overlap the later one wins.
+    first = a & ~b if fmt in ("refytvos", "davis") else a
+    assert np.array_equal(samples["horses", "the brown horse"].target_masks, first)
+    assert np.array_equal(samples["horses", other].target_masks, b)
+    assert np.array_equal(samples["cars", "the car"].target_masks, car)
+    frames = samples["cars", "the car"].load_frames()
+    files = sorted((tmp_path / "videos" / "cars").iterdir())
+    source = np.stack([np.asarray(Image.open(f).convert("RGB")) for f in files])
+    assert frames.shape == source.shape and np.abs(frames.astype(float) - source).mean() < 3

@@ -144,15 +144,14 @@ def _present(item: VideoExport, answer: ExpressionAnswer) -> list[str]:
 
 class DavisWriter:
     """DAVIS-2017 layout: `JPEGImages/480p/<vid>/<frame>.jpg`, `Annotations/480p/<vid>/<frame>.png`
-    (palette), `ImageSets/2017/<split>.txt`; Ref-DAVIS17 expressions in
-    `davis_text_annotations/Davis17_annot1.txt` (`<vid> <obj_id> "<expression>"`, also as
-    `..._full_video.txt`) and, as RVOS codebases convert it,
-    `meta_expressions/<split>/meta_expressions.json`.
-    The frames are not resized to 480p: the folder name is the layout's, the size the video's own."""
+    (palette), `ImageSets/2017/<split>.txt`; Ref-DAVIS17 expressions, one `<vid> <obj_id> "<expression>"`
+    per line, in `davis_text_annotations/Davis17_annot1_full_video.txt` only: our expressions describe
+    the whole video, and one file keeps each expression one sample (Ref-DAVIS readers count each
+    text file as another annotator). The frames keep the video's size; "480p" is the layout's name."""
 
     def __init__(self, root: Path, split: str):
         self.root, self.split = root, split
-        self.meta: dict = {}
+        self.videos: list[str] = []
         self.lines: list[str] = []
         self.warnings: list[str] = []
 
@@ -167,20 +166,16 @@ class DavisWriter:
         if overlap:
             self.warnings.append(f"video {item.name}: {overlap} pixels belong to two answers; a palette PNG "
                                  f"keeps the later object's id")
-        self.meta[item.name] = {"frames": item.frame_names, "expressions": {
-            a.export_id: {"exp": a.text, "obj_id": str(obj)} for a, obj in zip(item.expressions, ids)}}
+        self.videos.append(item.name)
         self.lines += [f'{item.name} {obj} "{_one_line(a.text)}"' for a, obj in zip(item.expressions, ids)]
 
     def finish(self) -> None:
         image_set = inside(self.root, "ImageSets", "2017", self.split + ".txt")
         image_set.parent.mkdir(parents=True, exist_ok=True)
-        image_set.write_text("".join(name + "\n" for name in self.meta), encoding="utf-8")
-        for file in ("Davis17_annot1.txt", "Davis17_annot1_full_video.txt"):
-            path = inside(self.root, "davis_text_annotations", file)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text("".join(line + "\n" for line in self.lines), encoding="utf-8")
-        write_json(inside(self.root, "meta_expressions", self.split, "meta_expressions.json"),
-                   {"videos": self.meta})
+        image_set.write_text("".join(name + "\n" for name in self.videos), encoding="utf-8")
+        texts = inside(self.root, "davis_text_annotations", "Davis17_annot1_full_video.txt")
+        texts.parent.mkdir(parents=True, exist_ok=True)
+        texts.write_text("".join(line + "\n" for line in self.lines), encoding="utf-8")
 
 
 def _one_line(text: str) -> str:
