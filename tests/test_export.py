@@ -303,10 +303,17 @@ def test_cli(filled, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "1 videos, 1 expressions" in done.stdout
     assert (tmp_path / "cli" / "Annotations" / "480p" / "cars" / "00000.png").exists()
-    missing = subprocess.run(command[:4] + ["--db", str(tmp_path / "nope.db"), "--format", "mevis", "--out",
-                                            str(tmp_path / "cli2")], capture_output=True, text=True,
-                             cwd=Path(__file__).parents[1])
-    assert missing.returncode == 2 and "no database at" in missing.stderr
+
+
+def test_cli_errors_are_clean(tmp_path, capsys):
+    from derrvos_core.__main__ import main
+    assert main(["export", "--db", str(tmp_path / "nope.db"), "--format", "mevis",
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "no database at" in capsys.readouterr().err
+    Store.open(tmp_path / "empty.db").close()
+    assert main(["export", "--db", str(tmp_path / "empty.db"), "--format", "coco-rle", "--out",
+                 str(tmp_path / "o")]) == 2
+    assert "nothing to export" in capsys.readouterr().err and not (tmp_path / "o").exists()
 
 
 def read_back(fmt: str, root: Path) -> dict:
