@@ -9,6 +9,8 @@ as small stand-ins (timm and fairscale are not installed). Prints the max relati
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import sys
 import types
 from pathlib import Path
@@ -19,32 +21,43 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 from derrvos_core.multimodal import BEiT3Config, BEiT3Encoder  # noqa: E402
 
 
-def install_import_shims() -> None:
-    """Stand-ins for the three imports torchscale makes from timm and fairscale (unused at dropout 0)."""
-    if "timm.models.layers" not in sys.modules:
-        def drop_path(x, drop_prob=0.0, training=False):
-            if not training or not drop_prob:
-                return x
-            keep = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(1 - drop_prob)
-            return x * keep / (1 - drop_prob)
+@contextlib.contextmanager
+def import_shims():
+    """Stand-ins for the three names torchscale imports from timm and fairscale, present only while
+    torchscale is imported (its modules keep the bound names), so no fake `timm` outlives it."""
+    def drop_path(x, drop_prob=0.0, training=False):
+        if not training or not drop_prob:
+            return x
+        keep = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(1 - drop_prob)
+        return x * keep / (1 - drop_prob)
 
-        layers = types.ModuleType("timm.models.layers")
-        layers.drop_path = drop_path
-        sys.modules.update({"timm": types.ModuleType("timm"), "timm.models": types.ModuleType("timm.models"),
-                            "timm.models.layers": layers})
-    if "fairscale.nn" not in sys.modules:
-        nn_mod = types.ModuleType("fairscale.nn")
-        nn_mod.checkpoint_wrapper = lambda module, *a, **k: module
-        nn_mod.wrap = lambda module, *a, **k: module
-        sys.modules.update({"fairscale": types.ModuleType("fairscale"), "fairscale.nn": nn_mod})
+    layers = types.ModuleType("timm.models.layers")
+    layers.drop_path = drop_path
+    fairscale_nn = types.ModuleType("fairscale.nn")
+    fairscale_nn.checkpoint_wrapper = lambda module, *a, **k: module
+    fairscale_nn.wrap = lambda module, *a, **k: module
+    shims = {"timm": types.ModuleType("timm"), "timm.models": types.ModuleType("timm.models"),
+             "timm.models.layers": layers, "fairscale": types.ModuleType("fairscale"), "fairscale.nn": fairscale_nn}
+    added = [name for name in shims if name not in sys.modules]
+    sys.modules.update({name: shims[name] for name in added})
+    try:
+        yield
+    finally:
+        for name in added:
+            sys.modules.pop(name, None)
 
 
-def build_reference(config: BEiT3Config):
+def import_reference():
+    """(EncoderConfig, BEiT3) from torchscale; ImportError when torchscale is not installed."""
+    with import_shims():
+        from torchscale.architecture.config import EncoderConfig
+        from torchscale.model.BEiT3 import BEiT3
+    return EncoderConfig, BEiT3
+
+
+def build_reference(config: BEiT3Config, device: str | torch.device = "cpu"):
     """torchscale's BEiT3 with the arguments of the official `_get_base_config`, at our sizes."""
-    install_import_shims()
-    from torchscale.architecture.config import EncoderConfig
-    from torchscale.model.BEiT3 import BEiT3
-
+    EncoderConfig, BEiT3 = import_reference()
     args = EncoderConfig(
         img_size=config.image_size, patch_size=config.patch_size, vocab_size=config.vocab_size,
         multiway=True, layernorm_embedding=False, normalize_output=True, no_output_layer=True,
@@ -52,7 +65,14 @@ def build_reference(config: BEiT3Config):
         encoder_ffn_embed_dim=config.ffn_dim, encoder_layers=config.num_layers,
         max_source_positions=config.max_text_positions, checkpoint_activations=None,
     )
-    return BEiT3(args)
+    with torch.device(device):
+        return BEiT3(args)
+
+
+def official_manifest(config: BEiT3Config) -> dict[str, list[int]]:
+    """`beit3.<key>` -> shape of the official model (built on the meta device: no memory, no time)."""
+    reference = build_reference(config, device="meta")
+    return {f"beit3.{k}": list(v.shape) for k, v in reference.state_dict().items()}
 
 
 def randomise(model: torch.nn.Module, seed: int) -> None:
@@ -102,9 +122,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--torchscale", type=Path, help="folder where torchscale 0.3.0 is installed")
     parser.add_argument("--base", action="store_true", help="also compare at BEiT-3 base size (slow on CPU)")
+    parser.add_argument("--write-manifest", type=Path, help="write the official base key names and shapes here")
     args = parser.parse_args()
     if args.torchscale:
         sys.path.insert(0, str(args.torchscale))
+    if args.write_manifest:
+        manifest = official_manifest(BEiT3Config.base())
+        rows = ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in manifest.items())
+        source = "torchscale 0.3.0 BEiT3 with unilm/beit3 _get_base_config (img 224, patch 16, vocab 64010)"
+        args.write_manifest.write_text(f'{{"source": {json.dumps(source)},\n "keys": {{\n{rows}\n }}\n}}\n')
+        print(f"wrote {len(manifest)} keys to {args.write_manifest}")
+        return 0
     small = BEiT3Config(vocab_size=500, embed_dim=64, num_layers=2, num_heads=4, ffn_dim=128,
                         image_size=64, patch_size=16, max_text_positions=40)
     sizes = [("small", small), ("tiny", BEiT3Config.tiny())] + ([("base", BEiT3Config.base())] if args.base else [])
