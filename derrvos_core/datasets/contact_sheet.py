@@ -33,15 +33,15 @@ def render_contact_sheet(split_root, out_path, video_id: str | None = None, num_
     sheet = _compose(rows, w, h, num_frames)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(out)
+    sheet.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(out, optimize=True)  # small enough for a README
     return out
 
 
 def _most_varied(videos: dict) -> str:
     def variety(vid):
         cats = {e.get("category") for e in videos[vid]["expressions"].values()}
-        return (len(cats), len(videos[vid]["expressions"]))
-    return max(list(videos)[:50], key=variety)
+        return (len(cats), -abs(len(videos[vid]["expressions"]) - 7))
+    return max(list(videos)[:200], key=variety)
 
 
 def _load_frame(folder: Path, name: str) -> np.ndarray:
@@ -64,9 +64,12 @@ def _tint(frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Dim everything but the target and ring it in magenta, keeping its own colours readable."""
     out = frame.astype(np.float32) * 0.4
     out[mask] = frame[mask]
-    grown = mask.copy()
-    for axis, shift in ((0, 1), (0, -1), (1, 1), (1, -1), (0, 2), (0, -2), (1, 2), (1, -2)):
-        grown |= np.roll(mask, shift, axis)
+    padded = np.pad(mask, 2)
+    h, w = mask.shape
+    grown = np.zeros_like(mask)
+    for dy in range(-2, 3):  # a 2-px ring; padding (not np.roll) so it never wraps to the far edge
+        for dx in range(-2, 3):
+            grown |= padded[2 + dy:2 + dy + h, 2 + dx:2 + dx + w]
     out[grown & ~mask] = _TARGET
     return out.clip(0, 255).astype(np.uint8)
 

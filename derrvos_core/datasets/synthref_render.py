@@ -68,11 +68,10 @@ def paint(mask: np.ndarray, colour: str, texture: str) -> np.ndarray:
     yy, xx = np.mgrid[0:h, 0:w]
     rgb = np.broadcast_to(np.array(COLOURS[colour], dtype=np.float32), (h, w, 3)).copy()
     if texture == "striped":
-        rgb[((xx + yy) // 3) % 2 == 1] *= 0.55
+        rgb[((xx + yy) // 3) % 2 == 1] *= 0.72  # light enough that the hue still reads as the colour
     elif texture == "dotted":
         dot = (xx % 5 == 2) & (yy % 5 == 2)
-        rgb[dot | ((xx % 5 == 2) & (yy % 5 == 3)) | ((xx % 5 == 3) & (yy % 5 == 2))] *= 0.5
-        rgb[dot] *= 0.35
+        rgb[dot | ((xx % 5 == 2) & (yy % 5 == 3)) | ((xx % 5 == 3) & (yy % 5 == 2))] *= 0.6
     rgb[_outline(mask)] *= 0.45  # keeps same-coloured neighbours apart where they touch
     return rgb.clip(0, 255).astype(np.uint8)
 
