@@ -7,9 +7,11 @@ killed mid-save leaves the previous checkpoint intact, and read with `weights_on
 from __future__ import annotations
 
 import os
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from derrvos_core.errors import CheckpointError
@@ -35,9 +37,28 @@ def checkpoint_dir(out_dir: Path) -> Path:
 
 
 def rng_state() -> dict:
-    """This process's torch RNG states (CPU and, where present, every CUDA device)."""
+    """This process's RNG states: torch (CPU and every CUDA device), Python's `random`, numpy's global.
+
+    Kept in types `weights_only` loading accepts (tensors, ints, floats, tuples, lists).
+    """
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
     return {"cpu": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "python": random.getstate(),
+            "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss)]}
+
+
+def set_rng_state(rng: dict) -> None:
+    torch.set_rng_state(rng["cpu"].cpu())
+    if torch.cuda.is_available() and rng["cuda"]:
+        torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
+    random.setstate(_tuples(rng["python"]))
+    kind, keys, pos, has_gauss, gauss = rng["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+
+
+def _tuples(x):
+    return tuple(_tuples(v) for v in x) if isinstance(x, (list, tuple)) else x
 
 
 def save_checkpoint(out_dir: Path, state: TrainState, model: torch.nn.Module, optimizer, scheduler,
@@ -53,7 +74,7 @@ def save_checkpoint(out_dir: Path, state: TrainState, model: torch.nn.Module, op
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
-        "rng": [{"cpu": r["cpu"].cpu(), "cuda": [c.cpu() for c in r["cuda"]]} for r in rng_per_rank],
+        "rng": [{**r, "cpu": r["cpu"].cpu(), "cuda": [c.cpu() for c in r["cuda"]]} for r in rng_per_rank],
         "step": state.step,
         "epoch": state.epoch,
         "epoch_offset": state.epoch_offset,
@@ -95,10 +116,7 @@ def load_checkpoint(path: Path, model: torch.nn.Module, optimizer, scheduler,
                               missing=result.missing_keys, unexpected=result.unexpected_keys)
     optimizer.load_state_dict(payload["optimizer"])
     scheduler.load_state_dict(payload["scheduler"])
-    rng = payload["rng"][rank % len(payload["rng"])]
-    torch.set_rng_state(rng["cpu"].cpu())
-    if torch.cuda.is_available() and rng["cuda"]:
-        torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
+    set_rng_state(payload["rng"][rank % len(payload["rng"])])
     state = TrainState(step=int(payload["step"]), epoch=int(payload["epoch"]),
                        epoch_offset=int(payload["epoch_offset"]))
     return state, payload["config"]

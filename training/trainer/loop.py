@@ -4,10 +4,12 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
@@ -63,7 +65,7 @@ def run_training(cfg: TrainConfig, resume: bool = False, max_steps: int | None =
                                   weight_decay=cfg.optim.weight_decay)
     scheduler = build_scheduler(optimizer, cfg.schedule, steps_per_epoch)
     state = TrainState()
-    torch.manual_seed(cfg.seed + 1_000 * ctx.rank + 1)  # per-rank dropout stream
+    _seed_all(cfg.seed + 1_000 * ctx.rank + 1)  # per-rank dropout / noise streams
     ckpt = latest_checkpoint(out_dir) if resume else None
     if ckpt is not None:
         state, _ = load_checkpoint(ckpt, model, optimizer, scheduler, ctx.device, rank=ctx.rank)
@@ -86,6 +88,12 @@ def run_training(cfg: TrainConfig, resume: bool = False, max_steps: int | None =
     ctx.barrier()
     return TrainResult(model=model, state=state, out_dir=out_dir, export_path=export_path,
                        steps_per_second=speed)
+
+
+def _seed_all(seed: int) -> None:
+    torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
 
 
 def _autocast(cfg: TrainConfig, device: torch.device):
