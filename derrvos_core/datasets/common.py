@@ -102,18 +102,12 @@ def read_id_png(path: Path) -> np.ndarray:
 
 
 def decode_rle_checked(rle, path: Path, where: str) -> np.ndarray:
-    """bool [H, W] from a COCO RLE whose counts are a str, bytes or an uncompressed list."""
-    from pycocotools import mask as mask_utils
+    """bool [H, W] from a COCO RLE (the project's one decoder); DatasetError naming the file and the key."""
+    from derrvos_core.masks import decode_rle
 
     if not isinstance(rle, dict) or "size" not in rle or "counts" not in rle:
         raise DatasetError(f"{path}: {where} is not a COCO RLE (needs keys 'size' and 'counts')")
-    h, w = (int(v) for v in rle["size"])
-    counts = rle["counts"]
     try:
-        if isinstance(counts, list):
-            obj = mask_utils.frPyObjects({"size": [h, w], "counts": counts}, h, w)
-        else:
-            obj = {"size": [h, w], "counts": counts.encode() if isinstance(counts, str) else counts}
-        return mask_utils.decode(obj).astype(bool)
-    except Exception as exc:  # pycocotools raises bare exceptions on corrupt counts
+        return decode_rle(rle)
+    except Exception as exc:  # InputError from our decoder, bare exceptions from pycocotools
         raise DatasetError(f"{path}: {where} has corrupt RLE counts ({exc})") from exc

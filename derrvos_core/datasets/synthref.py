@@ -21,13 +21,13 @@ from typing import Callable
 
 import numpy as np
 from PIL import Image
-from pycocotools import mask as mask_utils
 
 from derrvos_core.datasets.synthref_expressions import CATEGORIES, make_expressions
 from derrvos_core.datasets.synthref_facts import object_facts
 from derrvos_core.datasets.synthref_render import render_frames
 from derrvos_core.datasets.synthref_scene import sample_scene
 from derrvos_core.errors import InputError
+from derrvos_core.masks import encode_rle
 
 SPLITS = ("train", "valid", "test", "long")
 _SPLIT_CODE = {"train": 0, "valid": 1, "test": 2, "long": 3, "ris": 4}
@@ -161,7 +161,7 @@ def _make_video(job) -> dict:
         _save_frame(frame, frame_dir / f"{frames[t]}.{config.image_format}", config)
         for i, m in enumerate(masks):
             visible[t, i] = m.any()
-            rles[i].append(encode_mask(m) if visible[t, i] else None)
+            rles[i].append(encode_rle(m) if visible[t, i] else None)
     facts = object_facts(scene, visible)
     count = int(rng.integers(config.min_expressions, config.max_expressions + 1))
     expressions = make_expressions(facts, rng, count)
@@ -170,12 +170,6 @@ def _make_video(job) -> dict:
                 "z": o.z, "frames_visible": int(visible[:, o.obj_id].sum())} for o in scene.objects]
     return {"video_id": video_id, "frames": frames, "rles": rles, "objects": objects,
             "expressions": [(e.text, list(e.targets), e.category) for e in expressions]}
-
-
-def encode_mask(mask: np.ndarray) -> dict:
-    """COCO RLE {"size": [H, W], "counts": str} of a bool [H, W] mask."""
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    return {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")}
 
 
 def _save_frame(frame: np.ndarray, path: Path, config: SynthRefConfig) -> None:
@@ -221,4 +215,4 @@ def _write_json(path: Path, obj) -> None:
     tmp.replace(path)
 
 
-__all__ = ["SPLITS", "SynthRefConfig", "SynthRefStats", "generate_synthref", "encode_mask", "video_rng"]
+__all__ = ["SPLITS", "SynthRefConfig", "SynthRefStats", "generate_synthref", "video_rng"]
