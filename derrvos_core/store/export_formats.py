@@ -9,28 +9,11 @@ from typing import Iterator
 import numpy as np
 from PIL import Image
 
+from derrvos_core.masks import write_palette_png
 from derrvos_core.store.export_answers import ExportError, ExpressionAnswer, VideoExport
 from derrvos_core.store.safe_names import inside
 
 JPEG_QUALITY = 95
-
-
-def davis_palette() -> list[int]:
-    """The DAVIS / PASCAL VOC palette: id i gets the colour from the bits of i, spread over R, G, B."""
-    palette = []
-    for i in range(256):
-        r = g = b = 0
-        c = i
-        for shift in range(7, -1, -1):
-            r |= (c & 1) << shift
-            g |= ((c >> 1) & 1) << shift
-            b |= ((c >> 2) & 1) << shift
-            c >>= 3
-        palette += [r, g, b]
-    return palette
-
-
-PALETTE = davis_palette()
 
 
 def write_json(path: Path, payload) -> None:
@@ -42,13 +25,6 @@ def write_json(path: Path, payload) -> None:
 def write_jpeg(path: Path, frame: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(frame).save(path, format="JPEG", quality=JPEG_QUALITY)
-
-
-def write_palette_png(path: Path, ids: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image = Image.fromarray(ids.astype(np.uint8), mode="P")
-    image.putpalette(PALETTE)
-    image.save(path, format="PNG")
 
 
 def object_ids(item: VideoExport) -> list[int]:

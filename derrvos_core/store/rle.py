@@ -2,16 +2,11 @@
 from __future__ import annotations
 
 import numpy as np
-from pycocotools import mask as mask_utils
 
 from derrvos_core.errors import InputError
-from derrvos_core.result import decode_rle
+from derrvos_core.masks import decode_rle, encode_rle
 
-
-def encode_rle(mask: np.ndarray) -> dict:
-    """{"size": [H, W], "counts": str} of a bool [H, W] mask."""
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": rle["counts"].decode("ascii")}
+__all__ = ["encode_rle", "decode_rle", "json_rle", "mask_from"]
 
 
 def json_rle(rle: dict | None) -> dict | None:
@@ -22,15 +17,8 @@ def json_rle(rle: dict | None) -> dict | None:
     if isinstance(counts, (bytes, bytearray)):
         counts = counts.decode("ascii")
     elif not isinstance(counts, str):  # uncompressed counts list: recompress
-        return encode_rle(decode_uncompressed(rle))
+        return encode_rle(decode_rle(rle))
     return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": counts}
-
-
-def decode_uncompressed(rle: dict) -> np.ndarray:
-    height, width = (int(v) for v in rle["size"])
-    counts = list(rle["counts"])
-    compressed = mask_utils.frPyObjects({"size": [height, width], "counts": counts}, height, width)
-    return mask_utils.decode(compressed).astype(bool)
 
 
 def mask_from(value, height: int, width: int, what: str) -> np.ndarray:
@@ -41,7 +29,7 @@ def mask_from(value, height: int, width: int, what: str) -> np.ndarray:
         size = tuple(int(v) for v in value["size"])
         if size != (height, width):
             raise InputError(f"{what}: RLE size {list(size)} does not match the video's {[height, width]}")
-        return decode_rle(json_rle(value))
+        return decode_rle(value)
     array = np.asarray(value)
     if array.shape != (height, width):
         raise InputError(f"{what}: mask shape {array.shape} does not match the video's {(height, width)}")
