@@ -115,3 +115,17 @@ def test_multimodal_encoder_pairs_text_with_every_frame():
         enc.encode(frames[0], ids, pad)
     with pytest.raises(InputError):
         enc.encode(frames, ids[None], pad[None])
+
+
+def test_gradients_reach_both_experts_and_masked_patches_use_the_mask_token():
+    torch.manual_seed(2)
+    net = BEiT3Encoder(BEiT3Config(**{**SMALL.to_dict(), "drop_path_rate": 0.1, "dropout": 0.1})).train()
+    image, ids, padding = inputs()
+    masked = torch.zeros(2, 4, dtype=torch.bool)
+    masked[:, 0] = True
+    net(image, ids, padding, vision_masked_position=masked).square().mean().backward()
+    layer = net.encoder.layers[0]
+    for expert in (layer.self_attn.q_proj.A, layer.self_attn.q_proj.B, layer.ffn.A.fc1, layer.ffn.B.fc1):
+        assert expert.weight.grad is not None and expert.weight.grad.abs().sum() > 0
+    assert net.vision_embed.mask_token.grad.abs().sum() > 0
+    assert net.text_embed.weight.grad[1].abs().sum() == 0  # padding ids contribute nothing
