@@ -10,6 +10,10 @@ fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
 
 if [ "${1:-}" = "--test" ]; then
+  # The official BEiT-3 implementation, for the numerical-equality test only. --no-deps: its
+  # metadata pins timm and fairscale (which would pull torchvision); the test supplies the three
+  # names it imports from them.
+  .venv/bin/pip install --quiet --disable-pip-version-check --no-deps torchscale==0.3.0
   need=()
   [ -x /usr/bin/chromium ] || need+=(chromium)
   command -v pg_ctlcluster >/dev/null 2>&1 || [ -d /usr/lib/postgresql ] || need+=(postgresql)
