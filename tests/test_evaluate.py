@@ -9,7 +9,8 @@ import pytest
 
 from derrvos_core.datasets import open_dataset
 from derrvos_core.datasets.synthref import SynthRefConfig, generate_synthref
-from derrvos_core.evaluation import (EvalSettings, decode_trajectories, evaluate, oracle_selection, score_masks,
+from derrvos_core.evaluation import (EvalSettings, decode_trajectories, evaluate, oracle_selection,
+                                     score_masks,
                                      write_report)
 from derrvos_core.evaluation.baselines import largest_selection
 from derrvos_core.masks import encode_rle, read_binary_png
@@ -33,22 +34,22 @@ def _result(tracks: list, crop_size: int, selected=(), scores=None) -> Segmentat
         for track in tracks:
             rles = tuple(encode_rle(m) if m.any() else None for m in track[start:start + crop_size])
             tid = len(trajectories)
-            trajectories.append(TrajectoryResult(tid, start // crop_size, start, (scores or {}).get(tid, 0.5), rles, tid))
+            score = (scores or {}).get(tid, 0.5)
+            trajectories.append(TrajectoryResult(tid, start // crop_size, start, score, rles, tid))
     return SegmentationResult(t_len, h, w, tuple(trajectories), 0.7, crop_size, selected=tuple(selected))
 
 
 def _object_tracks(root, split: str) -> dict:
-    """{video_id: [bool [T, H, W] per object]} from SynthRef's mask_dict and synthref_meta (the oracle's material)."""
+    """{video_id: [bool [T, H, W] per object]} from SynthRef's mask_dict and synthref_meta."""
     from derrvos_core.masks import decode_rle
 
     masks = json.loads((root / split / "mask_dict.json").read_text())
     videos = json.loads((root / split / "synthref_meta.json").read_text())["videos"]
-    meta = json.loads((root / split / "meta_expressions.json").read_text())["videos"]
     out = {}
+    blank = np.zeros((48, 48), dtype=bool)
     for vid, v in videos.items():
-        t_len = len(meta[vid]["frames"])
-        out[vid] = [np.stack([decode_rle(r) if r else np.zeros((48, 48), bool) for r in masks[str(o["anno_id"])]])
-                    if t_len else None for o in v["objects"]]
+        out[vid] = [np.stack([decode_rle(r) if r else blank for r in masks[str(o["anno_id"])]])
+                    for o in v["objects"]]
     return out
 
 
@@ -108,8 +109,8 @@ def test_evaluate_with_ground_truth_trajectories(synthref_root, tmp_path):
 
     paths = write_report(report, tmp_path)
     results = json.loads(paths["results"].read_text())
-    assert results["num_expressions"] == len(dataset) and set(results["overall"]) == {"model", "random", "largest",
-                                                                                     "oracle"}
+    assert results["num_expressions"] == len(dataset)
+    assert set(results["overall"]) == {"model", "random", "largest", "oracle"}
     rows = list(csv.DictReader(open(paths["csv"], encoding="utf-8")))
     assert len(rows) == len(dataset) and float(rows[0]["oracle_JF"]) == pytest.approx(1.0)
     sample = dataset[0]
@@ -151,7 +152,8 @@ def test_split_without_ground_truth_only_writes_pngs(synthref_root, tmp_path):
     dataset = open_dataset("mevis", tmp_path / "data", "valid")
     t = len(dataset.entries[0].frames)
     blank = np.zeros((t, 48, 48), dtype=bool)
-    report = evaluate(lambda f, e: _result([blank], 5), dataset, tmp_path / "out", EvalSettings(crop_size=5, limit=2))
+    settings = EvalSettings(crop_size=5, limit=2)
+    report = evaluate(lambda f, e: _result([blank], 5), dataset, tmp_path / "out", settings)
     assert not report.has_ground_truth and report.overall == {}
     assert (tmp_path / "out" / "Annotations" / dataset.entries[0].video_id).is_dir()
 
@@ -168,4 +170,5 @@ def test_cli_end_to_end_with_tiny_random_model(synthref_root, tmp_path):
     results = json.loads((tmp_path / "eval" / "results.json").read_text())
     assert results["num_expressions"] == 3 and 0.0 <= results["overall"]["model"]["JF"] <= 1.0
     assert results["overall"]["oracle"]["JF"] >= results["overall"]["random"]["JF"] - 1e-9
-    assert (tmp_path / "eval" / "per_expression.csv").is_file() and (tmp_path / "eval" / "Annotations").is_dir()
+    assert (tmp_path / "eval" / "per_expression.csv").is_file()
+    assert (tmp_path / "eval" / "Annotations").is_dir()

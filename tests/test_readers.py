@@ -23,7 +23,8 @@ def test_mevis_union_of_anno_ids_and_no_target(tmp_path):
     np.testing.assert_array_equal(one.target_masks, masks[1])
     np.testing.assert_array_equal(both.target_masks, masks[1] | masks[2])
     assert both.object_ids == (0, 1) and both.extra["anno_ids"] == ["10", "11"]
-    assert none.target_masks.shape == (L.T, L.H, L.W) and not none.target_masks.any() and none.object_ids == ()
+    assert none.target_masks.shape == (L.T, L.H,
+                                       L.W) and not none.target_masks.any() and none.object_ids == ()
     assert one.load_frames().shape == (L.T, L.H, L.W, 3) and one.load_frames().dtype == np.uint8
 
 
@@ -45,7 +46,8 @@ def test_mevis_split_without_mask_dict_has_empty_targets(tmp_path):
 
 
 @pytest.mark.parametrize("breakage, message", [
-    (lambda meta, masks: meta["videos"]["vid_a"]["expressions"]["0"].pop("exp"), r"meta_expressions\.json.*'exp'"),
+    (lambda meta, masks: meta["videos"]["vid_a"]["expressions"]["0"].pop("exp"),
+     r"meta_expressions\.json.*'exp'"),
     (lambda meta, masks: meta["videos"]["vid_a"].pop("frames"), r"meta_expressions\.json.*'frames'"),
     (lambda meta, masks: meta.pop("videos"), r"meta_expressions\.json.*'videos'"),
     (lambda meta, masks: masks.pop("11"), r"mask_dict\.json: key '11'"),

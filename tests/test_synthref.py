@@ -144,7 +144,8 @@ def test_ris_refcoco_layout(tmp_path):
     assert stats.expressions == sum(len(r["sentences"]) for r in refs)
     sample = open_dataset("synthref_ris", tmp_path / "ris", "train")[0]
     image = sample.load_frames()[0].astype(int)
-    inner = sample.target_masks[0] & np.roll(sample.target_masks[0], 2, 0) & np.roll(sample.target_masks[0], -2, 0)
+    mask = sample.target_masks[0]
+    inner = mask & np.roll(mask, 2, 0) & np.roll(mask, -2, 0)
     assert sample.target_masks[0].sum() > 20 and sample.category in ("appearance", "position", "relation")
     outside = image[~sample.target_masks[0]].mean(axis=0)
     assert np.abs(image[inner].mean(axis=0) - outside).max() > 25  # the polygon covers the painted object

@@ -40,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = EvalSettings(crop_size=args.crop_size, threshold=args.threshold, limit=args.limit, seed=args.seed,
+    settings = EvalSettings(crop_size=args.crop_size, threshold=args.threshold, limit=args.limit,
+                            seed=args.seed,
                             baselines=not args.no_baselines, write_annotations=not args.no_annotations)
     try:
         from derrvos_core.model import load_model
@@ -54,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(format_summary(report))
-    print(f"wrote {paths['results']}, {paths['csv']}" + ("" if args.no_annotations else f", {Path(args.out) / 'Annotations'}"))
+    pngs = "" if args.no_annotations else f", {Path(args.out) / 'Annotations'}"
+    print(f"wrote {paths['results']}, {paths['csv']}{pngs}")
     return 0
 
 
@@ -64,7 +66,8 @@ def _progress(step) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

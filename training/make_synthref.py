@@ -2,7 +2,8 @@
 
     python training/make_synthref.py --out data/synthref --split train --num-videos 600 --seed 0
     python training/make_synthref.py --out data/synthref --split ris --num-videos 2000 --seed 0
-    python training/make_synthref.py --out data/synthref --split valid --num-videos 20 --contact-sheet assets/synthref_contact_sheet.png
+    python training/make_synthref.py --out data/synthref --split valid --num-videos 60 --seed 1 \
+        --contact-sheet assets/synthref_contact_sheet.png
 
 Default sizes used for the shipped model: train 600 videos (seed 0), valid 60 (seed 1), test 100 (seed 2),
 long 20 (seed 3), ris 2000 images (seed 0).
@@ -21,7 +22,8 @@ from derrvos_core.errors import DeRVOSError  # noqa: E402
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", required=True, help="dataset root; the split is written to OUT/SPLIT (ris: OUT/ris)")
+    parser.add_argument("--out", required=True,
+                        help="dataset root; the split is written to OUT/SPLIT (ris: OUT/ris)")
     parser.add_argument("--split", required=True, choices=SPLITS + ("ris",))
     parser.add_argument("--num-videos", type=int, required=True, help="videos (images for --split ris)")
     parser.add_argument("--seed", type=int, default=0)
@@ -31,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image-format", choices=("jpg", "png"), default="jpg",
                         help="jpg matches the official MeViS loaders; png is lossless")
     parser.add_argument("--workers", type=int, default=2, help="processes (the output does not depend on it)")
-    parser.add_argument("--contact-sheet", default=None, help="also render the split's first video to this PNG")
+    parser.add_argument("--contact-sheet", default=None,
+                        help="also render the split's first video to this PNG")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,7 +66,8 @@ def _progress(done: int, total: int) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

@@ -1,4 +1,5 @@
-"""Dataset readers (MeViS, Ref-YouTube-VOS, Ref-DAVIS17, RefCOCO/+/g, Long-RVOS, SynthRef) and the SynthRef generator.
+"""Dataset readers (MeViS, Ref-YouTube-VOS, Ref-DAVIS17, RefCOCO/+/g, Long-RVOS, SynthRef) and the SynthRef
+generator.
 
 Every reader returns an RVOSDataset: a lazy, list-like sequence of RVOSSample.
 """
@@ -11,5 +12,6 @@ from derrvos_core.datasets.refytvos import read_refytvos
 from derrvos_core.datasets.registry import DATASETS, open_dataset
 from derrvos_core.datasets.types import RVOSSample
 
-__all__ = ["DATASETS", "RVOSDataset", "RVOSSample", "open_dataset", "read_davis", "read_longrvos", "read_mevis",
+__all__ = ["DATASETS", "RVOSDataset", "RVOSSample", "open_dataset", "read_davis", "read_longrvos",
+           "read_mevis",
            "read_refcoco", "read_refytvos", "read_synthref"]

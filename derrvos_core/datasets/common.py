@@ -91,11 +91,12 @@ def image_size(path: Path) -> tuple:
 
 
 def read_id_png(path: Path) -> np.ndarray:
-    """uint8/int [H, W] object ids of a palette (or grey) PNG; DatasetError if it is an RGB image or unreadable."""
+    """int [H, W] object ids of a palette (or grey) PNG; DatasetError for RGB or unreadable files."""
     try:
         with Image.open(path) as img:
             if img.mode not in ("P", "L", "1", "I", "I;16"):
-                raise DatasetError(f"{path}: expected a palette or grey PNG of object ids, got mode {img.mode}")
+                raise DatasetError(f"{path}: expected a palette or grey PNG of object ids, "
+                                   f"got mode {img.mode}")
             return np.asarray(img).astype(np.int32)
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read the PNG ({exc})") from exc

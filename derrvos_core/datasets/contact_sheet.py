@@ -26,14 +26,16 @@ def render_contact_sheet(split_root, out_path, video_id: str | None = None, num_
     rows = [(f"video {vid}: {len(video['frames'])} frames (columns: frames {', '.join(map(str, picks))})",
              frames)]
     for exp_id, exp in video["expressions"].items():
-        tinted = [_tint(frame, _target_mask(masks, exp["anno_id"], int(t), h, w)) for frame, t in zip(frames, picks)]
+        tinted = [_tint(frame, _target_mask(masks, exp["anno_id"], int(t), h, w))
+                  for frame, t in zip(frames, picks)]
         n = len(exp["anno_id"])
         who = "no target" if n == 0 else f"{n} target{'s' if n > 1 else ''}"
         rows.append((f"[{exp.get('category', '?')}] \"{exp['exp']}\"  ({who})", tinted))
     sheet = _compose(rows, w, h, num_frames)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    sheet.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(out, optimize=True)  # small enough for a README
+    # 256 colours keep the PNG small enough for a README
+    sheet.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(out, optimize=True)
     return out
 
 

@@ -30,7 +30,8 @@ def read_davis(root, split: str) -> RVOSDataset:
     """Ref-DAVIS17 split ("train" or "valid"/"val"), one sample per (object, annotator) expression."""
     root = Path(root)
     for name in (split, {"val": "valid", "valid": "val"}.get(split, split)):
-        if (root / "meta_expressions" / name / "meta_expressions.json").is_file() and (root / name / "JPEGImages").is_dir():
+        meta = root / "meta_expressions" / name / "meta_expressions.json"
+        if meta.is_file() and (root / name / "JPEGImages").is_dir():
             return read_ytvos_layout(root, name, "davis", extra_of=_annotator_extra)
     return _read_official(root, split)
 
@@ -45,7 +46,8 @@ def _read_official(root: Path, split: str) -> RVOSDataset:
     set_name = "val" if split in ("val", "valid") else split
     image_set = davis / "ImageSets" / "2017" / f"{set_name}.txt"
     if not image_set.is_file():
-        raise DatasetError(f"{image_set}: file not found (neither the DAVIS nor the converted Ref-DAVIS layout "
+        raise DatasetError(f"{image_set}: file not found (neither the DAVIS nor the converted Ref-DAVIS "
+                           f"layout "
                            f"is under {root})")
     videos = [v.strip() for v in image_set.read_text().splitlines() if v.strip()]
     annotations = davis / "Annotations_unsupervised" / "480p"
@@ -57,7 +59,8 @@ def _read_official(root: Path, split: str) -> RVOSDataset:
         frame_dir = davis / "JPEGImages" / "480p" / vid
         if not frame_dir.is_dir():
             raise DatasetError(f"{image_set}: video '{vid}' has no frame folder {frame_dir}")
-        frames = tuple(sorted(p.stem for p in frame_dir.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")))
+        images = [p for p in frame_dir.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")]
+        frames = tuple(sorted(p.stem for p in images))
         per_annotator = [sorted(t.get(vid, []), key=lambda e: int(e[0])) for t in texts]
         k = 0
         for rank in range(max((len(p) for p in per_annotator), default=0)):
@@ -69,8 +72,9 @@ def _read_official(root: Path, split: str) -> RVOSDataset:
                                                "annotator_name": ANNOTATORS[a]}))
                     k += 1
     annotated = annotations.is_dir()
+    frames_dir = davis / "JPEGImages" / "480p"
     return RVOSDataset("davis", split, entries,
-                       lambda e: build_ytvos_sample(e, davis / "JPEGImages" / "480p", annotations, "davis", annotated))
+                       lambda e: build_ytvos_sample(e, frames_dir, annotations, "davis", annotated))
 
 
 def _read_texts(root: Path, davis: Path) -> list:
@@ -95,7 +99,8 @@ def _read_texts(root: Path, davis: Path) -> list:
                     continue
                 parts = line.strip().split(maxsplit=2)
                 if len(parts) < 3 or not parts[1].isdigit():
-                    raise DatasetError(f"{path}: line {n} should read <video> <obj_id> \"<expression>\", got {line!r}")
+                    raise DatasetError(f"{path}: line {n} should read <video> <obj_id> \"<expression>\", "
+                                       f"got {line!r}")
                 vid = _NAME_FIXES.get(parts[0], parts[0])
                 videos.setdefault(vid, []).append((parts[1], parts[2].strip().strip('"')))
         out.append(videos)

@@ -3,8 +3,9 @@
     <root>/<split>/JPEGImages/<video>/<frame>.jpg
     <root>/<split>/Annotations/<video>/<obj_id>/<frame>.png   binary mask (0 / 255) of one object;
                                                               a missing file means the object is absent
-    <root>/<split>/meta_expressions.json  {"videos": {vid: {"frames": [...], "expressions":
-                                           {exp_id: {"exp": str, "obj_id": int|str, "type": "static"|"dynamic"|"hybrid"}}}}}
+    <root>/<split>/meta_expressions.json  {"videos": {vid: {"frames": [...], "expressions": {exp_id:
+                                           {"exp": str, "obj_id": int or str, "type": type}}}}}
+                                           with type "static", "dynamic" or "hybrid"
 
 Targets are often absent for long stretches; `category` carries the expression type, which the
 official evaluation reports apart (and tIoU / vIoU next to J&F).
@@ -68,7 +69,8 @@ def _build(entry: _Entry, folder: Path, annotated: bool) -> RVOSSample:
                 target[t] = m != 0
     obj = int(entry.obj_id) if entry.obj_id.lstrip("-").isdigit() else entry.obj_id
     return RVOSSample(dataset="longrvos", video_id=entry.video_id, expression_id=entry.expression_id,
-                      expression=entry.expression, frame_names=list(entry.frames), load_frames=frame_loader(paths),
+                      expression=entry.expression, frame_names=list(entry.frames),
+                      load_frames=frame_loader(paths),
                       target_masks=target, object_ids=(obj,), category=entry.category,
                       extra={"has_annotations": annotated})
 

@@ -60,7 +60,8 @@ def read_synthref(root, split: str) -> RVOSDataset:
     if extra_path.is_file():
         videos = get(load_json(extra_path), "videos", extra_path, "the top level", dict)
         held = {(vid, str(e)) for vid, v in videos.items() for e in v.get("held_out_expressions", [])}
-        dataset.entries = [_with_extra(e, held_out=(e.video_id, e.expression_id) in held) for e in dataset.entries]
+        dataset.entries = [_with_extra(e, held_out=(e.video_id, e.expression_id) in held)
+                           for e in dataset.entries]
     return dataset
 
 
@@ -96,7 +97,8 @@ def _build(entry: _Entry, folder: Path, masks, mask_path: Path, name: str) -> RV
         h, w = image_size(paths[0])
         target = np.zeros((len(paths), h, w), dtype=bool)
     return RVOSSample(dataset=name, video_id=entry.video_id, expression_id=entry.expression_id,
-                      expression=entry.expression, frame_names=list(entry.frames), load_frames=frame_loader(paths),
+                      expression=entry.expression, frame_names=list(entry.frames),
+                      load_frames=frame_loader(paths),
                       target_masks=target, object_ids=entry.object_ids, category=entry.category,
                       extra={**entry.extra, "anno_ids": list(entry.anno_ids)})
 
@@ -112,6 +114,7 @@ def _union_masks(entry: _Entry, masks: dict, mask_path: Path):
             if out is None:
                 out = np.zeros((len(entry.frames),) + m.shape, dtype=bool)
             if m.shape != out.shape[1:]:
-                raise DatasetError(f"{mask_path}: key '{a}' frame {t} is {m.shape}, other masks are {out.shape[1:]}")
+                raise DatasetError(f"{mask_path}: key '{a}' frame {t} is {m.shape}, "
+                                   f"other masks are {out.shape[1:]}")
             out[t] |= m
     return out

@@ -1,8 +1,9 @@
 """RefCOCO / RefCOCO+ / RefCOCOg reader (the refer API layout), one sample (T = 1) per sentence.
 
-    <root>/<dataset>/refs(<split_by>).p    pickled list of refs: {ref_id, ann_id, image_id, split, sentences:
-                                           [{sent_id, sent, raw, tokens}], ...}  (read with a plain-data unpickler)
-    <root>/<dataset>/instances.json        COCO {images, annotations (polygon or RLE segmentation), categories}
+    <root>/<dataset>/refs(<split_by>).p    pickled list of refs: {ref_id, ann_id, image_id, split,
+                                           sentences: [{sent_id, sent, raw, tokens}], ...}
+                                           (read with a plain-data unpickler)
+    <root>/<dataset>/instances.json        COCO {images, annotations (polygon or RLE), categories}
     <root>/images/mscoco/images/train2014/<file_name>
 
 split_by defaults to "unc" for refcoco and refcoco+, "umd" for refcocog. SynthRef's RIS split
@@ -22,7 +23,8 @@ from derrvos_core.datasets.types import RVOSSample
 from derrvos_core.errors import DatasetError
 
 DEFAULT_SPLIT_BY = {"refcoco": "unc", "refcoco+": "unc", "refcocog": "umd"}
-_IMAGE_DIRS = (("images", "mscoco", "images", "train2014"), ("images", "train2014"), ("train2014",), ("images",))
+_IMAGE_DIRS = (("images", "mscoco", "images", "train2014"), ("images", "train2014"), ("train2014",),
+               ("images",))
 
 
 @dataclass(frozen=True)
@@ -57,9 +59,11 @@ def read_refcoco(root, split: str, dataset: str = "refcoco", split_by: str | Non
         ann_id = get(ref, "ann_id", refs_path, where, int)
         image_id = get(ref, "image_id", refs_path, where, int)
         if ann_id not in anns:
-            raise DatasetError(f"{inst_path}: no annotation with id {ann_id} (key 'ann_id' of {where} in {refs_path})")
+            raise DatasetError(f"{inst_path}: no annotation with id {ann_id} "
+                               f"(key 'ann_id' of {where} in {refs_path})")
         if image_id not in images:
-            raise DatasetError(f"{inst_path}: no image with id {image_id} (key 'image_id' of {where} in {refs_path})")
+            raise DatasetError(f"{inst_path}: no image with id {image_id} "
+                               f"(key 'image_id' of {where} in {refs_path})")
         for j, sent in enumerate(get(ref, "sentences", refs_path, where, list)):
             get(sent, "sent", refs_path, f"{where} sentence {j}", str)
             entries.append(_Entry(images[image_id], anns[ann_id], ref, sent))
@@ -86,7 +90,8 @@ def _build(entry: _Entry, folder: Path, inst_path: Path, dataset: str) -> RVOSSa
                              h, w, inst_path, ann.get("id"))
     category = sent.get("category") if isinstance(sent.get("category"), str) else None
     return RVOSSample(dataset=dataset, video_id=str(image["id"]), expression_id=str(sent.get("sent_id", 0)),
-                      expression=sent["sent"], frame_names=[Path(file_name).stem], load_frames=frame_loader([path]),
+                      expression=sent["sent"], frame_names=[Path(file_name).stem],
+                      load_frames=frame_loader([path]),
                       target_masks=mask[None], object_ids=(int(ann["id"]),), category=category,
                       extra={"ref_id": ref.get("ref_id"), "category_id": ann.get("category_id"),
                              "has_annotations": True})
@@ -110,5 +115,6 @@ def segmentation_mask(seg, h: int, w: int, path: Path, ann_id) -> np.ndarray:
     except Exception as exc:
         raise DatasetError(f"{path}: annotation {ann_id} key 'segmentation' is malformed ({exc})") from exc
     if mask.shape != (h, w):
-        raise DatasetError(f"{path}: annotation {ann_id} key 'segmentation' is {mask.shape}, image is {(h, w)}")
+        raise DatasetError(f"{path}: annotation {ann_id} key 'segmentation' is {mask.shape}, "
+                           f"image is {(h, w)}")
     return mask

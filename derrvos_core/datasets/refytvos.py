@@ -1,7 +1,7 @@
 """Ref-YouTube-VOS reader (also the layout RVOS codebases convert Ref-DAVIS17 into).
 
-    <root>/meta_expressions/<split>/meta_expressions.json  {"videos": {vid: {"frames": [...],
-                                                           "expressions": {exp_id: {"exp": str, "obj_id": "1"}}}}}
+    <root>/meta_expressions/<split>/meta_expressions.json
+        {"videos": {vid: {"frames": [...], "expressions": {exp_id: {"exp": str, "obj_id": "1"}}}}}
     <root>/<split>/JPEGImages/<video>/<frame>.jpg
     <root>/<split>/Annotations/<video>/<frame>.png   palette PNG of object ids (train only)
     <root>/<split>/meta.json                         {"videos": {vid: {"objects": {"1": {"category": ...}}}}}
@@ -58,12 +58,14 @@ def read_ytvos_layout(root, split: str, name: str, extra_of=None) -> RVOSDataset
             try:
                 obj_id = int(obj)
             except ValueError:
-                raise DatasetError(f"{meta_path}: {ewhere} key 'obj_id' should be an integer id, got {obj!r}") from None
+                raise DatasetError(f"{meta_path}: {ewhere} key 'obj_id' should be an integer id, "
+                                   f"got {obj!r}") from None
             extra = {"has_annotations": annotated, "object_category": objects.get((vid, str(obj_id)))}
             extra.update(extra_of(str(exp_id)) if extra_of else {})
             entries.append(YtvosEntry(vid, str(exp_id), text, frames, obj_id, extra))
+    frames_dir, masks_dir = folder / "JPEGImages", folder / "Annotations"
     return RVOSDataset(name, split, entries,
-                       lambda e: build_ytvos_sample(e, folder / "JPEGImages", folder / "Annotations", name, annotated))
+                       lambda e: build_ytvos_sample(e, frames_dir, masks_dir, name, annotated))
 
 
 def _object_categories(path: Path) -> dict:
@@ -78,7 +80,8 @@ def _object_categories(path: Path) -> dict:
     return out
 
 
-def build_ytvos_sample(entry: YtvosEntry, frames_dir: Path, masks_dir: Path, name: str, annotated: bool) -> RVOSSample:
+def build_ytvos_sample(entry: YtvosEntry, frames_dir: Path, masks_dir: Path, name: str,
+                       annotated: bool) -> RVOSSample:
     """Frames from frames_dir/<vid>/, target = (palette id == obj_id) from masks_dir/<vid>/<frame>.png."""
     paths = [find_frame(frames_dir / entry.video_id, f) for f in entry.frames]
     h, w = image_size(paths[0])
@@ -92,5 +95,6 @@ def build_ytvos_sample(entry: YtvosEntry, frames_dir: Path, masks_dir: Path, nam
                     raise DatasetError(f"{png}: mask is {ids.shape}, frame is {(h, w)}")
                 target[t] = ids == entry.obj_id
     return RVOSSample(dataset=name, video_id=entry.video_id, expression_id=entry.expression_id,
-                      expression=entry.expression, frame_names=list(entry.frames), load_frames=frame_loader(paths),
+                      expression=entry.expression, frame_names=list(entry.frames),
+                      load_frames=frame_loader(paths),
                       target_masks=target, object_ids=(entry.obj_id,), category=None, extra=dict(entry.extra))

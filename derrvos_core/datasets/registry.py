@@ -9,16 +9,18 @@ from derrvos_core.datasets.refcoco import read_refcoco
 from derrvos_core.datasets.refytvos import read_refytvos
 from derrvos_core.errors import InputError
 
-DATASETS = ("mevis", "refytvos", "davis", "refcoco", "refcoco+", "refcocog", "longrvos", "synthref", "synthref_ris")
-_ALIASES = {"ref-youtube-vos": "refytvos", "refyoutubevos": "refytvos", "ref-davis17": "davis", "refdavis": "davis",
+DATASETS = ("mevis", "refytvos", "davis", "refcoco", "refcoco+", "refcocog", "longrvos", "synthref",
+            "synthref_ris")
+_ALIASES = {"ref-youtube-vos": "refytvos", "refyoutubevos": "refytvos", "ref-davis17": "davis",
+            "refdavis": "davis",
             "long-rvos": "longrvos", "long_rvos": "longrvos"}
 
 
 def open_dataset(name: str, root, split: str, **options) -> RVOSDataset:
     """A lazy, list-like dataset of RVOSSample.
 
-    name: one of DATASETS (case-insensitive; "synthref_ris" is SynthRef's RefCOCO-layout image split, rooted at
-    <out>/ris). options go to the reader (e.g. split_by= / image_dir= for RefCOCO).
+    name: one of DATASETS (case-insensitive; "synthref_ris" is SynthRef's RefCOCO-layout image split,
+    rooted at <out>/ris). options go to the reader (e.g. split_by= / image_dir= for RefCOCO).
     """
     key = _ALIASES.get(name.lower(), name.lower())
     if key == "mevis":

@@ -13,7 +13,8 @@ from derrvos_core.errors import DatasetError
 
 # Python 2 pickles (RefCOCO's) name the builtins module "__builtin__".
 _ALLOWED = {(m, n) for m in ("builtins", "__builtin__")
-            for n in ("list", "dict", "tuple", "set", "frozenset", "str", "bytes", "int", "float", "bool", "complex")}
+            for n in ("list", "dict", "tuple", "set", "frozenset", "str", "bytes", "int", "float", "bool",
+                      "complex")}
 
 
 class _PlainDataUnpickler(pickle.Unpickler):

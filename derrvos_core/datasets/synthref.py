@@ -1,6 +1,6 @@
 """SynthRef: a procedural referring-video benchmark written in the MeViS layout.
 
-    <out>/<split>/JPEGImages/<video_id>/<frame>.jpg   (frames "00000", "00001", ...; png with image_format="png")
+    <out>/<split>/JPEGImages/<video_id>/<frame>.jpg   (frames "00000", "00001", ...; or .png)
     <out>/<split>/meta_expressions.json   {"videos": {vid: {"frames": [...], "expressions":
                                            {exp_id: {"exp", "obj_id", "anno_id", "category"}}}}}
     <out>/<split>/mask_dict.json          {anno_id: [COCO RLE {"size", "counts"} or null per frame]}
@@ -43,7 +43,8 @@ class SynthRefConfig:
         long_min_frames, long_max_frames: video length range of the "long" split.
         min_objects, max_objects: objects per video.
         min_expressions, max_expressions: expressions asked for per video (fewer when the scene allows fewer).
-        twin_prob: chance that a video holds 2-3 objects identical in appearance (only motion tells them apart).
+        twin_prob: chance that a video holds 2-3 objects identical in appearance (only motion tells them
+            apart).
         image_format: "jpg" (the MeViS layout; official loaders expect it) or "png" (lossless).
         jpeg_quality: JPEG quality when image_format is "jpg".
     """
@@ -90,13 +91,15 @@ class SynthRefStats:
         tgts = ", ".join(f"{k}: {v}" for k, v in self.targets_per_expression.items())
         unit = "images" if self.split == "ris" else "videos"
         return (f"SynthRef {self.split}: {self.videos} {unit}, {self.frames} frames, {self.objects} objects, "
-                f"{self.expressions} expressions ({self.expressions / max(self.videos, 1):.2f} per {unit[:-1]})\n"
+                f"{self.expressions} expressions "
+                f"({self.expressions / max(self.videos, 1):.2f} per {unit[:-1]})\n"
                 f"  per category: {cats}\n  targets per expression: {tgts}\n"
                 f"  expressions on held-out colour-shape-motion combinations: {self.held_out_expressions}\n"
                 f"  generated in {self.seconds:.1f} s")
 
 
-def generate_synthref(out_dir, split: str, num_videos: int, seed: int, config: SynthRefConfig = SynthRefConfig(),
+def generate_synthref(out_dir, split: str, num_videos: int, seed: int,
+                      config: SynthRefConfig = SynthRefConfig(),
                       workers: int = 1, progress: Callable[[int, int], None] | None = None) -> SynthRefStats:
     """Write one split in the MeViS layout under out_dir/split and return its statistics."""
     if split not in SPLITS:
@@ -117,7 +120,8 @@ def generate_synthref(out_dir, split: str, num_videos: int, seed: int, config: S
                 progress(done, num_videos)
     _write_json(root / "meta_expressions.json", {"videos": videos})
     _write_json(root / "mask_dict.json", masks)
-    _write_json(root / "synthref_meta.json", {"generator": "synthref", "version": 1, "split": split, "seed": seed,
+    _write_json(root / "synthref_meta.json", {"generator": "synthref", "version": 1, "split": split,
+                                              "seed": seed,
                                               "config": asdict(config), "videos": extra})
     stats.seconds = time.perf_counter() - start
     return stats
@@ -165,8 +169,10 @@ def _make_video(job) -> dict:
     facts = object_facts(scene, visible)
     count = int(rng.integers(config.min_expressions, config.max_expressions + 1))
     expressions = make_expressions(facts, rng, count)
-    objects = [{"obj_id": o.obj_id, "shape": o.shape, "colour": o.colour, "size": o.size, "texture": o.texture,
-                "behaviour": o.behaviour, "direction": o.direction, "leader": o.leader, "held_out": o.held_out,
+    objects = [{"obj_id": o.obj_id, "shape": o.shape, "colour": o.colour, "size": o.size,
+                "texture": o.texture,
+                "behaviour": o.behaviour, "direction": o.direction, "leader": o.leader,
+                "held_out": o.held_out,
                 "z": o.z, "frames_visible": int(visible[:, o.obj_id].sum())} for o in scene.objects]
     return {"video_id": video_id, "frames": frames, "rles": rles, "objects": objects,
             "expressions": [(e.text, list(e.targets), e.category) for e in expressions]}
@@ -180,8 +186,9 @@ def _save_frame(frame: np.ndarray, path: Path, config: SynthRefConfig) -> None:
         img.save(path, compress_level=1)  # fast; the files are tiny anyway
 
 
-def _collect(video: dict, next_anno: int, videos: dict, masks: dict, extra: dict, stats: SynthRefStats) -> int:
-    """Give the video's objects split-wide anno ids and add it to the output dicts; return the next free id."""
+def _collect(video: dict, next_anno: int, videos: dict, masks: dict, extra: dict,
+             stats: SynthRefStats) -> int:
+    """Give the video's objects split-wide anno ids, add it to the output dicts, return the next free id."""
     anno_of = {}
     for obj in video["objects"]:
         anno_of[obj["obj_id"]] = next_anno
@@ -191,7 +198,8 @@ def _collect(video: dict, next_anno: int, videos: dict, masks: dict, extra: dict
     held = {o["obj_id"] for o in video["objects"] if o["held_out"]}
     exps, held_exps = {}, []
     for k, (text, targets, category) in enumerate(video["expressions"]):
-        exps[str(k)] = {"exp": text, "obj_id": targets, "anno_id": [anno_of[t] for t in targets], "category": category}
+        exps[str(k)] = {"exp": text, "obj_id": targets, "anno_id": [anno_of[t] for t in targets],
+                        "category": category}
         if held & set(targets):
             held_exps.append(str(k))
         stats.per_category[category] = stats.per_category.get(category, 0) + 1

@@ -3,7 +3,8 @@
 Categories (the `category` key of meta_expressions.json):
 - appearance: colour / shape / size / texture pick out one object ("the small red star");
 - position: extreme position within a group, true in every frame they share ("the leftmost square");
-- motion: a motion predicate, aimed first at objects whose twin looks the same ("the circle that turns around");
+- motion: a motion predicate, aimed first at objects whose twin looks the same
+  ("the circle that turns around");
 - relation: order of events and relations to another object ("the square that stops first",
   "the star following the blue circle", "the triangle above the red square");
 - multi_target: two or more targets ("all the blue shapes moving up");
@@ -16,8 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from derrvos_core.datasets.synthref_facts import MOTION_PREDICATES
-from derrvos_core.datasets.synthref_phrases import (ORDER_PHRASES, POSITION_PHRASES, RELATION_PHRASES, SPEED_PHRASES,
-                                                    count_word, motion_phrase, noun_phrase, pick)
+from derrvos_core.datasets.synthref_phrases import (ORDER_PHRASES, POSITION_PHRASES, RELATION_PHRASES,
+                                                    SPEED_PHRASES, count_word, motion_phrase, noun_phrase,
+                                                    pick)
 from derrvos_core.datasets.synthref_vocab import COLOURS, DIRECTIONS, SHAPES
 
 CATEGORIES = ("appearance", "position", "motion", "relation", "multi_target", "no_target")
@@ -97,7 +99,8 @@ def _appearance(facts, rng, target=None):
     if attrs is None:
         return None
     np_ = noun_phrase(target.obj, attrs, rng)
-    return Expression(pick(rng, ["the {np}", "the {np}", "{np}"]).format(np=np_), (target.obj.obj_id,), "appearance")
+    return Expression(pick(rng, ["the {np}", "the {np}", "{np}"]).format(np=np_), (target.obj.obj_id,),
+                      "appearance")
 
 
 def _position(facts, rng):
@@ -172,7 +175,8 @@ def _order(facts, rng):
     event = pick(rng, list(ORDER_PHRASES))
     target = pick(rng, _targets(facts))
     attrs = _GROUP_ATTRS[int(rng.integers(3))]
-    having = sorted((f.events[event], f.obj.obj_id) for f in _group(facts, target.obj, attrs) if event in f.events)
+    group = _group(facts, target.obj, attrs)
+    having = sorted((f.events[event], f.obj.obj_id) for f in group if event in f.events)
     if len(having) < 2:
         return None
     first, last = ORDER_PHRASES[event]
@@ -191,7 +195,8 @@ def _follow(facts, rng):
     target, kind, ref_id = pairs[int(rng.integers(len(pairs)))]
     ref_attrs = _unique_attrs(facts, facts[ref_id], rng)
     attrs = _GROUP_ATTRS[int(rng.integers(4))]
-    rivals = [f for f in _group(facts, target.obj, attrs) if f is not target and f"{kind}:{ref_id}" in f.exact]
+    rivals = [f for f in _group(facts, target.obj,
+                                attrs) if f is not target and f"{kind}:{ref_id}" in f.exact]
     if ref_attrs is None or rivals:
         return None
     text = pick(rng, RELATION_PHRASES[kind]).format(np=noun_phrase(target.obj, attrs, rng),
@@ -208,9 +213,10 @@ def _spatial(facts, rng):
     side = pick(rng, ["left_of", "right_of", "above", "below"])
     where = {"left_of": "left", "right_of": "right", "above": "top", "below": "bottom"}[side]
     group = [f for f in _group(facts, target.obj, attrs) if f is not target and f is not ref]
-    if not _beyond(target, ref, where, margin=2.0) or any(_beyond(o, ref, where, 0.0) or
-                                                                          _sometimes_beyond(o, ref, where) for o in group):
+    if not _beyond(target, ref, where, margin=2.0):
         return None
+    if any(_beyond(o, ref, where, 0.0) or _sometimes_beyond(o, ref, where) for o in group):
+        return None  # another object of the group is (at times) on that side too
     text = pick(rng, RELATION_PHRASES[side]).format(np=noun_phrase(target.obj, attrs, rng),
                                                     ref=noun_phrase(ref.obj, ref_attrs, rng))
     return Expression(text, (target.obj.obj_id,), "relation")
@@ -224,7 +230,8 @@ def _sometimes_beyond(a, b, side: str) -> bool:
 
 def _multi_target(facts, rng):
     seed = pick(rng, _targets(facts))
-    attrs = pick(rng, [("colour",), ("shape",), ("size",), ("texture",), ("size", "shape"), ("colour", "size")])
+    attrs = pick(rng, [("colour",), ("shape",), ("size",), ("texture",), ("size", "shape"),
+                       ("colour", "size")])
     group = [f for f in _group(facts, seed.obj, attrs)]
     pred = pick(rng, _exact_motion(seed)) if _exact_motion(seed) and rng.random() < 0.5 else None
     chosen = [f for f in group if pred is None or pred in f.exact]
@@ -233,8 +240,8 @@ def _multi_target(facts, rng):
     if len(chosen) < 2 or not all(f.targetable for f in chosen):
         return None
     np_pl = noun_phrase(seed.obj, attrs, rng, plural=True)
-    head = pick(rng, ["all the {np}", "all {np}"] + (["the two {np}", "both {np}"] if len(chosen) == 2 else
-                                                     [f"the {count_word(len(chosen))} {{np}}"]))
+    counted = ["the two {np}", "both {np}"] if len(chosen) == 2 else [f"the {count_word(len(chosen))} {{np}}"]
+    head = pick(rng, ["all the {np}", "all {np}"] + counted)
     text = head.format(np=np_pl) + ("" if pred is None else " " + motion_phrase(pred, rng, plural=True))
     return Expression(text, tuple(sorted(f.obj.obj_id for f in chosen)), "multi_target")
 
@@ -254,4 +261,5 @@ def _no_target(facts, rng):
     free = [p for p in candidates if not any(p in f.broad for f in group)]
     if not free:
         return None
-    return Expression(f"the {noun_phrase(ref.obj, attrs, rng)} {motion_phrase(pick(rng, free), rng)}", (), "no_target")
+    return Expression(f"the {noun_phrase(ref.obj, attrs, rng)} {motion_phrase(pick(rng, free), rng)}", (),
+                      "no_target")

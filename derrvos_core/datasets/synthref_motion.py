@@ -14,7 +14,7 @@ from derrvos_core.datasets.synthref_vocab import CARDINAL, DIRECTIONS
 
 
 def simulate_behaviour(rng: np.random.Generator, obj, scene, speed: float, leaders: list) -> None:
-    """Set obj.positions, obj.velocities, obj.bounces, obj.direction, obj.leader (and obj.behaviour on fallback)."""
+    """Set obj.positions, velocities, bounces, direction, leader (and behaviour when it falls back)."""
     builders = {"still": _still, "linear": _linear, "stop": _stop, "start": _start, "turn": _turn,
                 "bounce": _bounce, "leave": _leave, "enter": _enter, "return": _return, "follow": _follow}
     for behaviour in (obj.behaviour, "linear", "still"):

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 PLURAL = {"square": "squares", "circle": "circles", "triangle": "triangles", "star": "stars",
-          "diamond": "diamonds", "cross": "crosses", "hexagon": "hexagons", "shape": "shapes", "object": "objects"}
+          "diamond": "diamonds", "cross": "crosses", "hexagon": "hexagons", "shape": "shapes",
+          "object": "objects"}
 TEXTURE_WORD = {"solid": "plain", "striped": "striped", "dotted": "dotted"}
 TEXTURE_WITH = {"striped": "with stripes", "dotted": "with dots"}
 DIRECTION_WORDS = {
@@ -26,7 +27,8 @@ MOTION_PHRASES = {
               ("that reverses direction", "that reverse direction"), ("that turns back", "that turn back")],
     "bounces": [("bouncing off the walls", "bouncing off the walls"),
                 ("that bounces off the edges", "that bounce off the edges")],
-    "leaves": [("that leaves the frame", "that leave the frame"), ("that moves out of view", "that move out of view"),
+    "leaves": [("that leaves the frame", "that leave the frame"),
+               ("that moves out of view", "that move out of view"),
                ("that exits the picture", "that exit the picture")],
     "enters": [("that enters the frame", "that enter the frame"), ("that appears later", "that appear later"),
                ("coming into view", "coming into view")],
@@ -34,7 +36,8 @@ MOTION_PHRASES = {
                 ("that goes out of view and returns", "that go out of view and return")],
 }
 ORDER_PHRASES = {  # event -> (first forms, last forms); {np} is the noun phrase
-    "stops": (["the {np} that stops first", "the first {np} to stop"], ["the {np} that stops last", "the last {np} to stop"]),
+    "stops": (["the {np} that stops first", "the first {np} to stop"],
+              ["the {np} that stops last", "the last {np} to stop"]),
     "starts": (["the {np} that starts moving first", "the first {np} to start moving"],
                ["the {np} that starts moving last", "the last {np} to start moving"]),
     "leaves": (["the {np} that leaves first", "the first {np} to leave the frame"],
@@ -53,8 +56,10 @@ RELATION_PHRASES = {
     "right_of": ["the {np} to the right of the {ref}", "the {np} right of the {ref}"],
     "above": ["the {np} above the {ref}", "the {np} higher than the {ref}"],
     "below": ["the {np} below the {ref}", "the {np} lower than the {ref}"],
-    "follows": ["the {np} following the {ref}", "the {np} that follows the {ref}", "the {np} trailing behind the {ref}"],
-    "led": ["the {np} being followed by the {ref}", "the {np} that the {ref} follows", "the {np} leading the {ref}"],
+    "follows": ["the {np} following the {ref}", "the {np} that follows the {ref}",
+                "the {np} trailing behind the {ref}"],
+    "led": ["the {np} being followed by the {ref}", "the {np} that the {ref} follows",
+            "the {np} leading the {ref}"],
 }
 SPEED_PHRASES = {"fast": ["the faster {np}", "the {np} moving faster", "the {np} that moves fast"],
                  "slow": ["the slower {np}", "the {np} moving slowly", "the {np} that moves slowly"]}

@@ -48,14 +48,15 @@ def generate_synthref_ris(out_dir, num_images: int, seed: int,
         name = f"SYNTHREF_ris_{i:06d}"
         image_id = i + 1
         Image.fromarray(_render(scene, masks)).save(image_dir / f"{name}.jpg", quality=config.jpeg_quality)
-        images.append({"id": image_id, "file_name": f"{name}.jpg", "height": config.height, "width": config.width})
+        images.append({"id": image_id, "file_name": f"{name}.jpg", "height": config.height,
+                       "width": config.width})
         ann_ids = []
         for obj, (polygon, mask) in zip(scene.objects, masks):
             ann_ids.append(len(annotations) + 1)
             annotations.append(_annotation(ann_ids[-1], image_id, obj, polygon, mask))
         facts = object_facts(scene, np.array([[m.any() for _, m in masks]]))
-        exprs = make_expressions(facts, rng, int(rng.integers(config.min_expressions, config.max_expressions + 1)),
-                                 static=True)
+        count = int(rng.integers(config.min_expressions, config.max_expressions + 1))
+        exprs = make_expressions(facts, rng, count, static=True)
         split = ("train",) * 8 + ("val", "test")
         _add_refs(refs, exprs, ann_ids, scene, image_id, name, split[i % 10])
         stats.videos += 1
@@ -107,10 +108,12 @@ def _polygon(shape: str, x0: float, y0: float, size: float) -> list:
         pts = [(m, m), (size - m, m), (size - m, size - m), (m, size - m)]
     elif shape == "circle":
         c = size / 2
-        pts = [(c + c * math.cos(a), c + c * math.sin(a)) for a in np.linspace(0, 2 * math.pi, 32, endpoint=False)]
+        angles = np.linspace(0, 2 * math.pi, 32, endpoint=False)
+        pts = [(c + c * math.cos(a), c + c * math.sin(a)) for a in angles]
     elif shape == "cross":
         a, b = size / 3, size * 2 / 3
-        pts = [(a, 0), (b, 0), (b, a), (size, a), (size, b), (b, b), (b, size), (a, size), (a, b), (0, b), (0, a), (a, a)]
+        pts = [(a, 0), (b, 0), (b, a), (size, a), (size, b), (b, b), (b, size), (a, size), (a, b), (0, b),
+               (0, a), (a, a)]
     else:
         pts = shape_polygon(shape, size)
     return [round(float(v), 2) for x, y in pts for v in (x0 + x, y0 + y)]
@@ -135,7 +138,8 @@ def _annotation(ann_id: int, image_id: int, obj, polygon: list, mask: np.ndarray
             "segmentation": [polygon], "area": float(mask.sum()), "bbox": bbox, "iscrowd": 0}
 
 
-def _add_refs(refs: list, exprs: list, ann_ids: list, scene: Scene, image_id: int, name: str, split: str) -> None:
+def _add_refs(refs: list, exprs: list, ann_ids: list, scene: Scene, image_id: int, name: str,
+              split: str) -> None:
     """One ref per referred object, holding every sentence about it (as RefCOCO groups them)."""
     by_target: dict = {}
     for e in exprs:

@@ -84,7 +84,8 @@ def sample_scene(rng: np.random.Generator, width: int, height: int, num_frames: 
             force_held_out = False
         else:
             behaviour = _sample_behaviour(rng, weights, colour, shape, held_out, scene.objects)
-        obj = SceneObject(obj_id, shape, colour, size, texture, behaviour, None, _size_px(rng, size, width, height))
+        size_px = _size_px(rng, size, width, height)
+        obj = SceneObject(obj_id, shape, colour, size, texture, behaviour, None, size_px)
         for _ in range(8):  # twins must differ in motion, or nothing but chance tells them apart
             _simulate(rng, obj, scene)
             allowed = held_out != "exclude" or (obj.colour, obj.shape, obj.behaviour) not in HELD_OUT
@@ -144,4 +145,5 @@ def _speed(rng, scene: Scene, fast: bool) -> float:
 
 
 def _simulate(rng, obj: SceneObject, scene: Scene) -> None:
-    simulate_behaviour(rng, obj, scene, _speed(rng, scene, fast=bool(rng.random() < 0.5)), _leaders(scene.objects))
+    simulate_behaviour(rng, obj, scene, _speed(rng, scene, fast=bool(rng.random() < 0.5)),
+                       _leaders(scene.objects))

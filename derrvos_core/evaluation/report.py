@@ -8,6 +8,8 @@ from pathlib import Path
 from derrvos_core.evaluation.baselines import BASELINES
 
 _METRICS = ("J", "F", "JF", "tIoU", "vIoU", "IoU")
+ORACLE_METHOD = "greedy forward selection on J&F over the trajectories that overlap the ground truth"
+_NO_GT = "no ground truth in this split: only Annotations/ was written (for the benchmark server)"
 
 
 def write_report(report, out_dir) -> dict:
@@ -18,10 +20,10 @@ def write_report(report, out_dir) -> dict:
                "has_ground_truth": report.has_ground_truth, "num_expressions": len(report.records),
                "overall": report.overall, "groups": report.groups, "seconds": round(report.seconds, 3),
                "seconds_per_expression": round(report.seconds / max(len(report.records), 1), 4),
-               "oracle_method": "greedy forward selection on J&F over trajectories that overlap the ground truth",
+               "oracle_method": ORACLE_METHOD,
                **report.info}
     if not report.has_ground_truth:
-        results["note"] = "no ground truth in this split: only Annotations/ was written (for the benchmark server)"
+        results["note"] = _NO_GT
     results_path = out / "results.json"
     results_path.write_text(json.dumps(results, indent=2))
     csv_path = out / "per_expression.csv"
@@ -44,9 +46,11 @@ def write_report(report, out_dir) -> dict:
 def format_summary(report) -> str:
     """A small table: one line per method (and per group value) with J&F, J, F, tIoU, vIoU, mIoU, oIoU."""
     if not report.has_ground_truth:
-        return f"{report.dataset} {report.split}: {len(report.records)} expressions predicted (no ground truth)"
+        n = len(report.records)
+        return f"{report.dataset} {report.split}: {n} expressions predicted (no ground truth)"
     lines = [f"{report.dataset} {report.split}: {len(report.records)} expressions in {report.seconds:.1f} s",
-             f"{'':24s} {'J&F':>6s} {'J':>6s} {'F':>6s} {'tIoU':>6s} {'vIoU':>6s} {'mIoU':>6s} {'oIoU':>6s}   n"]
+             f"{'':24s} " + " ".join(f"{k:>6s}" for k in ("J&F", "J", "F", "tIoU", "vIoU", "mIoU", "oIoU"))
+             + "    n"]
     for method, s in report.overall.items():
         lines.append(_line(method, s))
     for key, values in report.groups.items():

@@ -1,7 +1,7 @@
 """Evaluate a segmenter on a dataset: one model call per expression, baselines from the same trajectories.
 
-    for step in iter_evaluate(segment, dataset, out_dir, EvalSettings()):   # yields EvalProgress ...
-        ...                                                                  # ... and last the EvaluationReport
+    for step in iter_evaluate(segment, dataset, out_dir, EvalSettings()):
+        ...  # EvalProgress after each expression, and last the EvaluationReport
     report = evaluate(segment, dataset, out_dir)                             # the same, without progress
 
 `segment(frames uint8 [T, H, W, 3], expression) -> SegmentationResult`; `model_segmenter(model, settings)`
@@ -18,7 +18,8 @@ from typing import Callable, Iterator
 import numpy as np
 
 from derrvos_core.errors import InputError
-from derrvos_core.evaluation.baselines import BASELINES, baseline_selections, compose, decode_trajectories, sample_rng
+from derrvos_core.evaluation.baselines import (BASELINES, baseline_selections, compose, decode_trajectories,
+                                               sample_rng)
 from derrvos_core.evaluation.scoring import score_masks, summarize
 from derrvos_core.masks import write_binary_png
 
@@ -157,7 +158,8 @@ def write_annotations(out: Path, video_id: str, expression_id: str, frame_names,
         write_binary_png(folder / f"{name}.png", mask)
 
 
-def build_report(dataset: str, split: str, settings: EvalSettings, records: list, seconds: float) -> EvaluationReport:
+def build_report(dataset: str, split: str, settings: EvalSettings, records: list,
+                 seconds: float) -> EvaluationReport:
     """Overall and per-group summaries of every method that was scored."""
     has_gt = any(r.scores for r in records)
     methods = ("model",) + (BASELINES if settings.baselines else ())
@@ -169,6 +171,7 @@ def build_report(dataset: str, split: str, settings: EvalSettings, records: list
     for key in GROUP_KEYS:
         values = sorted({str(r.groups[key]) for r in scored if key in r.groups})
         if values:
-            report.groups[key] = {v: {m: summarize([r.scores[m] for r in scored if str(r.groups.get(key)) == v])
-                                      for m in methods} for v in values}
+            members = {v: [r for r in scored if str(r.groups.get(key)) == v] for v in values}
+            report.groups[key] = {v: {m: summarize([r.scores[m] for r in rs]) for m in methods}
+                                  for v, rs in members.items()}
     return report

@@ -1,4 +1,4 @@
-"""Scores of one expression and their summaries over a benchmark (definitions: DESIGN.md §5, derrvos_core.metrics)."""
+"""Scores of one expression and their summaries over a benchmark (DESIGN.md §5, via derrvos_core.metrics)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -63,5 +63,6 @@ def summarize(scores: list) -> dict:
     inter = sum(s.intersection for s in scores)
     union = sum(s.union for s in scores)
     return {"count": len(scores), "J": jf["J"], "F": jf["F"], "JF": jf["JF"],
-            "tIoU": float(np.mean([s.tIoU for s in scores])), "vIoU": float(np.mean([s.vIoU for s in scores])),
+            "tIoU": float(np.mean([s.tIoU for s in scores])),
+            "vIoU": float(np.mean([s.vIoU for s in scores])),
             "mIoU": float(np.mean([s.IoU for s in scores])), "oIoU": 1.0 if union == 0 else inter / union}
