@@ -51,7 +51,8 @@ def read_palette_png(path: str | os.PathLike) -> np.ndarray:
     """uint8 [H, W] object ids of a palette ("P") or grayscale ("L") PNG, such as a DAVIS annotation."""
     with _open_image(path) as image:
         if image.mode not in ("P", "L"):
-            raise InputError(f"{path}: expected a palette or grayscale PNG of object ids, got mode {image.mode}")
+            raise InputError(f"{path}: expected a palette or grayscale PNG of object ids, "
+                             f"got mode {image.mode}")
         return np.array(image, dtype=np.uint8)
 
 

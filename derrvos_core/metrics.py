@@ -74,7 +74,7 @@ def mean_j_and_f(scores: Iterable[dict]) -> dict:
 
 
 def temporal_iou(gt: np.ndarray, pred: np.ndarray) -> float:
-    """Long-RVOS tIoU: |frames with GT ∩ frames with a prediction| / |their union|; 1 if the union is empty."""
+    """Long-RVOS tIoU: |frames with GT ∩ frames with a prediction| / |their union|; 1 if none."""
     gt, pred = _as_frames(gt, pred)
     gt_on, pred_on = _frames_present(gt), _frames_present(pred)
     union = np.count_nonzero(gt_on | pred_on)
@@ -127,7 +127,8 @@ def _pair_counts(pairs) -> tuple[np.ndarray, np.ndarray]:
     for i, (gt, pred) in enumerate(pairs):
         gt, pred = np.asarray(gt).astype(bool, copy=False), np.asarray(pred).astype(bool, copy=False)
         if gt.shape != pred.shape:
-            raise InputError(f"sample {i}: ground truth {gt.shape} and prediction {pred.shape} differ in shape")
+            raise InputError(f"sample {i}: ground truth {gt.shape} and prediction {pred.shape} "
+                             "differ in shape")
         inter.append(np.count_nonzero(gt & pred))
         union.append(np.count_nonzero(gt | pred))
     if not inter:

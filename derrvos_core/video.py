@@ -9,16 +9,17 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 import av
 import numpy as np
-import torch
-import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
 from derrvos_core.errors import InputError, VideoError
 from derrvos_core.masks import overlay_masks, trajectory_colors
+
+if TYPE_CHECKING:
+    import torch
 
 FRAME_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 """Image files a frame folder may hold; anything else in the folder is ignored."""
@@ -67,7 +68,8 @@ class VideoReader:
         if self.path.is_dir():
             self._files = _frame_files(self.path)
             height, width = _folder_size(self._files)
-            self.info = VideoInfo(str(path), float(fps or FOLDER_FPS), len(self._files), height, width, "frames")
+            self.info = VideoInfo(str(path), float(fps or FOLDER_FPS), len(self._files), height, width,
+                                  "frames")
         else:
             self.info = _probe_file(self.path)
 
@@ -274,7 +276,8 @@ def _folder_size(files: list[Path]) -> tuple[int, int]:
         if size is None:
             size = this
         elif this != size:
-            raise VideoError(f"{file}: frame is {this[0]}x{this[1]} but {files[0].name} is {size[0]}x{size[1]}; "
+            raise VideoError(f"{file}: frame is {this[0]}x{this[1]} but {files[0].name} is "
+                             f"{size[0]}x{size[1]}; "
                              "all frames of a folder must have one size")
     return size[1], size[0]
 
@@ -288,9 +291,13 @@ def resize_frames(frames, size: int | tuple[int, int]) -> torch.Tensor:
     `size` is h = w for an int, else (h, w). Bilinear with antialiasing, so downscaling does not alias.
     Works in blocks of frames so a long crop at full resolution is never all float at once.
     """
+    import torch  # torch only when resizing: probing and reading a video stay light
+    import torch.nn.functional as F
+
     frames = torch.as_tensor(np.asarray(frames)) if not isinstance(frames, torch.Tensor) else frames
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != torch.uint8:
-        raise InputError(f"resize_frames expects uint8 [T, H, W, 3], got {tuple(frames.shape)} {frames.dtype}")
+        raise InputError(f"resize_frames expects uint8 [T, H, W, 3], got {tuple(frames.shape)} "
+                         f"{frames.dtype}")
     h, w = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
     if h <= 0 or w <= 0:
         raise InputError(f"resize_frames: size must be positive, got {size}")
@@ -305,6 +312,9 @@ def resize_frames(frames, size: int | tuple[int, int]) -> torch.Tensor:
 
 def resize_mask_logits(logits, size: tuple[int, int]) -> torch.Tensor:
     """[..., H, W] from mask logits [..., h, w] by bilinear interpolation (threshold after, not before)."""
+    import torch
+    import torch.nn.functional as F
+
     logits = torch.as_tensor(logits)
     if logits.ndim < 2:
         raise InputError(f"resize_mask_logits expects [..., h, w], got {tuple(logits.shape)}")

@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from derrvos_core.metrics import boundary_f, j_and_f, region_similarity  # noqa: E402
 
 
-def random_blobs(rng: np.random.Generator, frames: int, height: int, width: int, max_blobs: int) -> np.ndarray:
+def random_blobs(rng: np.random.Generator, frames: int, height: int, width: int,
+                 max_blobs: int) -> np.ndarray:
     """bool [T, H, W] of 0..max_blobs random ellipses per frame (some frames come out empty)."""
     yy, xx = np.mgrid[:height, :width].astype(np.float32)
     out = np.zeros((frames, height, width), dtype=bool)
@@ -105,7 +106,8 @@ def main(argv=None) -> int:
 
     j_off, f_off = run_official()
     t_off = best_time(run_official, args.repeats)
-    print(f"official J and F: {t_off:.3f} s  J={j_off:.6f} F={f_off:.6f}  (ours is {t_off / t_ours:.1f}x faster)")
+    print(f"official J and F: {t_off:.3f} s  J={j_off:.6f} F={f_off:.6f}  "
+          f"(ours is {t_off / t_ours:.1f}x faster)")
     worst_j, worst_f = max_differences(official, np.random.default_rng(args.seed + 1), args.cases)
     print(f"max |ours - official| per frame over {args.cases} random cases: J {worst_j:.3g}, F {worst_f:.3g}")
     return 0

@@ -1,4 +1,5 @@
-"""derrvos_core.video: every container made here and read back, bad files rejected by name, resizing, writing."""
+"""derrvos_core.video: every container made here and read back, bad files rejected by name, resizing,
+writing."""
 from __future__ import annotations
 
 import numpy as np
