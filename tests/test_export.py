@@ -262,6 +262,15 @@ def test_missing_video_file_is_a_clean_error(filled, tmp_path):
     report = export_dataset(store, "mevis", tmp_path / "exports" / "horses_only",
                             video_ids=[runs["horses"].id])
     assert report.num_videos == 1
+    for extra in ("00006.png", "00007.png"):  # the folder grew since it was stored
+        first = tmp_path / "videos" / "horses" / "00000.png"
+        (tmp_path / "videos" / "horses" / extra).write_bytes(first.read_bytes())
+    with pytest.raises(ExportError, match="more frames than the 6 the store recorded"):
+        export_dataset(store, "mevis", tmp_path / "exports" / "grown", video_ids=[runs["horses"].id])
+    (tmp_path / "videos" / "horses" / "00006.png").write_bytes(b"not a png")
+    with pytest.raises(ExportError, match="00006"):
+        export_dataset(store, "mevis", tmp_path / "exports" / "broken", video_ids=[runs["horses"].id])
+    assert sorted(os.listdir(tmp_path / "exports")) == ["horses_only"]
 
 
 def test_output_folder_rules(filled, tmp_path):

@@ -275,3 +275,17 @@ def test_store_samples_for_refit(tmp_path):
     assert sample.extra["edited"].tolist() == [False, False, True, False, False, False]
     assert sample.load_frames().shape == (T, H, W, 3)
     assert len(store_samples(store, corrected_only=False)) == 2
+
+
+def test_add_video_file_reads_size_and_frame_order(tmp_path):
+    folder = tmp_path / "natural"
+    folder.mkdir()
+    for i in (1, 2, 10):  # read as 1, 2, 10 (not 1, 10, 2)
+        Image.fromarray(np.full((H, W, 3), i, dtype=np.uint8)).save(folder / f"{i}.png")
+    with Store.open(tmp_path / "s.db") as store:
+        video = store.add_video_file(folder, fps=12)
+        assert (video.num_frames, video.height, video.width, video.fps) == (3, H, W, 12.0)
+        assert video.frame_names == ("1", "2", "10")
+        from derrvos_core.errors import VideoError
+        with pytest.raises(VideoError):
+            store.add_video_file(tmp_path / "missing.mp4")

@@ -8,7 +8,7 @@ from typing import Iterator
 
 import numpy as np
 
-from derrvos_core.errors import DeRVOSError
+from derrvos_core.errors import DeRVOSError, VideoError
 from derrvos_core.store.records import RunRecord, VideoRecord
 from derrvos_core.store.rle import encode_rle
 from derrvos_core.store.safe_names import unique_names
@@ -104,32 +104,18 @@ def iter_frames(video: VideoRecord) -> Iterator[np.ndarray]:
                               f"the store recorded {(video.height, video.width)}")
         count += 1
         if count > video.num_frames:
-            break
+            raise ExportError(f"video {video.id} ({video.path}) has more frames than the {video.num_frames} "
+                              f"the store recorded: it changed since")
         yield frame
     if count != video.num_frames:
         raise ExportError(f"video {video.id} ({video.path}) has {count} frames, the store recorded "
-                          f"{video.num_frames}")
+                          f"{video.num_frames}: it changed since")
 
 
 def _read_frames(path: str) -> Iterator[np.ndarray]:
+    from derrvos_core.video import open_video  # PyAV is only needed when frames are written
     try:
-        from derrvos_core.video import open_video  # PyAV is only needed when frames are written
-    except ImportError:  # TEMPORARY until derrvos_core.video lands
-        yield from _fallback_frames(path)
-        return
-    with open_video(path) as reader:
-        yield from reader.frames()
-
-
-def _fallback_frames(path: str) -> Iterator[np.ndarray]:
-    from PIL import Image
-    p = Path(path)
-    if p.is_dir():
-        for f in sorted(x for x in p.iterdir() if x.is_file() and not x.name.startswith(".")):
-            with Image.open(f) as image:
-                yield np.asarray(image.convert("RGB"))
-        return
-    import av
-    with av.open(str(p)) as container:
-        for frame in container.decode(video=0):
-            yield frame.to_ndarray(format="rgb24")
+        with open_video(path) as reader:
+            yield from reader.frames()
+    except VideoError as exc:
+        raise ExportError(f"cannot read frames of {path}: {exc}") from exc

@@ -27,6 +27,14 @@ def write_jpeg(path: Path, frame: np.ndarray) -> None:
     Image.fromarray(frame).save(path, format="JPEG", quality=JPEG_QUALITY)
 
 
+def zip_frames(item: VideoExport, frames: Iterator[np.ndarray]) -> Iterator[tuple[str, np.ndarray]]:
+    """(frame name, frame) pairs, pulling frames first so a video longer or shorter than the store
+    recorded is caught by `iter_frames` instead of silently cut."""
+    names = iter(item.frame_names)
+    for frame in frames:
+        yield next(names), frame
+
+
 def object_ids(item: VideoExport) -> list[int]:
     """Per expression, an object id (1..255) for palette formats: expressions with the same answer in
     every frame share one object, as several Ref-YouTube-VOS expressions share an object."""
@@ -68,7 +76,7 @@ class MevisWriter:
         self.warnings: list[str] = []
 
     def add_video(self, item: VideoExport, frames: Iterator[np.ndarray]) -> None:
-        for name, frame in zip(item.frame_names, frames):
+        for name, frame in zip_frames(item, frames):
             write_jpeg(inside(self.root, self.split, "JPEGImages", item.name, name + ".jpg"), frame)
         expressions = {}
         for obj, answer in enumerate(item.expressions):
@@ -95,7 +103,7 @@ class RefYtvosWriter:
     def add_video(self, item: VideoExport, frames: Iterator[np.ndarray]) -> None:
         ids = object_ids(item)
         overlap = 0
-        for index, (name, frame) in enumerate(zip(item.frame_names, frames)):
+        for index, (name, frame) in enumerate(zip_frames(item, frames)):
             write_jpeg(inside(self.root, self.split, "JPEGImages", item.name, name + ".jpg"), frame)
             canvas, clash = compose_ids(item, ids, index)
             overlap += clash
@@ -134,7 +142,7 @@ class DavisWriter:
     def add_video(self, item: VideoExport, frames: Iterator[np.ndarray]) -> None:
         ids = object_ids(item)
         overlap = 0
-        for index, (name, frame) in enumerate(zip(item.frame_names, frames)):
+        for index, (name, frame) in enumerate(zip_frames(item, frames)):
             write_jpeg(inside(self.root, "JPEGImages", "480p", item.name, name + ".jpg"), frame)
             canvas, clash = compose_ids(item, ids, index)
             overlap += clash
@@ -179,7 +187,7 @@ class CocoRleWriter:
         self.videos.append({"id": video_id, "name": item.name, "height": v.height, "width": v.width,
                             "fps": v.fps, "num_frames": v.num_frames})
         first_image = len(self.images) + 1
-        for index, (name, frame) in enumerate(zip(item.frame_names, frames)):
+        for index, (name, frame) in enumerate(zip_frames(item, frames)):
             write_jpeg(inside(self.root, "images", item.name, name + ".jpg"), frame)
             self.images.append({"id": first_image + index, "video_id": video_id, "frame_index": index,
                                 "file_name": f"images/{item.name}/{name}.jpg", "height": v.height,

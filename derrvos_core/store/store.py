@@ -118,12 +118,14 @@ class Store(CorrectionMethods, RegistryMethods):
             return video_record(row)
         return self._write(work, retries=CREATE_RETRIES)
 
-    def add_video_file(self, path: str | os.PathLike) -> VideoRecord:
-        """Register a video file or frame folder, reading its size, fps and length with `probe`."""
-        from derrvos_core.video import probe  # the video reader pulls in PyAV: only when used
-        info = probe(path)
+    def add_video_file(self, path: str | os.PathLike, fps: float | None = None) -> VideoRecord:
+        """Register a video file or frame folder, reading its size, fps, length and frame names with
+        `open_video` (`fps` for a frame folder, which has none of its own). VideoError if unreadable."""
+        from derrvos_core.video import open_video  # the video reader pulls in PyAV: only when used
+        with open_video(path, fps=fps) as reader:
+            info, names = reader.info, reader.frame_names
         return self.add_video(path, fps=info.fps, num_frames=info.num_frames, height=info.height,
-                              width=info.width)
+                              width=info.width, frame_names=names)
 
     def get_video(self, video_id: int) -> VideoRecord:
         with self._read() as session:

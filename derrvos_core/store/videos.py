@@ -36,10 +36,11 @@ def _update(digest, file: Path) -> None:
 
 
 def default_frame_names(path: str | os.PathLike, num_frames: int) -> list[str]:
-    """A frame folder's file stems (sorted, as frame folders are read), else 00000, 00001, ..."""
-    path = Path(path)
-    if path.is_dir():
-        stems = sorted(p.stem for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-        if len(stems) == num_frames:
-            return stems
+    """A frame folder's file stems in the order the video reader reads them, else 00000, 00001, ..."""
+    if Path(path).is_dir():
+        from derrvos_core.video import open_video
+        with open_video(path) as reader:
+            names = reader.frame_names
+        if len(names) == num_frames:
+            return names
     return [f"{i:05d}" for i in range(num_frames)]
