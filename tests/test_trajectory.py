@@ -139,6 +139,30 @@ def test_eval_computes_only_last_layer_heads(generator):
     assert rev.layer_mask_logits.shape[0] == 1 and rtr.layer_class_logits.shape[0] == n_ref
 
 
+def test_weighted_average_noise_labels_the_dominant_query():
+    from derrvos_core.trajectory.matching import weighted_average_noise
+
+    queries = torch.eye(6) * 10.0
+    indices, noised = weighted_average_noise(queries, generator=torch.Generator().manual_seed(4))
+    # each noised query is a blend of two originals; its label is the one with the larger weight
+    dominant = noised.argmax(dim=1)
+    assert torch.equal(indices, dominant)
+    assert torch.allclose(noised.sum(dim=1), torch.full((6,), 10.0))
+
+
+def test_training_noise_only_after_the_first_frame():
+    cfg = TrajectoryConfig.tiny()
+    noisy = TrajectoryConfig.from_dict({**cfg.to_dict(), "tracker": {**cfg.to_dict()["tracker"], "noise_ratio": 1.0}})
+    gen = TrajectoryGenerator.from_config(noisy).train()
+    seg, perms = _permuted_clip(4, cfg.segmenter.num_queries, cfg.embed_dim, 0.0, seed=9)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        out = gen.track(seg)
+    objects = torch.gather(perms, 1, out.indices)
+    assert sorted(objects[0].tolist()) == list(range(cfg.segmenter.num_queries))  # first frame: matched
+    assert not torch.equal(objects[1:], objects[:1].expand(3, -1))  # later frames: noised labels
+
+
 def test_config_json_round_trip():
     for cfg in (TrajectoryConfig.tiny(), TrajectoryConfig.full()):
         assert TrajectoryConfig.from_json(cfg.to_json()) == cfg
