@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
+from derrvos_core.datasets.mevis import read_synthref  # the reader of this layout, re-exported
 from derrvos_core.datasets.synthref_expressions import CATEGORIES, make_expressions
 from derrvos_core.datasets.synthref_facts import object_facts
 from derrvos_core.datasets.synthref_render import render_frames
@@ -223,4 +224,4 @@ def _write_json(path: Path, obj) -> None:
     tmp.replace(path)
 
 
-__all__ = ["SPLITS", "SynthRefConfig", "SynthRefStats", "generate_synthref", "video_rng"]
+__all__ = ["SPLITS", "SynthRefConfig", "SynthRefStats", "generate_synthref", "read_synthref", "video_rng"]
