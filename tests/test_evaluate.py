@@ -172,3 +172,26 @@ def test_cli_end_to_end_with_tiny_random_model(synthref_root, tmp_path):
     assert results["overall"]["oracle"]["JF"] >= results["overall"]["random"]["JF"] - 1e-9
     assert (tmp_path / "eval" / "per_expression.csv").is_file()
     assert (tmp_path / "eval" / "Annotations").is_dir()
+
+
+
+def test_ris_split_reports_miou_and_oiou(tmp_path):
+    from derrvos_core.datasets.refcoco import segmentation_mask
+    from derrvos_core.datasets.synthref_ris import generate_synthref_ris
+
+    generate_synthref_ris(tmp_path, 10, seed=2, config=SynthRefConfig(width=48, height=48))
+    inst = json.loads((tmp_path / "ris" / "refcoco" / "instances.json").read_text())
+    objects: dict = {}
+    for ann in inst["annotations"]:
+        mask = segmentation_mask(ann["segmentation"], 48, 48, tmp_path, ann["id"])
+        objects.setdefault(ann["image_id"], []).append(mask[None])
+    dataset = open_dataset("synthref_ris", tmp_path / "ris", "train")
+    order = iter(dataset.entries)  # evaluation runs in dataset order
+
+    def segment(frames, text):  # every object of the image as a one-frame trajectory
+        return _result(objects[next(order).image["id"]], crop_size=1)
+
+    report = evaluate(segment, dataset, tmp_path / "out", EvalSettings(crop_size=1, write_annotations=False))
+    oracle, largest = report.overall["oracle"], report.overall["largest"]
+    assert oracle["mIoU"] == pytest.approx(1.0) and oracle["oIoU"] == pytest.approx(1.0)
+    assert largest["mIoU"] < 1.0 and 0.0 < largest["oIoU"] < 1.0
