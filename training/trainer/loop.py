@@ -51,6 +51,7 @@ def run_training(cfg: TrainConfig, resume: bool = False, max_steps: int | None =
     if cfg.num_threads and ctx.device.type == "cpu":
         torch.set_num_threads(cfg.num_threads)
     stage = stage or get_stage(cfg.stage)
+    stage.setup(cfg)
     out_dir = cfg.out_dir
     if ctx.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -76,7 +77,7 @@ def run_training(cfg: TrainConfig, resume: bool = False, max_steps: int | None =
                                           else None, find_unused_parameters=stage.find_unused_parameters)
     logger = MetricLogger(out_dir, resume_step=state.step, enabled=ctx.is_main)
     speed = _train_steps(cfg, ctx, stage, wrapped, model, optimizer, scheduler, dataset, sampler, state,
-                         stop_at, steps_per_epoch, logger, progress)
+                         stop_at, planned, logger, progress)
     logger.close()
     export_path = None
     if state.step >= planned and ctx.is_main:
@@ -102,7 +103,7 @@ def _autocast(cfg: TrainConfig, device: torch.device):
 
 
 def _train_steps(cfg, ctx: DistContext, stage, wrapped, model, optimizer, scheduler, dataset, sampler,
-                 state: TrainState, stop_at: int, steps_per_epoch: int, logger: MetricLogger,
+                 state: TrainState, stop_at: int, planned: int, logger: MetricLogger,
                  progress: bool) -> float:
     bar = tqdm(total=stop_at, initial=state.step, disable=not (progress and ctx.is_main),
                dynamic_ncols=True, desc=cfg.name, mininterval=2.0)
@@ -118,6 +119,7 @@ def _train_steps(cfg, ctx: DistContext, stage, wrapped, model, optimizer, schedu
                             generator=torch.Generator().manual_seed(cfg.seed + state.epoch))
         for batch in loader:
             t0 = time.perf_counter()
+            stage.progress = state.step / max(planned, 1)  # stages may change behaviour over training
             with _autocast(cfg, ctx.device):
                 loss, metrics = wrapped(move_to(batch, ctx.device))
             if not torch.isfinite(loss):

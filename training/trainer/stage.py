@@ -36,6 +36,13 @@ class Stage:
     name = "stage"
     # DDP must tolerate trained parameters a step does not reach (e.g. heads unused on a clip).
     find_unused_parameters = True
+    options: dict = {}
+    progress: float = 0.0  # fraction of the planned steps done (set by the loop before each step)
+
+    def setup(self, cfg: TrainConfig) -> None:
+        """Called once before anything else; keeps the config's stage-specific `options`."""
+        self.cfg = cfg
+        self.options = dict(cfg.options)
 
     def build_model(self, cfg: TrainConfig, ctx: DistContext) -> nn.Module:
         raise NotImplementedError

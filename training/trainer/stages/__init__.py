@@ -1,0 +1,1 @@
+"""The built-in training stages (see training.trainer.stage.STAGES)."""

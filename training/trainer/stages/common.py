@@ -1,0 +1,120 @@
+"""Pieces the trajectory-branch stages share: building the branch, loading earlier stages, freezing.
+
+Stages 1-3 train a `TrajectoryHolder` (the generator under the attribute `trajectory`, so its
+parameter names are those it has inside DeRVOS) and export `trajectory.safetensors` +
+`trajectory_config.json`; the next stage, and stage 4, start from that folder.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from derrvos_core.errors import CheckpointError, InputError
+from derrvos_core.trajectory.config import TrajectoryConfig
+from derrvos_core.trajectory.generator import TrajectoryGenerator
+
+from ..config import TrainConfig
+from ..instances import read_video_tracks
+
+TRAJECTORY_WEIGHTS = "trajectory.safetensors"
+TRAJECTORY_CONFIG = "trajectory_config.json"
+
+
+class TrajectoryHolder(nn.Module):
+    """The trajectory branch alone, named as inside DeRVOS (`trajectory.*`)."""
+
+    def __init__(self, cfg: TrajectoryConfig):
+        super().__init__()
+        self.trajectory = TrajectoryGenerator.from_config(cfg)
+
+
+def trajectory_config(cfg: TrainConfig) -> TrajectoryConfig:
+    """The branch config a training config names: a preset, a model folder or a config.json."""
+    name = cfg.model
+    if name == "tiny":
+        return TrajectoryConfig.tiny()
+    if name == "full":
+        return TrajectoryConfig.full()
+    path = Path(name)
+    if path.is_dir():
+        path = path / TRAJECTORY_CONFIG if (path / TRAJECTORY_CONFIG).is_file() else path / "config.json"
+    if not path.is_file():
+        raise InputError(f"model '{name}' is neither 'tiny', 'full' nor a config file or model folder")
+    data = json.loads(path.read_text())
+    return TrajectoryConfig.from_dict(data.get("trajectory", data))
+
+
+def build_trajectory_holder(cfg: TrainConfig) -> TrajectoryHolder:
+    """The branch, initialised from `init` (an earlier stage's folder) or the official DVIS++ weights."""
+    init_cfg = _init_config(cfg)
+    holder = TrajectoryHolder(init_cfg or trajectory_config(cfg))
+    if cfg.init:
+        load_trajectory_weights(holder.trajectory, cfg.init)
+    elif cfg.init_dvis:
+        from derrvos_core.trajectory.convert import load_official_dvis
+
+        load_official_dvis(cfg.init_dvis, holder.trajectory)
+    return holder
+
+
+def _init_config(cfg: TrainConfig) -> TrajectoryConfig | None:
+    if cfg.init and (Path(cfg.init) / TRAJECTORY_CONFIG).is_file():
+        return TrajectoryConfig.from_json((Path(cfg.init) / TRAJECTORY_CONFIG).read_text())
+    return None
+
+
+def load_trajectory_weights(generator: TrajectoryGenerator, folder: str | Path) -> None:
+    """Strictly load an earlier stage's `trajectory.safetensors` into `generator`."""
+    path = Path(folder) / TRAJECTORY_WEIGHTS
+    if not path.is_file():
+        raise CheckpointError(f"{path} not found: train the previous stage first (its <out>/final folder)")
+    state = load_file(str(path))
+    result = generator.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise CheckpointError(f"{path} does not fit the trajectory branch",
+                              missing=result.missing_keys, unexpected=result.unexpected_keys)
+
+
+def export_trajectory(holder: nn.Module, out_dir: Path) -> Path:
+    """Write trajectory.safetensors + trajectory_config.json for the next stage."""
+    gen = holder.trajectory
+    out_dir.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous().cpu() for k, v in gen.state_dict().items()}
+    save_file(state, str(out_dir / TRAJECTORY_WEIGHTS))
+    (out_dir / TRAJECTORY_CONFIG).write_text(gen.cfg.to_json())
+    return out_dir / TRAJECTORY_WEIGHTS
+
+
+def train_only(model: nn.Module, prefixes: tuple[str, ...]) -> None:
+    """requires_grad only for parameters whose name starts with one of `prefixes`; frozen parts in eval()."""
+    for name, p in model.named_parameters():
+        p.requires_grad_(name.startswith(prefixes))
+    if not any(p.requires_grad for p in model.parameters()):
+        raise InputError(f"no parameter matches {prefixes}")
+
+
+def set_frozen_eval(model: nn.Module, trained_prefixes: tuple[str, ...]) -> None:
+    """Put modules with no trained parameter in eval mode (dropout / noise off), the others in train."""
+    for name, module in model.named_modules():
+        params = list(module.parameters())
+        if name and params and not any(p.requires_grad for p in params):
+            module.eval()
+
+
+def video_tracks(cfg: TrainConfig):
+    """Object tracks of the configured split (MeViS layout: MeViS, SynthRef)."""
+    if cfg.data.dataset.lower() not in ("synthref", "mevis"):
+        raise InputError(f"the trajectory stages read MeViS-layout instance tracks; dataset "
+                         f"'{cfg.data.dataset}' is not supported yet (use synthref or mevis)")
+    videos = read_video_tracks(cfg.data.root, cfg.data.split)
+    return videos[: cfg.data.max_samples] if cfg.data.max_samples else videos
+
+
+def no_grad_eval(module: nn.Module):
+    """Context for running a frozen part: no autograd graph."""
+    module.eval()
+    return torch.no_grad()

@@ -1,0 +1,57 @@
+"""Stage 3: the temporal refiner, offline over clips, with the segmenter and tracker frozen.
+
+Tiny: trained from scratch after stages 1-2. Full: start from the official DVIS++ weights
+(`init_dvis`), which already hold a trained refiner.
+
+Options:
+    max_stride (1): largest frame stride of a clip.
+    reverse_prob (0.5): chance of playing a clip backwards (DVIS++ REVERSE_AGU).
+    guide_fraction (0.5): share of training whose matching uses the tracker's predictions.
+"""
+from __future__ import annotations
+
+import torch
+
+from derrvos_core.trajectory.losses import refiner_loss
+from derrvos_core.trajectory.tracker import TrackerSession
+
+from ..instance_data import InstanceClip, InstanceClipDataset
+from ..stage import Stage
+from .common import build_trajectory_holder, export_trajectory, train_only, video_tracks
+from .segmenter import clip_targets
+from .tracker import _accumulate
+
+
+class RefinerStage(Stage):
+    name = "refiner"
+    trained = ("trajectory.refiner.",)
+
+    def build_model(self, cfg, ctx):
+        holder = build_trajectory_holder(cfg)
+        train_only(holder, self.trained)
+        return holder
+
+    def build_dataset(self, cfg, model, ctx):
+        return InstanceClipDataset(video_tracks(cfg), clip_length=cfg.data.clip_length,
+                                   image_size=cfg.data.image_size, sampling="window",
+                                   max_stride=int(self.options.get("max_stride", 1)), flip_prob=cfg.data.flip_prob,
+                                   reverse_prob=float(self.options.get("reverse_prob", 0.5)))
+
+    def loss(self, model, batch: list[InstanceClip]):
+        gen = model.trajectory
+        gen.segmenter.eval()
+        gen.tracker.eval()  # frozen: no query noise, last-layer heads only
+        guided = self.progress < float(self.options.get("guide_fraction", 0.5))
+        total, logged = 0.0, {}
+        for clip in batch:
+            with torch.no_grad():
+                seg = gen.segmenter(clip.frames)
+                tracked = gen.tracker(seg, TrackerSession.new())
+            out = gen.refiner(tracked.embeddings, seg.raw_embeddings, seg.mask_features)
+            terms = refiner_loss(out, clip_targets(clip), gen.cfg.segmenter, guide=tracked if guided else None)
+            total = total + terms["loss"] / len(batch)
+            _accumulate(logged, terms, len(batch))
+        return total, logged
+
+    def export(self, model, cfg, out_dir):
+        return export_trajectory(model, out_dir)
