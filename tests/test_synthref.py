@@ -16,7 +16,7 @@ from derrvos_core.datasets.synthref_facts import object_facts
 from derrvos_core.datasets.synthref_motion import simulate_behaviour
 from derrvos_core.datasets.synthref_render import render_frames
 from derrvos_core.datasets.synthref_scene import Scene, SceneObject
-from derrvos_core.datasets.synthref_vocab import COLOURS, HELD_OUT
+from derrvos_core.datasets.synthref_vocab import COLOURS, HELD_OUT, SHAPES
 from derrvos_core.errors import InputError
 
 SMALL = SynthRefConfig(width=64, height=64, min_frames=12, max_frames=18, image_format="png")
@@ -168,3 +168,65 @@ def test_cli_prints_statistics(tmp_path, capsys):
     meta = json.loads((tmp_path / "long" / "meta_expressions.json").read_text())
     assert all(len(v["frames"]) >= 300 for v in meta["videos"].values())
     assert Image.open(tmp_path / "sheet.png").size[0] > 8 * 48
+
+
+def _objects_named(text: str, objects: list) -> list:
+    """Objects whose colour / shape / size words all appear in `text` (an independent reading of the NP)."""
+    words = set(text.replace(",", " ").split())
+    plural = {s + ("es" if s == "cross" else "s"): s for s in SHAPES}
+    out = []
+    for o in objects:
+        shapes = {plural.get(w, w) for w in words} & set(SHAPES)
+        colours, sizes = words & set(COLOURS), words & {"small", "large"}
+        if (not shapes or o["shape"] in shapes) and (not colours or o["colour"] in colours) and \
+                (not sizes or o["size"] in sizes):
+            out.append(o)
+    return out
+
+
+def _centroids(track: list) -> np.ndarray:
+    """float [T, 2] visible-mask centroid (x, y), NaN where the object is not visible."""
+    from derrvos_core.result import decode_rle
+
+    out = np.full((len(track), 2), np.nan)
+    for t, rle in enumerate(track):
+        if rle is not None:
+            ys, xs = np.nonzero(decode_rle(rle))
+            out[t] = xs.mean(), ys.mean()
+    return out
+
+
+def test_expressions_hold_when_read_off_the_masks(small_splits):
+    """Position, steady direction, no-target and plain multi-target expressions, checked from masks alone."""
+    root, _ = small_splits
+    meta = json.loads((root / "train" / "meta_expressions.json").read_text())["videos"]
+    objects = json.loads((root / "train" / "synthref_meta.json").read_text())["videos"]
+    masks = json.loads((root / "train" / "mask_dict.json").read_text())
+    checked = {"position": 0, "direction": 0, "no_target": 0, "multi_target": 0}
+    sides = {"leftmost": (0, -1), "rightmost": (0, 1), "topmost": (1, -1), "bottommost": (1, 1)}
+    for vid, video in meta.items():
+        objs = objects[vid]["objects"]
+        cent = {o["obj_id"]: _centroids(masks[str(o["anno_id"])]) for o in objs}
+        for exp in video["expressions"].values():
+            text, targets = exp["exp"], exp["obj_id"]
+            side = next((s for s in sides if f"the {s} " in text), None)
+            if exp["category"] == "position" and side:
+                axis, sign = sides[side]
+                for o in _objects_named(text.replace(side, ""), objs):
+                    if o["obj_id"] != targets[0]:
+                        diff = (cent[targets[0]][:, axis] - cent[o["obj_id"]][:, axis]) * sign
+                        assert np.all(diff[~np.isnan(diff)] > 0), (vid, text)
+                checked["position"] += 1
+            for d, (axis, sign) in {"left": (0, -1), "right": (0, 1), "up": (1, -1), "down": (1, 1)}.items():
+                if exp["category"] == "motion" and text.endswith(f"moving {d}"):
+                    seen = cent[targets[0]][~np.isnan(cent[targets[0]][:, 0])]
+                    assert (seen[-1, axis] - seen[0, axis]) * sign > 0, (vid, text)
+                    checked["direction"] += 1
+            if exp["category"] == "no_target" and len(text.split()) == 3:  # "the <colour> <shape>"
+                assert not _objects_named(text, objs), (vid, text)
+                checked["no_target"] += 1
+            shape_plurals = ("squares", "circles", "triangles", "stars", "diamonds", "crosses", "hexagons")
+            if exp["category"] == "multi_target" and text.split()[-1] in shape_plurals:
+                assert sorted(targets) == sorted(o["obj_id"] for o in _objects_named(text, objs)), (vid, text)
+                checked["multi_target"] += 1
+    assert all(n > 0 for n in checked.values()), checked
