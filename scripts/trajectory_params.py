@@ -117,7 +117,8 @@ def _tracker(classes: int, d: int = 512, mask: int = 256, ffn: int = 2048, layer
     keys += _ffn_stack("tracker", d, ffn, layers)
     keys += [*_norm("tracker.decoder_norm", d), *_linear("tracker.class_embed", classes + 1, 2 * d),
              *_mlp("tracker.mask_embed", [d, d, d, mask]), *_mlp("tracker.ref_proj", [d, d, d, d]),
-             ["tracker.mask_feature_proj.weight", [mask, mask, 1, 1]], ["tracker.mask_feature_proj.bias", [mask]]]
+             ["tracker.mask_feature_proj.weight", [mask, mask, 1, 1]],
+             ["tracker.mask_feature_proj.bias", [mask]]]
     return keys
 
 
@@ -128,7 +129,8 @@ def _refiner(classes: int, d: int = 512, mask: int = 256, ffn: int = 2048, layer
     keys += _ffn_stack("refiner", d, ffn, layers)
     for i in range(layers):
         c = f"refiner.conv_short_aggregate_layers.{i}"
-        keys += [[f"{c}.0.weight", [d, d, 5]], [f"{c}.0.bias", [d]], [f"{c}.2.weight", [d, d, 3]], [f"{c}.2.bias", [d]]]
+        keys += [[f"{c}.0.weight", [d, d, 5]], [f"{c}.0.bias", [d]],
+                 [f"{c}.2.weight", [d, d, 3]], [f"{c}.2.bias", [d]]]
         keys += _norm(f"refiner.conv_norms.{i}", d)
     keys += [*_norm("refiner.decoder_norm", d), *_linear("refiner.class_embed", classes + 1, d),
              *_mlp("refiner.mask_embed", [d, d, d, mask]), *_linear("refiner.activation_proj", 1, d)]
@@ -176,7 +178,8 @@ def our_counts(generator) -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", choices=["full", "tiny"], default="full")
     parser.add_argument("--write-manifest", type=Path, help="write the official manifest JSON here and exit")
     args = parser.parse_args(argv)
@@ -200,8 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"state-dict entries: ours {len(generator.state_dict())}, official {len(manifest)}")
     if args.config == "full":
         print("(ours splits the 9 decoder self-attention in_proj tensors into q/k/v: +36 entries)")
-    frozen_affine = sum(_numel(s) for k, s in manifest if k.startswith("backbone.") and k.endswith(".norm.weight"))
-    print(f"official backbone incl. FrozenBN affine buffers: {(official['backbone'] + 2 * frozen_affine) / 1e6:.2f} M")
+    affine = sum(_numel(s) for k, s in manifest if k.startswith("backbone.") and k.endswith(".norm.weight"))
+    with_affine = (official["backbone"] + 2 * affine) / 1e6
+    print(f"official backbone incl. FrozenBN affine buffers: {with_affine:.2f} M")
     return 0
 
 

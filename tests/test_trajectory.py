@@ -1,12 +1,18 @@
 """Trajectory branch (tiny config): shapes, tracking identity, sessions, windows, bad input."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
 from derrvos_core.errors import InputError
 from derrvos_core.trajectory import (
-    SegmenterOutput, Trajectories, TrackerSession, TrajectoryConfig, TrajectoryGenerator,
+    SegmenterOutput,
+    TrackerSession,
+    Trajectories,
+    TrajectoryConfig,
+    TrajectoryGenerator,
 )
 
 
@@ -79,7 +85,8 @@ def _permuted_clip(num_frames: int, q: int, e: int, noise: float, seed: int):
     emb = torch.stack([base[p] + noise * torch.randn(q, e, generator=g) for p in perms])
     feats = torch.randn(num_frames, 64, 8, 8, generator=g)
     masks = torch.randn(num_frames, q, 8, 8, generator=g)
-    seg = SegmenterOutput(embeddings=emb, raw_embeddings=emb * 2.0, class_logits=torch.randn(num_frames, q, 2),
+    seg = SegmenterOutput(embeddings=emb, raw_embeddings=emb * 2.0,
+                          class_logits=torch.randn(num_frames, q, 2, generator=g),
                           mask_logits=masks, mask_features=feats, image_size=(32, 32))
     return seg, torch.stack(perms)
 
@@ -152,7 +159,7 @@ def test_weighted_average_noise_labels_the_dominant_query():
 
 def test_training_noise_only_after_the_first_frame():
     cfg = TrajectoryConfig.tiny()
-    noisy = TrajectoryConfig.from_dict({**cfg.to_dict(), "tracker": {**cfg.to_dict()["tracker"], "noise_ratio": 1.0}})
+    noisy = dataclasses.replace(cfg, tracker=dataclasses.replace(cfg.tracker, noise_ratio=1.0))
     gen = TrajectoryGenerator.from_config(noisy).train()
     seg, perms = _permuted_clip(4, cfg.segmenter.num_queries, cfg.embed_dim, 0.0, seed=9)
     torch.manual_seed(0)

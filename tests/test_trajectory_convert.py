@@ -47,7 +47,8 @@ def test_manifest_matches_official_figures():
 
 
 def test_full_config_parameter_counts(full_generator):
-    counts = {name: sum(p.numel() for p in m.parameters()) / 1e6 for name, m in full_generator.named_children()}
+    counts = {name: sum(p.numel() for p in m.parameters()) / 1e6
+              for name, m in full_generator.named_children()}
     assert counts["tracker"] == pytest.approx(_millions("tracker."), abs=1e-6)
     assert counts["refiner"] == pytest.approx(_millions("refiner."), abs=1e-6)
     segmenter = _millions("backbone.") + _millions("sem_seg_head.")
@@ -58,15 +59,15 @@ def test_official_state_dict_loads_strictly(full_generator, official):
     load_official_dvis({"model": official}, full_generator)  # wrapped like detectron2's checkpointer
     ours = full_generator.state_dict()
     # every official tensor landed somewhere, unchanged
-    assert torch.equal(ours[PRED + ".3.self_attn.q_proj.weight"],
-                       official["sem_seg_head.predictor.transformer_self_attention_layers.3.self_attn.in_proj_weight"][:256])
-    assert torch.equal(ours[PRED + ".3.self_attn.v_proj.bias"],
-                       official["sem_seg_head.predictor.transformer_self_attention_layers.3.self_attn.in_proj_bias"][512:])
+    in_proj = "sem_seg_head.predictor.transformer_self_attention_layers.3.self_attn.in_proj_"
+    assert torch.equal(ours[PRED + ".3.self_attn.q_proj.weight"], official[in_proj + "weight"][:256])
+    assert torch.equal(ours[PRED + ".3.self_attn.v_proj.bias"], official[in_proj + "bias"][512:])
     backbone = "segmenter.mask2former.model.pixel_level_module.encoder.encoder.stages"
     assert torch.equal(ours[backbone + ".2.layers.5.layer.1.normalization.running_var"],
                        official["backbone.res4.5.conv2.norm.running_var"])
     assert torch.equal(ours["tracker.ref_proj.layers.2.weight"], official["tracker.ref_proj.layers.2.weight"])
-    assert torch.equal(ours["segmenter.mask2former.criterion.empty_weight"], official["criterion.empty_weight"])
+    empty_weight = ours["segmenter.mask2former.criterion.empty_weight"]
+    assert torch.equal(empty_weight, official["criterion.empty_weight"])
     converted = convert_dvis_state_dict(official)
     assert len(converted) == len(ours) == 882 + 36  # q/k/v split of 9 in_proj weights and biases
     # the loaded full model runs end to end (random weights: only shapes are meaningful)

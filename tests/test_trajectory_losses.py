@@ -7,7 +7,12 @@ import torch
 from derrvos_core.errors import InputError
 from derrvos_core.trajectory import TrackerSession, TrajectoryConfig, TrajectoryGenerator
 from derrvos_core.trajectory.losses import (
-    ClipTargets, consistent_video_matching, refiner_loss, reid_contrastive_loss, segmenter_loss, tracker_loss,
+    ClipTargets,
+    consistent_video_matching,
+    refiner_loss,
+    reid_contrastive_loss,
+    segmenter_loss,
+    tracker_loss,
 )
 
 T, H, W = 3, 64, 64

@@ -17,7 +17,25 @@ _EXPORTS = {
     "Trajectories": "types", "mask_kinematics": "types",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "BackboneConfig",
+    "ReferringTracker",
+    "RefinerConfig",
+    "RefinerOutput",
+    "Segmenter",
+    "SegmenterConfig",
+    "SegmenterOutput",
+    "TemporalRefiner",
+    "TrackerConfig",
+    "TrackerOutput",
+    "TrackerSession",
+    "Trajectories",
+    "TrajectoryConfig",
+    "TrajectoryGenerator",
+    "mask_kinematics",
+    "trajectory_scores",
+    "validate_frames",
+]
 
 
 def __getattr__(name: str):

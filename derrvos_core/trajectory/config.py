@@ -91,12 +91,12 @@ class TrajectoryConfig:
         return self.segmenter.embed_dim
 
     @staticmethod
-    def full() -> "TrajectoryConfig":
+    def full() -> TrajectoryConfig:
         """DVIS++ R50 offline (OVIS, 25 classes): 100 queries, 9 decoder layers, 6 + 6 layers, 512-d."""
         return TrajectoryConfig()
 
     @staticmethod
-    def tiny() -> "TrajectoryConfig":
+    def tiny() -> TrajectoryConfig:
         """Small widths and depths for 2 CPU cores at 128-192 px; 128-d trajectories."""
         backbone = BackboneConfig(
             embedding_size=16, hidden_sizes=(32, 64, 128, 256), depths=(1, 1, 1, 1),
@@ -118,7 +118,7 @@ class TrajectoryConfig:
         return json.dumps(self.to_dict(), indent=2)
 
     @staticmethod
-    def from_dict(d: dict) -> "TrajectoryConfig":
+    def from_dict(d: dict) -> TrajectoryConfig:
         seg = dict(d.get("segmenter", {}))
         seg["backbone"] = _build(BackboneConfig, seg.get("backbone", {}))
         return TrajectoryConfig(
@@ -129,7 +129,7 @@ class TrajectoryConfig:
         )
 
     @staticmethod
-    def from_json(text: str) -> "TrajectoryConfig":
+    def from_json(text: str) -> TrajectoryConfig:
         return TrajectoryConfig.from_dict(json.loads(text))
 
 

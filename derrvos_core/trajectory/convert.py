@@ -22,57 +22,57 @@ _BACKBONE = _M2F + "model.pixel_level_module.encoder."
 _PIXEL = _M2F + "model.pixel_level_module.decoder."
 _PRED = _M2F + "model.transformer_module."
 
+# official key prefixes (regex)
+_RES = r"^backbone\.res(\d)\.(\d+)\."
+_PD = r"^sem_seg_head\.pixel_decoder\."
+_ENC = _PD + r"transformer\.encoder\.layers\.(\d+)\."
+_PR = r"^sem_seg_head\.predictor\."
+_SA, _CA, _FF = (_PR + rf"transformer_{n}_layers\.(\d+)\."
+                 for n in ("self_attention", "cross_attention", "ffn"))
+_STAGE = _BACKBONE + r"encoder.stages.<S\1>.layers.\2."
+_LAYER = _PRED + r"decoder.layers.\1."
+
 # (official pattern, our replacement) applied in order; the first match wins.
 _RULES: list[tuple[str, str]] = [
     # backbone: detectron2 ResNet -> transformers ResNetBackbone
     (r"^backbone\.stem\.conv1\.weight$", _BACKBONE + "embedder.embedder.convolution.weight"),
     (r"^backbone\.stem\.conv1\.norm\.(\w+)$", _BACKBONE + r"embedder.embedder.normalization.\1"),
-    (r"^backbone\.res(\d)\.(\d+)\.shortcut\.weight$", _BACKBONE + r"encoder.stages.<S\1>.layers.\2.shortcut.convolution.weight"),
-    (r"^backbone\.res(\d)\.(\d+)\.shortcut\.norm\.(\w+)$",
-     _BACKBONE + r"encoder.stages.<S\1>.layers.\2.shortcut.normalization.\3"),
-    (r"^backbone\.res(\d)\.(\d+)\.conv(\d)\.weight$", _BACKBONE + r"encoder.stages.<S\1>.layers.\2.layer.<C\3>.convolution.weight"),
-    (r"^backbone\.res(\d)\.(\d+)\.conv(\d)\.norm\.(\w+)$",
-     _BACKBONE + r"encoder.stages.<S\1>.layers.\2.layer.<C\3>.normalization.\4"),
+    (_RES + r"shortcut\.weight$", _STAGE + "shortcut.convolution.weight"),
+    (_RES + r"shortcut\.norm\.(\w+)$", _STAGE + r"shortcut.normalization.\3"),
+    (_RES + r"conv(\d)\.weight$", _STAGE + r"layer.<C\3>.convolution.weight"),
+    (_RES + r"conv(\d)\.norm\.(\w+)$", _STAGE + r"layer.<C\3>.normalization.\4"),
     # pixel decoder
-    (r"^sem_seg_head\.pixel_decoder\.input_proj\.(\d)\.([01])\.(\w+)$", _PIXEL + r"input_projections.\1.\2.\3"),
-    (r"^sem_seg_head\.pixel_decoder\.transformer\.level_embed$", _PIXEL + "level_embed"),
-    (r"^sem_seg_head\.pixel_decoder\.transformer\.encoder\.layers\.(\d+)\.self_attn\.(\w+)\.(\w+)$",
-     _PIXEL + r"encoder.layers.\1.self_attn.\2.\3"),
-    (r"^sem_seg_head\.pixel_decoder\.transformer\.encoder\.layers\.(\d+)\.norm1\.(\w+)$",
-     _PIXEL + r"encoder.layers.\1.self_attn_layer_norm.\2"),
-    (r"^sem_seg_head\.pixel_decoder\.transformer\.encoder\.layers\.(\d+)\.linear1\.(\w+)$", _PIXEL + r"encoder.layers.\1.fc1.\2"),
-    (r"^sem_seg_head\.pixel_decoder\.transformer\.encoder\.layers\.(\d+)\.linear2\.(\w+)$", _PIXEL + r"encoder.layers.\1.fc2.\2"),
-    (r"^sem_seg_head\.pixel_decoder\.transformer\.encoder\.layers\.(\d+)\.norm2\.(\w+)$",
-     _PIXEL + r"encoder.layers.\1.final_layer_norm.\2"),
-    (r"^sem_seg_head\.pixel_decoder\.mask_features\.(\w+)$", _PIXEL + r"mask_projection.\1"),
-    (r"^sem_seg_head\.pixel_decoder\.(adapter|layer)_(\d)\.weight$", _PIXEL + r"\1_\2.0.weight"),
-    (r"^sem_seg_head\.pixel_decoder\.(adapter|layer)_(\d)\.norm\.(\w+)$", _PIXEL + r"\1_\2.1.\3"),
+    (_PD + r"input_proj\.(\d)\.([01])\.(\w+)$", _PIXEL + r"input_projections.\1.\2.\3"),
+    (_PD + r"transformer\.level_embed$", _PIXEL + "level_embed"),
+    (_ENC + r"self_attn\.(\w+)\.(\w+)$", _PIXEL + r"encoder.layers.\1.self_attn.\2.\3"),
+    (_ENC + r"norm1\.(\w+)$", _PIXEL + r"encoder.layers.\1.self_attn_layer_norm.\2"),
+    (_ENC + r"linear1\.(\w+)$", _PIXEL + r"encoder.layers.\1.fc1.\2"),
+    (_ENC + r"linear2\.(\w+)$", _PIXEL + r"encoder.layers.\1.fc2.\2"),
+    (_ENC + r"norm2\.(\w+)$", _PIXEL + r"encoder.layers.\1.final_layer_norm.\2"),
+    (_PD + r"mask_features\.(\w+)$", _PIXEL + r"mask_projection.\1"),
+    (_PD + r"(adapter|layer)_(\d)\.weight$", _PIXEL + r"\1_\2.0.weight"),
+    (_PD + r"(adapter|layer)_(\d)\.norm\.(\w+)$", _PIXEL + r"\1_\2.1.\3"),
     # masked-attention decoder (self-attention in_proj handled in _split_in_proj)
-    (r"^sem_seg_head\.predictor\.transformer_self_attention_layers\.(\d+)\.self_attn\.out_proj\.(\w+)$",
-     _PRED + r"decoder.layers.\1.self_attn.out_proj.\2"),
-    (r"^sem_seg_head\.predictor\.transformer_self_attention_layers\.(\d+)\.norm\.(\w+)$",
-     _PRED + r"decoder.layers.\1.self_attn_layer_norm.\2"),
-    (r"^sem_seg_head\.predictor\.transformer_cross_attention_layers\.(\d+)\.multihead_attn\.(.+)$",
-     _PRED + r"decoder.layers.\1.cross_attn.\2"),
-    (r"^sem_seg_head\.predictor\.transformer_cross_attention_layers\.(\d+)\.norm\.(\w+)$",
-     _PRED + r"decoder.layers.\1.cross_attn_layer_norm.\2"),
-    (r"^sem_seg_head\.predictor\.transformer_ffn_layers\.(\d+)\.linear1\.(\w+)$", _PRED + r"decoder.layers.\1.fc1.\2"),
-    (r"^sem_seg_head\.predictor\.transformer_ffn_layers\.(\d+)\.linear2\.(\w+)$", _PRED + r"decoder.layers.\1.fc2.\2"),
-    (r"^sem_seg_head\.predictor\.transformer_ffn_layers\.(\d+)\.norm\.(\w+)$",
-     _PRED + r"decoder.layers.\1.final_layer_norm.\2"),
-    (r"^sem_seg_head\.predictor\.decoder_norm\.(\w+)$", _PRED + r"decoder.layernorm.\1"),
-    (r"^sem_seg_head\.predictor\.query_feat\.weight$", _PRED + "queries_features.weight"),
-    (r"^sem_seg_head\.predictor\.query_embed\.weight$", _PRED + "queries_embedder.weight"),
-    (r"^sem_seg_head\.predictor\.level_embed\.weight$", _PRED + "level_embed.weight"),
-    (r"^sem_seg_head\.predictor\.class_embed\.(\w+)$", _M2F + r"class_predictor.\1"),
-    (r"^sem_seg_head\.predictor\.mask_embed\.layers\.(\d)\.(\w+)$", _PRED + r"decoder.mask_predictor.mask_embedder.\1.0.\2"),
-    (r"^sem_seg_head\.predictor\.reid_embed\.layers\.(\d)\.(\w+)$", r"segmenter.reid_embed.layers.\1.\2"),
+    (_SA + r"self_attn\.out_proj\.(\w+)$", _LAYER + r"self_attn.out_proj.\2"),
+    (_SA + r"norm\.(\w+)$", _LAYER + r"self_attn_layer_norm.\2"),
+    (_CA + r"multihead_attn\.(.+)$", _LAYER + r"cross_attn.\2"),
+    (_CA + r"norm\.(\w+)$", _LAYER + r"cross_attn_layer_norm.\2"),
+    (_FF + r"linear1\.(\w+)$", _LAYER + r"fc1.\2"),
+    (_FF + r"linear2\.(\w+)$", _LAYER + r"fc2.\2"),
+    (_FF + r"norm\.(\w+)$", _LAYER + r"final_layer_norm.\2"),
+    (_PR + r"decoder_norm\.(\w+)$", _PRED + r"decoder.layernorm.\1"),
+    (_PR + r"query_feat\.weight$", _PRED + "queries_features.weight"),
+    (_PR + r"query_embed\.weight$", _PRED + "queries_embedder.weight"),
+    (_PR + r"level_embed\.weight$", _PRED + "level_embed.weight"),
+    (_PR + r"class_embed\.(\w+)$", _M2F + r"class_predictor.\1"),
+    (_PR + r"mask_embed\.layers\.(\d)\.(\w+)$", _PRED + r"decoder.mask_predictor.mask_embedder.\1.0.\2"),
+    (_PR + r"reid_embed\.layers\.(\d)\.(\w+)$", r"segmenter.reid_embed.layers.\1.\2"),
     (r"^criterion\.empty_weight$", _M2F + "criterion.empty_weight"),
     # tracker and refiner keep their names
     (r"^(tracker|refiner)\.(.+)$", r"\1.\2"),
 ]
 _COMPILED = [(re.compile(p), r) for p, r in _RULES]
-_IN_PROJ = re.compile(r"^sem_seg_head\.predictor\.transformer_self_attention_layers\.(\d+)\.self_attn\.in_proj_(weight|bias)$")
+_IN_PROJ = re.compile(_SA + r"self_attn\.in_proj_(weight|bias)$")
 
 
 def _rename(key: str) -> str | None:
@@ -121,7 +121,8 @@ def convert_dvis_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[str,
     return out
 
 
-def load_state_dict_strict(module: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], what: str) -> None:
+def load_state_dict_strict(module: torch.nn.Module, state_dict: Mapping[str, torch.Tensor],
+                           what: str) -> None:
     """Load with every key and shape checked; CheckpointError names missing/unexpected/mis-shaped keys."""
     expected = module.state_dict()
     missing = sorted(set(expected) - set(state_dict))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -32,7 +32,7 @@ class TrajectoryGenerator(nn.Module):
         self.refiner = TemporalRefiner(cfg.refiner, seg.embed_dim, seg.mask_dim, seg.num_classes)
 
     @classmethod
-    def from_config(cls, cfg: TrajectoryConfig) -> "TrajectoryGenerator":
+    def from_config(cls, cfg: TrajectoryConfig) -> TrajectoryGenerator:
         return cls(cfg)
 
     def segment_frames(self, frames: torch.Tensor | Sequence[torch.Tensor]) -> SegmenterOutput:
@@ -117,7 +117,8 @@ def validate_frames(frames) -> torch.Tensor:
         raise InputError("no frames: got T = 0; a crop needs at least one frame")
     if frames.shape[1] != 3:
         hint = " (channels-last? permute to [T, 3, H, W])" if frames.shape[-1] == 3 else ""
-        raise InputError(f"frames must be RGB with 3 channels at dim 1, got shape {tuple(frames.shape)}{hint}")
+        raise InputError(f"frames must be RGB with 3 channels at dim 1, "
+                         f"got shape {tuple(frames.shape)}{hint}")
     if not frames.is_floating_point():
         raise InputError(f"frames must be float RGB in 0..255, got dtype {frames.dtype}")
     if min(frames.shape[-2:]) < 32:

@@ -22,7 +22,10 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch.nn import functional as F
 from transformers.models.mask2former.modeling_mask2former import (
-    Mask2FormerLoss, pair_wise_dice_loss, pair_wise_sigmoid_cross_entropy_loss, sample_point,
+    Mask2FormerLoss,
+    pair_wise_dice_loss,
+    pair_wise_sigmoid_cross_entropy_loss,
+    sample_point,
 )
 
 from ..errors import InputError
@@ -53,7 +56,7 @@ class ClipTargets:
 
     @staticmethod
     def from_frames(masks: list[torch.Tensor], class_ids: list[torch.Tensor],
-                    instance_ids: list[torch.Tensor]) -> "ClipTargets":
+                    instance_ids: list[torch.Tensor]) -> ClipTargets:
         """From per-frame annotations: masks[t] bool [n_t, H, W], class_ids[t] / instance_ids[t] long [n_t].
 
         Instances with the same id in different frames are the same object (its class is taken from
@@ -82,12 +85,16 @@ class ClipTargets:
 def _criterion(cfg: SegmenterConfig, num_points: int) -> Mask2FormerLoss:
     """transformers' Mask2Former loss with our weights (it has no parameters; cached)."""
     config = mask2former_config(replace(cfg, train_num_points=num_points))
-    weights = {"loss_cross_entropy": cfg.class_weight, "loss_mask": cfg.mask_weight, "loss_dice": cfg.dice_weight}
-    return Mask2FormerLoss(config, weights)
+    return Mask2FormerLoss(config, _loss_weights(cfg))
+
+
+def _loss_weights(cfg: SegmenterConfig) -> dict[str, float]:
+    return {"loss_cross_entropy": cfg.class_weight, "loss_mask": cfg.mask_weight,
+            "loss_dice": cfg.dice_weight}
 
 
 def _weighted(losses: dict[str, torch.Tensor], cfg: SegmenterConfig) -> dict[str, torch.Tensor]:
-    weights = {"loss_cross_entropy": cfg.class_weight, "loss_mask": cfg.mask_weight, "loss_dice": cfg.dice_weight}
+    weights = _loss_weights(cfg)
     out = {}
     for name, value in losses.items():
         base = next((k for k in weights if name == k or name.startswith(k + "_")), None)
@@ -98,8 +105,8 @@ def _weighted(losses: dict[str, torch.Tensor], cfg: SegmenterConfig) -> dict[str
 
 def _check_size(seg_size: tuple[int, int], targets: ClipTargets) -> None:
     if tuple(targets.masks.shape[-2:]) != tuple(seg_size):
-        raise InputError(f"target masks are {tuple(targets.masks.shape[-2:])} but frames were {tuple(seg_size)}; "
-                         "give masks at the input frame size")
+        raise InputError(f"target masks are {tuple(targets.masks.shape[-2:])} but frames were "
+                         f"{tuple(seg_size)}; give masks at the input frame size")
 
 
 def _padded_size(mask_logits: torch.Tensor) -> tuple[int, int]:
@@ -233,7 +240,8 @@ def tracker_loss(out: TrackerOutput, targets: ClipTargets, cfg: SegmenterConfig,
     t_count = targets.num_frames
     if guide is not None:
         frames = torch.arange(t_count)[:, None]
-        match_cls, match_masks = guide.class_logits[frames, out.indices], guide.mask_logits[frames, out.indices]
+        match_cls = guide.class_logits[frames, out.indices]
+        match_masks = guide.mask_logits[frames, out.indices]
     else:
         match_cls, match_masks = out.layer_class_logits[-1], out.layer_mask_logits[-1]
     src, tgt = consistent_video_matching(match_cls, match_masks, targets, cfg)
@@ -254,9 +262,10 @@ def tracker_loss(out: TrackerOutput, targets: ClipTargets, cfg: SegmenterConfig,
 
 def _layer_sum(criterion, layer_cls, layer_masks, mask_labels, class_labels, indices, num_masks):
     """Last layer unsuffixed, earlier layers as `_i` (Mask2Former's naming)."""
-    losses = _layer_losses(criterion, layer_cls[-1], layer_masks[-1], mask_labels, class_labels, indices, num_masks)
+    args = (mask_labels, class_labels, indices, num_masks)
+    losses = _layer_losses(criterion, layer_cls[-1], layer_masks[-1], *args)
     for i in range(layer_cls.shape[0] - 1):
-        aux = _layer_losses(criterion, layer_cls[i], layer_masks[i], mask_labels, class_labels, indices, num_masks)
+        aux = _layer_losses(criterion, layer_cls[i], layer_masks[i], *args)
         losses.update({f"{k}_{i}": v for k, v in aux.items()})
     return losses
 

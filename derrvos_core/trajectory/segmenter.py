@@ -25,7 +25,8 @@ class SegmenterOutput:
 
     Attributes:
         embeddings: float [T, Q, E]; LayerNorm'd query || re-id embedding (E = 2 * hidden), used for matching.
-        raw_embeddings: float [T, Q, E]; the query before LayerNorm || re-id embedding (tracker/refiner input).
+        raw_embeddings: float [T, Q, E]; the query before LayerNorm || re-id embedding (tracker and
+            refiner input).
         class_logits: float [T, Q, K + 1]; last column is "no object".
         mask_logits: float [T, Q, h, w] at 1/4 of the padded input size.
         mask_features: float [T, D, h, w]; the pixel decoder's 1/4-resolution mask features.
@@ -46,18 +47,18 @@ class SegmenterOutput:
     def num_frames(self) -> int:
         return self.embeddings.shape[0]
 
-    def slice(self, start: int, stop: int) -> "SegmenterOutput":
+    def slice(self, start: int, stop: int) -> SegmenterOutput:
         """Frames [start, stop) (auxiliary outputs dropped)."""
         return replace(self, **{k: getattr(self, k)[start:stop] for k in _TENSORS},
                        aux_class_logits=None, aux_mask_logits=None)
 
     @staticmethod
-    def cat(parts: list["SegmenterOutput"]) -> "SegmenterOutput":
+    def cat(parts: list[SegmenterOutput]) -> SegmenterOutput:
         """Concatenate along time (auxiliary outputs dropped)."""
         return replace(parts[0], **{k: torch.cat([getattr(p, k) for p in parts]) for k in _TENSORS},
                        aux_class_logits=None, aux_mask_logits=None)
 
-    def detach(self) -> "SegmenterOutput":
+    def detach(self) -> SegmenterOutput:
         return replace(self, **{k: getattr(self, k).detach() for k in _TENSORS})
 
 
@@ -108,7 +109,8 @@ def mask2former_config(cfg: SegmenterConfig) -> Mask2FormerConfig:
     with _quiet_transformers():
         backbone = ResNetConfig(
             embedding_size=b.embedding_size, hidden_sizes=list(b.hidden_sizes), depths=list(b.depths),
-            layer_type=b.layer_type, downsample_in_bottleneck=False,  # stride in the 3x3 (STRIDE_IN_1X1 False)
+            # stride in the 3x3 conv, not the first 1x1 (detectron2 STRIDE_IN_1X1: False)
+            layer_type=b.layer_type, downsample_in_bottleneck=False,
             out_features=[f"stage{i + 1}" for i in range(len(b.depths))],
         )
         return Mask2FormerConfig(
@@ -143,7 +145,7 @@ class Segmenter(nn.Module):
         self.register_buffer("pixel_std", torch.tensor(cfg.pixel_std).view(3, 1, 1), persistent=False)
 
     def preprocess(self, frames: torch.Tensor) -> torch.Tensor:
-        """Normalise and zero-pad bottom/right to a multiple of `size_divisibility` (as detectron2's ImageList)."""
+        """Normalise, then zero-pad bottom/right to a multiple of `size_divisibility` (as ImageList)."""
         x = (frames - self.pixel_mean) / self.pixel_std
         div = self.cfg.size_divisibility
         h, w = x.shape[-2:]

@@ -38,7 +38,7 @@ class TrackerSession:
     frames_seen: int = 0
 
     @staticmethod
-    def new() -> "TrackerSession":
+    def new() -> TrackerSession:
         return TrackerSession()
 
     @property
@@ -113,7 +113,10 @@ class ReferringTracker(nn.Module):
 
     def forward_frame(self, embeds: torch.Tensor, raw: torch.Tensor,
                       session: TrackerSession) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
-        """Track one frame. embeds/raw: [Q, C]. Returns (per-layer outputs, reference, indices); updates session."""
+        """Track one frame (embeds/raw: [Q, C]); updates `session`.
+
+        Returns (per-layer outputs, the reference used, matching indices).
+        """
         first = not session.started
         indices, identity = self._seed(session, embeds, raw)
         reference = self.ref_proj(raw) if first else self.ref_proj(session.last_output)

@@ -34,16 +34,16 @@ class Trajectories:
     def num_frames(self) -> int:
         return self.embeddings.shape[1]
 
-    def index(self, idx: torch.Tensor) -> "Trajectories":
+    def index(self, idx: torch.Tensor) -> Trajectories:
         """The trajectories at `idx` (a LongTensor of indices), in that order."""
         return Trajectories(**{k: getattr(self, k)[idx] for k in _FIELDS})
 
-    def top_k(self, k: int) -> "Trajectories":
+    def top_k(self, k: int) -> Trajectories:
         """The k best-scored trajectories, best first (all of them when fewer than k)."""
         order = torch.argsort(self.scores, descending=True)[:k]
         return self.index(order)
 
-    def to(self, device: torch.device | str) -> "Trajectories":
+    def to(self, device: torch.device | str) -> Trajectories:
         return replace(self, **{k: getattr(self, k).to(device) for k in _FIELDS})
 
 
