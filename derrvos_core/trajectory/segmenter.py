@@ -61,6 +61,11 @@ class SegmenterOutput:
     def detach(self) -> SegmenterOutput:
         return replace(self, **{k: getattr(self, k).detach() for k in _TENSORS})
 
+    def to(self, device: torch.device | str) -> SegmenterOutput:
+        """Move the per-frame tensors (e.g. to CPU for a cache); auxiliary outputs are dropped."""
+        return replace(self, **{k: getattr(self, k).to(device) for k in _TENSORS},
+                       aux_class_logits=None, aux_mask_logits=None)
+
 
 _TENSORS = tuple(f.name for f in fields(SegmenterOutput)
                  if f.name not in ("image_size", "aux_class_logits", "aux_mask_logits"))
