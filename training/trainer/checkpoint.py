@@ -25,11 +25,13 @@ class TrainState:
         step: optimizer steps done.
         epoch: current epoch (0-based).
         epoch_offset: items of this rank's share of `epoch` already consumed.
+        elapsed: wall-clock seconds spent in the training loop, summed over resumed sessions.
     """
 
     step: int = 0
     epoch: int = 0
     epoch_offset: int = 0
+    elapsed: float = 0.0
 
 
 def checkpoint_dir(out_dir: Path) -> Path:
@@ -78,6 +80,7 @@ def save_checkpoint(out_dir: Path, state: TrainState, model: torch.nn.Module, op
         "step": state.step,
         "epoch": state.epoch,
         "epoch_offset": state.epoch_offset,
+        "elapsed": float(state.elapsed),
         "config": config_json,
     }
     path = folder / f"step_{state.step:07d}.pt"
@@ -118,5 +121,5 @@ def load_checkpoint(path: Path, model: torch.nn.Module, optimizer, scheduler,
     scheduler.load_state_dict(payload["scheduler"])
     set_rng_state(payload["rng"][rank % len(payload["rng"])])
     state = TrainState(step=int(payload["step"]), epoch=int(payload["epoch"]),
-                       epoch_offset=int(payload["epoch_offset"]))
+                       epoch_offset=int(payload["epoch_offset"]), elapsed=float(payload.get("elapsed", 0.0)))
     return state, payload["config"]

@@ -85,7 +85,8 @@ def run_training(cfg: TrainConfig, resume: bool = False, max_steps: int | None =
         export_path = stage.export(model, cfg, out_dir / "final")
         (out_dir / "final" / "training.json").write_text(json.dumps(
             {"steps": state.step, "epochs": state.epoch, "steps_per_epoch": steps_per_epoch,
-             "world_size": ctx.world_size, "steps_per_second": speed}, indent=2))
+             "world_size": ctx.world_size, "wall_seconds": state.elapsed,
+             "steps_per_second_last_session": speed}, indent=2))
     ctx.barrier()
     return TrainResult(model=model, state=state, out_dir=out_dir, export_path=export_path,
                        steps_per_second=speed)
@@ -110,6 +111,7 @@ def _train_steps(cfg, ctx: DistContext, stage, wrapped, model, optimizer, schedu
     trained = [p for g in optimizer.param_groups for p in g["params"]]
     timed_steps, timed_seconds = 0, 0.0
     window: dict[str, list[float]] = {}
+    session_start, elapsed_before = time.perf_counter(), state.elapsed
     wrapped.train()
     while state.step < stop_at:
         sampler.set_epoch(state.epoch, start=state.epoch_offset)
@@ -132,6 +134,7 @@ def _train_steps(cfg, ctx: DistContext, stage, wrapped, model, optimizer, schedu
             scheduler.step()
             state.step += 1
             state.epoch_offset += cfg.batch_size
+            state.elapsed = elapsed_before + time.perf_counter() - session_start
             dt = time.perf_counter() - t0
             if state.step > 1:
                 timed_steps, timed_seconds = timed_steps + 1, timed_seconds + dt
@@ -140,6 +143,11 @@ def _train_steps(cfg, ctx: DistContext, stage, wrapped, model, optimizer, schedu
             bar.update(1)
             bar.set_postfix(loss=f"{float(loss.detach()):.4f}", refresh=False)
             if state.step % cfg.log_every == 0 or state.step == stop_at:
+                if bar.disable and ctx.is_main:  # background runs: one plain line per logged step
+                    print(f"{cfg.name} step {state.step}/{stop_at} epoch {state.epoch} "
+                          f"loss {sum(window['loss']) / len(window['loss']):.4f} "
+                          f"{timed_steps / max(timed_seconds, 1e-9):.2f} steps/s "
+                          f"elapsed {state.elapsed / 60:.1f} min", flush=True)
                 _log(ctx, logger, optimizer, state, window, timed_steps, timed_seconds)
                 window = {}
             if state.step % cfg.checkpoint_every == 0 or state.step == stop_at:

@@ -1,0 +1,110 @@
+"""Referring clips for stage 4 (and RIS): cached trajectories + the frames BEiT-3 sees + the expression.
+
+One item is one expression: a crop of its video (one preferring crops where the target is visible),
+T frames sampled inside that crop (clips with no visible target are redrawn unless the expression
+has no target at all), an optional horizontal flip applied to frames, cached masks and boxes, the
+target and the text (left <-> right), and per-trajectory labels (clip mask IoU >= 0.5 with the target).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from derrvos_core.trajectory.types import Trajectories
+
+from .clips import resize_frames, resize_masks, sample_clip, swap_left_right
+from .trajectory_cache import TrajectoryCache, flip_trajectories, select_frames
+
+
+@dataclass
+class ReferringClip:
+    """One training example of the selection stage.
+
+    Attributes:
+        frames: float [T, 3, S, S] RGB 0..255 (S = input size).
+        text: the expression after augmentation.
+        text_ids: long [L]; text_padding_mask: bool [L] (True = pad).
+        trajectories: the cached top-K trajectories at the T frames (masks [N, T, h, w]).
+        labels: float [N]; 1 for trajectories matching a target (clip IoU >= iou).
+        target: bool [T, h, w] at mask resolution.
+        video_id, expression_id: where it came from.
+    """
+
+    frames: torch.Tensor
+    text: str
+    text_ids: torch.Tensor
+    text_padding_mask: torch.Tensor
+    trajectories: Trajectories
+    labels: torch.Tensor
+    target: torch.Tensor
+    video_id: str
+    expression_id: str
+
+
+class ReferringClipDataset:
+    """Map-style dataset over expressions, indexed by (index, seed) keys.
+
+    Args:
+        samples: a list-like of RVOSSample (e.g. `open_dataset(...)`), lazily decoded.
+        cache: the trajectory cache; missing videos are built on first use with `generator`.
+        generator: the frozen trajectory branch (used only to fill the cache).
+        encode_text: text -> (ids [L], padding_mask [L], truncated).
+        labeler: (traj_masks bool [N, T, h, w], target bool [T, h, w]) -> labels float [N].
+        clip_length, image_size, flip_prob: see DataConfig.
+    """
+
+    def __init__(self, samples, cache: TrajectoryCache, generator, encode_text: Callable, labeler: Callable, clip_length: int, image_size: int,
+                 flip_prob: float = 0.5):
+        self.samples = samples
+        self.cache = cache
+        self.generator = generator
+        self.encode_text = encode_text
+        self.labeler = labeler
+        self.clip_length = clip_length
+        self.image_size = image_size
+        self.flip_prob = flip_prob
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def crops(self, sample, frames: np.ndarray | None = None):
+        """Cached crops of the sample's video, built now (from `frames` or the sample's) when missing."""
+        if not self.cache.has(sample.video_id):
+            self.cache.build(self.generator, sample.video_id, sample.load_frames() if frames is None else frames)
+        return self.cache.get(sample.video_id)
+
+    def __getitem__(self, key) -> ReferringClip:
+        index, seed = key
+        rng = np.random.default_rng(seed)
+        sample = self.samples[index]
+        video = sample.load_frames()
+        crops = self.crops(sample, video)
+        present = sample.target_masks.reshape(sample.target_masks.shape[0], -1).any(axis=1)
+        start, traj = _pick_crop(crops, present, rng)
+        length = traj.num_frames
+        local = sample_clip(length, self.clip_length, rng, present[start:start + length])
+        idx = torch.as_tensor(local, dtype=torch.long)
+        frames = resize_frames(video[start + local], self.image_size)
+        traj = select_frames(traj, idx)
+        h, w = traj.mask_logits.shape[-2:]
+        target = resize_masks(sample.target_masks[start + local], (h, w))
+        text = sample.expression
+        if rng.random() < self.flip_prob:
+            frames, target, traj, text = frames.flip(-1), target.flip(-1), flip_trajectories(traj), \
+                swap_left_right(text)
+        ids, pad, _ = self.encode_text(text)
+        labels = self.labeler(traj.mask_logits > 0, target)
+        return ReferringClip(frames=frames, text=text, text_ids=ids, text_padding_mask=pad, trajectories=traj,
+                             labels=labels.float(), target=target, video_id=sample.video_id,
+                             expression_id=sample.expression_id)
+
+
+def _pick_crop(crops: list, present: np.ndarray, rng: np.random.Generator) -> tuple[int, Trajectories]:
+    """A random crop, among those where the target is visible when it is visible anywhere."""
+    visible = [i for i, (s, t) in enumerate(crops) if present[s:s + t.num_frames].any()]
+    pool = visible or list(range(len(crops)))
+    start, traj = crops[pool[int(rng.integers(len(pool)))]]
+    return start, traj
