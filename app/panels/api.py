@@ -1,0 +1,56 @@
+"""The scripting API, also usable from its own tab: `/segment` (video, expression, crop_size, threshold)
+-> (overlay MP4, zip of PNG masks, per-trajectory scores JSON). Every call is stored as a run."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from app.examples import VIDEO_SUFFIXES
+from app.panels.common import shows_errors, user_name
+from app.panels.settings import MODEL_QUEUE
+
+
+@dataclass(frozen=True)
+class ApiPanel:
+    video: gr.File
+    expression: gr.Textbox
+    crop_size: gr.Number
+    threshold: gr.Number
+    run: gr.Button
+    overlay: gr.Video
+    masks: gr.File
+    scores: gr.JSON
+
+
+def build_api_panel() -> ApiPanel:
+    gr.Markdown("One call does it all: the same as `gradio_client.Client(url).predict(handle_file(video), "
+                "expression, crop_size, threshold, api_name=\"/segment\")`. The run is stored like any "
+                "other.")
+    with gr.Row():
+        with gr.Column():
+            video = gr.File(label="Video", type="filepath", file_types=["video", *VIDEO_SUFFIXES])
+            expression = gr.Textbox(label="Expression")
+            crop_size = gr.Number(36, label="Crop size", precision=0, minimum=1)
+            threshold = gr.Number(0.7, label="Threshold", minimum=0, maximum=1)
+            run = gr.Button("Segment", variant="primary")
+        with gr.Column():
+            overlay = gr.Video(label="Overlay", interactive=False)
+            masks = gr.File(label="PNG masks (zip)", interactive=False)
+            scores = gr.JSON(label="Per-trajectory scores")
+    return ApiPanel(video, expression, crop_size, threshold, run, overlay, masks, scores)
+
+
+def wire_api_panel(panel: ApiPanel, service) -> None:
+    @shows_errors
+    def segment(video: str | None, expression: str, crop_size: float, threshold: float, request: gr.Request):
+        if not video:
+            raise gr.Error("Give a video file.", print_exception=False)
+        out = service.api_segment(video, expression, int(crop_size), float(threshold),
+                                  user=user_name(request), name=Path(video).name)
+        return str(out.overlay_video), str(out.masks_zip), out.scores
+
+    panel.run.click(segment, [panel.video, panel.expression, panel.crop_size, panel.threshold],
+                    [panel.overlay, panel.masks, panel.scores], api_name="segment",
+                    concurrency_limit=1, concurrency_id=MODEL_QUEUE)

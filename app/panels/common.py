@@ -1,0 +1,54 @@
+"""What every panel's handlers share: who is asking (session, user) and errors shown in the page."""
+from __future__ import annotations
+
+import functools
+import html
+import logging
+
+import gradio as gr
+
+from derrvos_core.errors import DeRVOSError
+
+log = logging.getLogger("derrvos.app")
+
+PRIVATE = {"api_visibility": "private"}
+"""Page events are not part of the scripting API; only `/segment` is."""
+
+
+def session_id(request: gr.Request | None) -> str:
+    """Gradio's per-tab session hash (one tab = one studio session)."""
+    if request is None or not getattr(request, "session_hash", None):
+        return "local"
+    return request.session_hash
+
+
+def user_name(request: gr.Request | None) -> str | None:
+    """The signed-in user when the studio runs with authentication (corrections are recorded under it)."""
+    return getattr(request, "username", None) if request is not None else None
+
+
+def shows_errors(handler):
+    """Turn the project's errors into a message box in the page instead of a broken event.
+
+    A DeRVOSError's message is written for the user; anything else is a bug: it is logged with its
+    traceback and the page says so briefly.
+    """
+    @functools.wraps(handler)
+    def wrapped(*args, **kwargs):
+        try:
+            return handler(*args, **kwargs)
+        except gr.Error:
+            raise
+        except DeRVOSError as exc:
+            raise gr.Error(_sentence(str(exc)), title="Cannot do that", print_exception=False) from exc
+        except Exception as exc:  # noqa: BLE001 - the page must survive any failure of one event
+            log.exception("event %s failed", handler.__name__)
+            raise gr.Error(f"Something went wrong ({type(exc).__name__}: {exc}). Nothing was lost; "
+                           "the server log has the details.", title="Error") from exc
+    return wrapped
+
+
+def _sentence(message: str) -> str:
+    # gr.Error renders HTML: a file name with "<" in it must show as text.
+    message = html.escape(message.strip())
+    return message[:1].upper() + message[1:] if message else "Invalid input."

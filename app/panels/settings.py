@@ -1,0 +1,115 @@
+"""Panel 2, Expression and settings: the expression, crop size, threshold, Run (with progress) and Cancel."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from app.panels.common import PRIVATE, session_id, shows_errors, user_name
+
+MODEL_QUEUE = "model"
+"""One model run at a time over all tabs and the API: later ones wait in Gradio's queue (the page
+shows their place in it), and the service's lock refuses anything that slips past."""
+
+
+@dataclass(frozen=True)
+class SettingsPanel:
+    expression: gr.Textbox
+    crop_size: gr.Slider
+    threshold: gr.Slider
+    link_crops: gr.Checkbox
+    run: gr.Button
+    cancel: gr.Button
+    status: gr.Markdown
+
+
+def build_settings_panel() -> SettingsPanel:
+    gr.Markdown("### 2 · Expression and settings")
+    expression = gr.Textbox(label="Expression", placeholder="e.g. the red circle moving to the left",
+                            lines=1, max_lines=3, elem_id="expression")
+    crop_size = gr.Slider(1, 120, value=36, step=1, label="Crop size (frames per inference block)",
+                          info="Changing it needs a Run; sizes already run for this expression come "
+                               "from the cache.",
+                          elem_id="crop-size")
+    threshold = gr.Slider(0.0, 1.0, value=0.7, step=0.01, label="Confidence threshold",
+                          info="Re-selects trajectories from cached scores at once: no model call.",
+                          elem_id="threshold")
+    link_crops = gr.Checkbox(False, label="Link trajectories across crops (beyond the paper)",
+                             elem_id="link-crops")
+    with gr.Row():
+        run = gr.Button("Run", variant="primary", elem_id="run")
+        cancel = gr.Button("Cancel", variant="stop", elem_id="cancel")
+    status = gr.Markdown("", elem_id="run-status")
+    return SettingsPanel(expression, crop_size, threshold, link_crops, run, cancel, status)
+
+
+def wire_settings_panel(panel: SettingsPanel, service) -> dict[str, list]:
+    """Returns {"ran": events after which a run is on screen, "reselected": threshold events}."""
+
+    @shows_errors
+    def on_run(expression: str, crop_size: float, threshold: float, link_crops: bool, request: gr.Request,
+               progress=gr.Progress()) -> str:
+        def report(step) -> None:
+            progress((step.crop_index + 1, step.num_crops),
+                     desc=f"crop {step.crop_index + 1}/{step.num_crops} · "
+                          f"{step.frames_done}/{step.num_frames} frames", unit="crops")
+
+        outcome = service.segment(session_id(request), expression, int(crop_size), threshold,
+                                  link_crops=link_crops, user=user_name(request), progress=report)
+        if outcome.cancelled:
+            gr.Info("Run cancelled; nothing was stored.")
+            return "Run cancelled."
+        return run_summary(outcome)
+
+    @shows_errors
+    def on_cancel(request: gr.Request) -> str:
+        if service.cancel(session_id(request)):
+            return "Cancelling after the current crop…"
+        return "No run in progress."
+
+    @shows_errors
+    def on_threshold(threshold: float, request: gr.Request) -> str:
+        session = service.session(session_id(request))
+        if session.run is None:
+            return ""  # nothing to re-select yet; the next Run uses this threshold
+        run = service.reselect(session.session_id, threshold, user=user_name(request))
+        return f"Threshold {run.threshold:.2f}: {len(run.plan.selected)} of {len(run.result.trajectories)} " \
+               f"trajectories selected (from cache, no model call)."
+
+    run_inputs = [panel.expression, panel.crop_size, panel.threshold, panel.link_crops]
+    ran = [trigger(on_run, run_inputs, [panel.status], concurrency_limit=1, concurrency_id=MODEL_QUEUE,
+                   show_progress="full", **PRIVATE)
+           for trigger in (panel.run.click, panel.expression.submit)]
+    panel.cancel.click(on_cancel, None, [panel.status], concurrency_limit=None, show_progress="hidden",
+                       **PRIVATE)
+    reselected = panel.threshold.change(on_threshold, [panel.threshold], [panel.status],
+                                        trigger_mode="always_last", show_progress="hidden", **PRIVATE)
+    return {"ran": ran, "reselected": [reselected]}
+
+
+def run_summary(outcome) -> str:
+    run = outcome.run
+    result = run.result
+    source = "from the cache (no model call)" if outcome.cached else f"in {outcome.seconds:.1f} s"
+    text = (f"Run #{run.run_id} {source}: {len(result.trajectories)} trajectories over "
+            f"{result.num_frames} frames in crops of {result.crop_size}; {len(run.plan.selected)} selected "
+            f"at threshold {run.threshold:.2f}.")
+    for warning in result.warnings:
+        text += f"  \n⚠ {warning}"
+    return text
+
+
+def settings_follower(panel: SettingsPanel, service):
+    """`follow(event)`: after a run is reloaded from the history, show its expression and settings."""
+
+    @shows_errors
+    def from_run(request: gr.Request):
+        run = service.session(session_id(request)).run
+        if run is None or run.key is None:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return run.key.expression, run.key.crop_size, run.threshold, run.key.link_crops
+
+    def follow(event):
+        outputs = [panel.expression, panel.crop_size, panel.threshold, panel.link_crops]
+        return event.success(from_run, None, outputs, show_progress="hidden", **PRIVATE)
+    return follow

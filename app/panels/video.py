@@ -1,0 +1,70 @@
+"""Panel 1, Video: upload a video or load a shipped example; show what was loaded."""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from app.examples import VIDEO_SUFFIXES
+from app.panels.common import PRIVATE, session_id, shows_errors
+from app.session import LoadedVideo
+
+NO_VIDEO = "*No video loaded yet.*"
+
+
+@dataclass(frozen=True)
+class VideoPanel:
+    upload: gr.File
+    example: gr.Dropdown
+    load_example: gr.Button
+    info: gr.Markdown
+
+
+def build_video_panel(service) -> VideoPanel:
+    examples = service.examples()
+    gr.Markdown("### 1 · Video")
+    upload = gr.File(label="Upload a video (MP4, AVI, MKV, WebM, MOV, GIF)", type="filepath",
+                     file_types=["video", *VIDEO_SUFFIXES], elem_id="video-upload")
+    with gr.Row(equal_height=True):
+        example = gr.Dropdown(choices=[(e.title, e.name) for e in examples],
+                              value=examples[0].name if examples else None,
+                              label="…or a shipped example", scale=3, elem_id="example-choice")
+        load_example = gr.Button("Load example", scale=1, elem_id="load-example",
+                                 interactive=bool(examples))
+    info = gr.Markdown(NO_VIDEO, elem_id="video-info")
+    return VideoPanel(upload, example, load_example, info)
+
+
+def wire_video_panel(panel: VideoPanel, service) -> list:
+    """Returns the events after which a new video is on screen (the page refreshes the other panels)."""
+
+    @shows_errors
+    def on_upload(path: str | None, request: gr.Request) -> str:
+        if not path:
+            return NO_VIDEO
+        return describe(service.open_video(session_id(request), path, name=Path(path).name))
+
+    @shows_errors
+    def on_example(name: str | None, request: gr.Request) -> str:
+        if not name:
+            raise gr.Error("Pick an example first.", print_exception=False)
+        return describe(service.open_example(session_id(request), name))
+
+    uploaded = panel.upload.upload(on_upload, [panel.upload], [panel.info], **PRIVATE)
+    picked = panel.load_example.click(on_example, [panel.example], [panel.info], **PRIVATE)
+    return [uploaded, picked]
+
+
+def describe(video: LoadedVideo) -> str:
+    """Markdown with the video's metadata (and the example's suggested expressions)."""
+    info = video.info
+    seconds = info.num_frames / info.fps if info.fps else 0.0
+    lines = [f"**{html.escape(video.name)}** — {info.width}×{info.height}, {info.num_frames} frames, "
+             f"{info.fps:.2f} fps ({seconds:.1f} s), container `{info.format}`",
+             f"store video #{video.record.id}, sha256 `{video.record.content_hash[:12]}…`"]
+    if video.suggested_expressions:
+        tries = "; ".join(f"“{html.escape(e)}”" for e in video.suggested_expressions)
+        lines.append(f"Try: {tries}")
+    return "  \n".join(lines)

@@ -1,0 +1,58 @@
+"""Panel 3, Viewer: the current frame with each selected trajectory in its colour, a frame scrubber,
+and the trajectory table (colour, score, frames present, selected)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from app.panels.common import PRIVATE, session_id, shows_errors
+from app.render import trajectory_table_html
+
+
+@dataclass(frozen=True)
+class ViewerPanel:
+    frame: gr.Slider
+    image: gr.Image
+    table: gr.HTML
+
+
+def build_viewer_panel() -> ViewerPanel:
+    gr.Markdown("### 3 · Viewer")
+    image = gr.Image(label="Current frame with the answer overlaid", type="numpy", interactive=False,
+                     format="png", buttons=["download", "fullscreen"], height=420, elem_id="overlay")
+    frame = gr.Slider(0, 1, value=0, step=1, label="Frame", elem_id="frame")
+    table = gr.HTML(trajectory_table_html([]), elem_id="trajectory-table")
+    return ViewerPanel(frame, image, table)
+
+
+def wire_viewer_panel(panel: ViewerPanel, service):
+    """Scrubbing redraws the frame. Returns `refresh(event)`, which chains a full redraw (frame range,
+    image, table) after another panel's event."""
+
+    @shows_errors
+    def show_frame(index: float, request: gr.Request):
+        session = service.session(session_id(request))
+        return None if session.video is None else service.view(session.session_id, int(index))
+
+    @shows_errors
+    def redraw(frame: float, request: gr.Request):
+        session = service.session(session_id(request))
+        if session.video is None:
+            return gr.Slider(maximum=1, value=0), None, trajectory_table_html([])
+        last = session.video.info.num_frames - 1
+        index = min(max(int(frame), 0), last)
+        table = trajectory_table_html(service.trajectory_table(session.session_id))
+        # The value is set only when it must move: a user's scrub made meanwhile is kept.
+        scrubber = gr.Slider(maximum=max(last, 1), value=index) if index != int(frame) else \
+            gr.Slider(maximum=max(last, 1))
+        return scrubber, service.view(session.session_id, index), table
+
+    # `.change`, not `.input`: typing a frame number must redraw too, not only dragging.
+    panel.frame.change(show_frame, [panel.frame], [panel.image], trigger_mode="always_last",
+                       show_progress="hidden", **PRIVATE)
+
+    def refresh(event):
+        return event.success(redraw, [panel.frame], [panel.frame, panel.image, panel.table],
+                             show_progress="hidden", **PRIVATE)
+    return refresh

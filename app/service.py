@@ -1,0 +1,329 @@
+"""The service between the page and the model: sessions, caches, the model lock, and the store.
+
+The UI calls only this class (one instance per running studio). It never returns Gradio objects and
+raises `DeRVOSError`s whose messages are written for the person at the page.
+"""
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from derrvos_core.errors import DeRVOSError, InputError, VideoError
+from derrvos_core.result import SegmentationResult
+from derrvos_core.store import CorrectionKind, RunSettings, Store
+from derrvos_core.store.corrections import plan_answer
+from derrvos_core.store.videos import content_hash
+from derrvos_core.video import open_video, probe
+
+from app.cache import CachedResult, LRUCache, frame_bytes
+from app.config import StudioConfig
+from app.examples import Example, list_examples
+from app.service_edits import EditMethods
+from app.service_files import FileMethods
+from app.session import CurrentRun, LoadedVideo, ResultKey, StudioSession
+
+SESSION_IDLE_S = 6 * 3600
+"""Sessions untouched for this long are dropped (their runs and corrections stay in the store)."""
+DECODE_AHEAD = 8
+"""Frames decoded per miss while scrubbing: the next frames are usually asked for next."""
+
+ProgressFn = Callable[[object], None]
+
+
+class BusyError(DeRVOSError):
+    """The model is running for someone else; it runs one video at a time."""
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What `segment` did.
+
+    Attributes:
+        run: the run now on screen (None when cancelled).
+        cached: the result came from the cache (no model call).
+        cancelled: Cancel stopped the run; nothing was stored.
+        seconds: wall time of the call.
+    """
+
+    run: CurrentRun | None
+    cached: bool
+    cancelled: bool
+    seconds: float
+
+
+class StudioService(EditMethods, FileMethods):
+    """Owns the model (behind a lock), the per-tab sessions, the result and frame caches, and the store.
+
+    `model` is a `derrvos_core.model.DeRVOS` (anything with `version` and `segment_iter`); `store` an
+    upgraded `derrvos_core.store.Store`.
+    """
+
+    def __init__(self, model, store: Store, config: StudioConfig = StudioConfig()):
+        self.model = model
+        self.store = store
+        self.config = config
+        self._sessions: dict[str, StudioSession] = {}
+        self._sessions_lock = threading.Lock()
+        self._model_lock = threading.Lock()
+        self._busy_with = ""
+        self._results: LRUCache[CachedResult] = LRUCache(config.result_cache_size)
+        self._frames: LRUCache[np.ndarray] = LRUCache(config.frame_cache_mb * 2 ** 20, cost=frame_bytes)
+
+    @property
+    def model_version(self) -> str:
+        return str(self.model.version)
+
+    # -- sessions -------------------------------------------------------------------------------
+    def session(self, session_id: str) -> StudioSession:
+        """The session of a tab, created on first use."""
+        now = time.monotonic()
+        with self._sessions_lock:
+            stale = [k for k, s in self._sessions.items()
+                     if now - s.last_used > SESSION_IDLE_S and not s.running]
+            for key in stale:
+                self._drop(self._sessions.pop(key))
+            session = self._sessions.setdefault(session_id, StudioSession(session_id))
+            session.last_used = now
+            return session
+
+    def close_session(self, session_id: str) -> None:
+        """Forget a tab (its page was closed); a run in progress is cancelled."""
+        with self._sessions_lock:
+            session = self._sessions.pop(session_id, None)
+        if session is not None:
+            session.cancel.set()
+            self._drop(session)
+
+    @staticmethod
+    def _drop(session: StudioSession) -> None:
+        with session.reader_lock:
+            if session.reader is not None:
+                session.reader.close()
+                session.reader = None
+
+    # -- videos ---------------------------------------------------------------------------------
+    def examples(self) -> list[Example]:
+        return list_examples(self.config.examples_dir)
+
+    def open_example(self, session_id: str, name: str) -> LoadedVideo:
+        example = {e.name: e for e in self.examples()}.get(name)
+        if example is None:
+            raise InputError(f"no shipped example called {name!r}")
+        return self.open_video(session_id, example.path, name=example.title,
+                               suggested_expressions=example.expressions)
+
+    def open_video(self, session_id: str, path: str | Path, name: str | None = None,
+                   suggested_expressions: tuple[str, ...] = (), file_name: str | None = None) -> LoadedVideo:
+        """Check, keep and register a video, and make it the session's video (its run is cleared).
+
+        Raises InputError (too large) or VideoError (missing, empty, not a video, corrupt).
+        """
+        path = Path(path)
+        name = name or path.name
+        if not path.is_file():
+            raise VideoError(f"{name}: no such file (upload it again)")
+        size = path.stat().st_size
+        if size > self.config.max_upload_bytes:
+            raise InputError(f"{name} is {size / 2 ** 20:.0f} MB; this studio accepts videos up to "
+                             f"{self.config.max_upload_mb:g} MB (launch.py --max-upload-mb)")
+        try:
+            info = probe(path)
+        except VideoError as exc:
+            raise VideoError(f"{name} is not a video this studio can read: {exc}") from exc
+        digest = content_hash(path)
+        kept = path if self._is_example(path) else self._keep_upload(path, digest)
+        record = self.store.add_video(kept, fps=info.fps, num_frames=info.num_frames, height=info.height,
+                                      width=info.width, content_hash_hex=digest)
+        video = LoadedVideo(record=record, info=info, path=kept, name=name, file_name=file_name or path.name,
+                            suggested_expressions=tuple(suggested_expressions))
+        session = self.session(session_id)
+        self._drop(session)
+        session.video, session.run, session.undo_stack = video, None, []
+        return video
+
+    def _is_example(self, path: Path) -> bool:
+        return path.resolve().is_relative_to(Path(self.config.examples_dir).resolve())
+
+    def _keep_upload(self, path: Path, digest: str) -> Path:
+        """Copy an upload out of Gradio's temporary folder: the store refers to it for exports."""
+        folder = Path(self.config.data_dir) / "videos"
+        folder.mkdir(parents=True, exist_ok=True)
+        kept = (folder / f"{digest[:16]}{path.suffix.lower()}").resolve()
+        if not kept.exists():
+            partial = kept.with_name(f".{kept.name}.partial")
+            shutil.copyfile(path, partial)
+            partial.replace(kept)
+        return kept
+
+    def frame(self, session_id: str, index: int) -> np.ndarray:
+        """uint8 [H, W, 3] frame `index` of the session's video (cached; decodes a few ahead on a miss)."""
+        session = self.session(session_id)
+        video = self._require_video(session)
+        index = int(np.clip(index, 0, video.info.num_frames - 1))
+        key = (video.record.content_hash, index)
+        cached = self._frames.get(key)
+        if cached is not None:
+            return cached
+        with session.reader_lock:
+            if session.reader is None:
+                session.reader = open_video(video.path)
+            stop = min(index + DECODE_AHEAD, video.info.num_frames)
+            block = session.reader.read(index, stop)
+        for offset, frame in enumerate(block):
+            self._frames.put((video.record.content_hash, index + offset), frame)
+        return block[0]
+
+    # -- runs -----------------------------------------------------------------------------------
+    def segment(self, session_id: str, expression: str, crop_size: int = 36, threshold: float = 0.7,
+                link_crops: bool = False, user: str | None = None,
+                progress: ProgressFn | None = None) -> RunOutcome:
+        """Answer `expression` on the session's video: from the cache when the same (video, expression,
+        crop size, model) was answered before, else with the model, stored as a new run.
+
+        `progress(SegmentProgress)` is called after every crop. Cancel (`cancel`) stops between crops.
+        Raises InputError (no video, empty expression, bad settings) or BusyError.
+        """
+        start = time.perf_counter()
+        session = self.session(session_id)
+        video = self._require_video(session)
+        expression, crop_size, threshold = _check_settings(expression, crop_size, threshold)
+        key = ResultKey(video.record.content_hash, expression, crop_size, self.model_version,
+                        bool(link_crops))
+        cached = self._cached(key)
+        if cached is not None:
+            run = self._show_run(session, cached.run_id, key, cached.result, threshold, user)
+            return RunOutcome(run, cached=True, cancelled=False, seconds=time.perf_counter() - start)
+        result = self._run_model(session, video, expression, crop_size, threshold, bool(link_crops), progress)
+        if result is None:
+            return RunOutcome(None, cached=False, cancelled=True, seconds=time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        run_id = self.store.save_run(video.record, expression, result, self.model_version,
+                                     RunSettings(device=self.config.device, link_crops=bool(link_crops)),
+                                     timings={"segment_s": seconds})
+        self._results.put(key, CachedResult(result, run_id))
+        run = self._show_run(session, run_id, key, result, None, user)
+        return RunOutcome(run, cached=False, cancelled=False, seconds=time.perf_counter() - start)
+
+    def cancel(self, session_id: str) -> bool:
+        """Ask the session's run to stop after the crop in progress; False if none runs."""
+        session = self.session(session_id)
+        if session.running:
+            session.cancel.set()
+        return session.running
+
+    def _cached(self, key: ResultKey) -> CachedResult | None:
+        cached = self._results.get(key)
+        if cached is None:
+            return None
+        try:
+            self.store.get_run(cached.run_id)  # a run deleted from the store is not reused
+        except InputError:
+            return None
+        return cached
+
+    def _run_model(self, session: StudioSession, video: LoadedVideo, expression: str, crop_size: int,
+                   threshold: float, link_crops: bool,
+                   progress: ProgressFn | None) -> SegmentationResult | None:
+        if session.running:
+            raise BusyError("a run is already in progress in this tab: wait for it or press Cancel")
+        if not self._model_lock.acquire(blocking=False):
+            raise BusyError(f"the model is busy with another run ({self._busy_with}); it runs one video at "
+                            "a time, so try again when that run has finished")
+        session.running = True
+        session.cancel.clear()
+        self._busy_with = f"{video.name!r}, \"{expression}\""
+        steps = None
+        try:
+            steps = self.model.segment_iter(str(video.path), expression, crop_size=crop_size,
+                                            threshold=threshold, link_crops=link_crops)
+            for item in steps:
+                if isinstance(item, SegmentationResult):
+                    return item
+                if progress is not None:
+                    progress(item)
+                if session.cancel.is_set():
+                    return None
+            raise RuntimeError("the model finished without a result")
+        finally:
+            if hasattr(steps, "close"):
+                steps.close()  # a cancelled run's generator frees its decoder now, not at collection
+            session.running = False
+            self._busy_with = ""
+            self._model_lock.release()
+
+    def _show_run(self, session: StudioSession, run_id: int, key: ResultKey | None,
+                  result: SegmentationResult, threshold: float | None, user: str | None) -> CurrentRun:
+        """Make a stored run the session's run; a different `threshold` is recorded as a correction."""
+        session.run = self._load_plan(run_id, key, result)
+        session.undo_stack = []
+        if threshold is not None and abs(threshold - session.run.threshold) > 1e-9:
+            self.store.set_threshold(run_id, threshold, self._user(user))
+            session.run = self._load_plan(run_id, key, result)
+        return session.run
+
+    def _load_plan(self, run_id: int, key: ResultKey | None, result: SegmentationResult) -> CurrentRun:
+        corrections = self.store.corrections(run_id)
+        thresholds = [c.threshold for c in corrections if c.active and c.kind is CorrectionKind.THRESHOLD]
+        return CurrentRun(run_id=run_id, key=key, result=result, corrections=corrections,
+                          plan=plan_answer(result, corrections),
+                          threshold=thresholds[-1] if thresholds else result.threshold)
+
+    def reselect(self, session_id: str, threshold: float, user: str | None = None) -> CurrentRun:
+        """Select again at `threshold` from the cached scores (no model call); stored as a correction
+        so that exports follow what the page shows."""
+        session = self.session(session_id)
+        run = self._require_run(session)
+        threshold = _check_threshold(threshold)
+        if abs(threshold - run.threshold) > 1e-9:
+            self.store.set_threshold(run.run_id, threshold, self._user(user))
+            session.run = self._load_plan(run.run_id, run.key, run.result)
+        return session.run
+
+    # -- helpers --------------------------------------------------------------------------------
+    def new_api_session(self) -> str:
+        return f"api-{uuid.uuid4().hex}"
+
+    def _user(self, user: str | None) -> str:
+        return user.strip() if user and user.strip() else self.config.default_user
+
+    @staticmethod
+    def _require_video(session: StudioSession) -> LoadedVideo:
+        if session.video is None:
+            raise InputError("load a video first (upload one or pick a shipped example)")
+        return session.video
+
+    def _require_run(self, session: StudioSession) -> CurrentRun:
+        self._require_video(session)
+        if session.run is None:
+            raise InputError("no run yet: type an expression and press Run (or reload one from the history)")
+        return session.run
+
+
+def _check_settings(expression: str, crop_size: int, threshold: float) -> tuple[str, int, float]:
+    expression = (expression or "").strip()
+    if not expression:
+        raise InputError("type an expression first, e.g. \"the red circle moving left\"")
+    try:
+        crop_size = int(crop_size)
+    except (TypeError, ValueError):
+        raise InputError(f"crop size must be a whole number of frames, got {crop_size!r}") from None
+    if crop_size < 1:
+        raise InputError(f"crop size must be at least 1 frame, got {crop_size}")
+    return expression, crop_size, _check_threshold(threshold)
+
+
+def _check_threshold(threshold: float) -> float:
+    try:
+        threshold = float(threshold)
+    except (TypeError, ValueError):
+        raise InputError(f"threshold must be a number in [0, 1], got {threshold!r}") from None
+    if not 0.0 <= threshold <= 1.0:
+        raise InputError(f"threshold must be in [0, 1], got {threshold}")
+    return threshold
