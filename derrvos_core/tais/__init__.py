@@ -1,0 +1,20 @@
+"""TAIS: the cross-frame multimodal aligner and the motion-guided implicit selector (N_d = 3)."""
+from derrvos_core.tais.aligner import AlignerLayer
+from derrvos_core.tais.config import TAISConfig
+from derrvos_core.tais.losses import selection_loss, trajectory_labels
+from derrvos_core.tais.motion import MotionEncoder, kinematic_features, mask_centroids
+from derrvos_core.tais.selector import ImplicitSelector
+from derrvos_core.tais.tais import TAIS, TAISOutput
+
+__all__ = [
+    "AlignerLayer",
+    "ImplicitSelector",
+    "MotionEncoder",
+    "TAIS",
+    "TAISConfig",
+    "TAISOutput",
+    "kinematic_features",
+    "mask_centroids",
+    "selection_loss",
+    "trajectory_labels",
+]

@@ -1,0 +1,73 @@
+"""TAIS training targets and losses (plain functions)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from derrvos_core.errors import InputError
+
+
+def trajectory_labels(traj_masks: torch.Tensor, target: torch.Tensor, iou: float = 0.5) -> torch.Tensor:
+    """1 for trajectories whose clip mask IoU with a target reaches `iou`, else 0.
+
+    Clip IoU sums intersections and unions over all T frames. `target` is either the union of the
+    expression's objects [T, H, W] or one mask per target object [K, T, H, W] (a trajectory is
+    positive when it matches any of them). An empty target ("no target" expressions, or K = 0)
+    gives all-negative labels: no trajectory can be right, which is what makes "none" learnable.
+
+    Args:
+        traj_masks: bool [N, T, H, W]; trajectory masks at the target's resolution.
+        target: bool [T, H, W] or [K, T, H, W].
+    Returns:
+        float [N] of 0/1.
+    """
+    if traj_masks.dim() != 4:
+        raise InputError(f"traj_masks must be [N, T, H, W], got {tuple(traj_masks.shape)}")
+    targets = target.unsqueeze(0) if target.dim() == 3 else target
+    if targets.dim() != 4 or targets.shape[1:] != traj_masks.shape[1:]:
+        raise InputError(f"target {tuple(target.shape)} does not match the trajectories' [T, H, W] "
+                         f"{tuple(traj_masks.shape[1:])}")
+    n = traj_masks.shape[0]
+    if targets.shape[0] == 0 or n == 0:
+        return torch.zeros(n, device=traj_masks.device)
+    p = traj_masks.flatten(1).float()  # [N, THW]
+    g = targets.flatten(1).float()  # [K, THW]
+    inter = p @ g.T  # [N, K]
+    union = p.sum(1, keepdim=True) + g.sum(1).unsqueeze(0) - inter
+    # an empty target never makes a positive, even against an empty trajectory (0 / 0)
+    clip_iou = torch.where(union > 0, inter / union.clamp_min(1.0), torch.zeros_like(inter))
+    clip_iou = torch.where(g.sum(1).unsqueeze(0) > 0, clip_iou, torch.zeros_like(clip_iou))
+    return (clip_iou.amax(dim=1) >= iou).float()
+
+
+def selection_loss(layer_logits: torch.Tensor, labels: torch.Tensor, kind: str = "focal",
+                   alpha: float = 0.25, gamma: float = 2.0) -> torch.Tensor:
+    """Mean over the N_d supervised layers of a sigmoid focal (default) or BCE loss over trajectories.
+
+    The focal loss is normalised by the number of positives (at least 1), as DETR-style set
+    losses are, so a clip with one target among 20 trajectories is not drowned by negatives;
+    BCE is the plain mean over trajectories.
+
+    Args:
+        layer_logits: float [N_d, N] (or [N] for one layer).
+        labels: float [N] of 0/1 (soft labels in [0, 1] work too).
+    Returns:
+        a scalar tensor.
+    """
+    logits = layer_logits.unsqueeze(0) if layer_logits.dim() == 1 else layer_logits
+    if logits.dim() != 2 or logits.shape[1] != labels.shape[-1]:
+        raise InputError(f"layer_logits {tuple(layer_logits.shape)} do not match labels {tuple(labels.shape)}")
+    logits = logits.float()
+    target = labels.float().to(logits.device).unsqueeze(0).expand_as(logits)
+    bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    if kind == "bce":
+        return bce.mean(dim=1).mean()
+    if kind != "focal":
+        raise InputError(f"selection loss kind must be 'focal' or 'bce', got {kind!r}")
+    prob = logits.sigmoid()
+    p_t = prob * target + (1 - prob) * (1 - target)
+    loss = bce * (1 - p_t) ** gamma
+    if alpha >= 0:
+        loss = loss * (alpha * target + (1 - alpha) * (1 - target))
+    num_pos = labels.float().sum().clamp_min(1.0)
+    return (loss.sum(dim=1) / num_pos).mean()

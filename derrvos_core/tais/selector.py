@@ -1,0 +1,34 @@
+"""The implicit selector: per-frame relevance, pooled over time into one logit per trajectory."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class ImplicitSelector(nn.Module):
+    """Relevance logit per frame, softmax-over-time frame weights, weighted sum = trajectory logit.
+
+    An expression may be true of an object only in some frames ("the one that starts running"),
+    so the selector learns which frames to listen to rather than averaging all of them (the
+    softmax-over-time pooling DVIS++ uses for its trajectory scores).
+
+    Input:
+        x: float [N, T, W]; the trajectory stream after an aligner layer.
+    Outputs:
+        frame_logits: float [N, T]; how much frame t of trajectory n matches the expression.
+        frame_weights: float [N, T]; softmax over T of the weight head, each row sums to 1.
+        logits: float [N]; sum over T of frame_weights * frame_logits.
+    """
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(width)
+        self.relevance = nn.Linear(width, 1)
+        self.weight = nn.Linear(width, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        y = self.norm(x)
+        frame_logits = self.relevance(y).squeeze(-1)
+        frame_weights = self.weight(y).squeeze(-1).float().softmax(dim=-1).to(frame_logits.dtype)
+        logits = (frame_weights * frame_logits).sum(dim=-1)
+        return frame_logits, frame_weights, logits
