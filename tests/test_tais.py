@@ -7,10 +7,12 @@ import torch.nn.functional as F
 
 from derrvos_core.errors import InputError
 from derrvos_core.multimodal.types import MultimodalTokens
-from derrvos_core.tais import TAIS, TAISConfig, kinematic_features, mask_centroids, selection_loss, trajectory_labels
+from derrvos_core.tais import (TAIS, TAISConfig, kinematic_features, mask_centroids, selection_loss,
+                              trajectory_labels)
 from derrvos_core.trajectory.types import Trajectories, mask_kinematics
 
-CFG = TAISConfig(trajectory_dim=32, token_dim=24, width=32, num_heads=4, ffn_dim=64, dropout=0.0, motion_kernel=3)
+CFG = TAISConfig(trajectory_dim=32, token_dim=24, width=32, num_heads=4, ffn_dim=64, dropout=0.0,
+                 motion_kernel=3)
 
 
 def boxes_masks(n: int, t: int, size: int = 16, seed: int = 0) -> torch.Tensor:
@@ -37,7 +39,8 @@ def make_tokens(t: int, s: int = 10, dim: int = 24, pad: int = 3, seed: int = 1)
     g = torch.Generator().manual_seed(seed)
     padding = torch.zeros(t, s, dtype=torch.bool)
     padding[:, s - pad:] = True
-    return MultimodalTokens(tokens=torch.randn(t, s, dim, generator=g), padding_mask=padding, num_vision_tokens=5)
+    return MultimodalTokens(tokens=torch.randn(t, s, dim, generator=g), padding_mask=padding,
+                            num_vision_tokens=5)
 
 
 @pytest.fixture(autouse=True)

@@ -59,7 +59,8 @@ class AlignerLayer(nn.Module):
 def time_positions(num_frames: int, width: int, device=None, dtype=torch.float32) -> torch.Tensor:
     """Sinusoidal positions of frames 0..T-1 within a crop: float [T, W] (sin in even, cos in odd columns)."""
     t = torch.arange(num_frames, device=device, dtype=torch.float32).unsqueeze(1)
-    freq = torch.exp(torch.arange(0, width, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / width))
+    steps = torch.arange(0, width, 2, device=device, dtype=torch.float32)
+    freq = torch.exp(steps * (-math.log(10000.0) / width))
     pos = torch.zeros(num_frames, width, device=device, dtype=torch.float32)
     pos[:, 0::2] = torch.sin(t * freq)
     pos[:, 1::2] = torch.cos(t * freq)[:, : width // 2]

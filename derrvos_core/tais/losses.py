@@ -56,7 +56,8 @@ def selection_loss(layer_logits: torch.Tensor, labels: torch.Tensor, kind: str =
     """
     logits = layer_logits.unsqueeze(0) if layer_logits.dim() == 1 else layer_logits
     if logits.dim() != 2 or logits.shape[1] != labels.shape[-1]:
-        raise InputError(f"layer_logits {tuple(layer_logits.shape)} do not match labels {tuple(labels.shape)}")
+        raise InputError(f"layer_logits {tuple(layer_logits.shape)} do not match "
+                         f"labels {tuple(labels.shape)}")
     logits = logits.float()
     target = labels.float().to(logits.device).unsqueeze(0).expand_as(logits)
     bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")

@@ -49,7 +49,8 @@ class TAIS(nn.Module):
         super().__init__()
         self.cfg = cfg
         w = cfg.width
-        self.trajectory_proj = nn.Sequential(nn.LayerNorm(cfg.trajectory_dim), nn.Linear(cfg.trajectory_dim, w))
+        c = cfg.trajectory_dim
+        self.trajectory_proj = nn.Sequential(nn.LayerNorm(c), nn.Linear(c, w))
         self.token_proj = nn.Sequential(nn.LayerNorm(cfg.token_dim), nn.Linear(cfg.token_dim, w))
         self.motion = MotionEncoder(w, cfg.motion_kernel)
         self.layers = nn.ModuleList(
@@ -87,9 +88,11 @@ class TAIS(nn.Module):
         if emb.shape[0] == 0:
             raise InputError("TAIS got no trajectories (N = 0)")
         if tok.dim() != 3 or tok.shape[-1] != self.cfg.token_dim:
-            raise InputError(f"TAIS expects multimodal tokens [T, S, {self.cfg.token_dim}], got {tuple(tok.shape)}")
+            raise InputError(f"TAIS expects multimodal tokens [T, S, {self.cfg.token_dim}], "
+                             f"got {tuple(tok.shape)}")
         if tok.shape[0] != emb.shape[1]:
-            raise InputError(f"trajectories cover {emb.shape[1]} frames but the multimodal tokens {tok.shape[0]}")
+            raise InputError(f"trajectories cover {emb.shape[1]} frames but the multimodal tokens "
+                             f"{tok.shape[0]}")
         if tokens.padding_mask.shape != tok.shape[:2]:
             raise InputError(f"padding_mask {tuple(tokens.padding_mask.shape)} does not match tokens "
                              f"{tuple(tok.shape[:2])}")
