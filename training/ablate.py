@@ -1,0 +1,139 @@
+"""Ablations of the two inference settings on a SynthRef split: confidence threshold and crop size.
+
+    python training/ablate.py --checkpoint assets/models/derrvos-tiny-synthref --root data/synthref \
+        --split valid --out assets/models/derrvos-tiny-synthref [--limit 120]
+
+Threshold sweep (0.1 ... 0.9): ONE model run per expression at crop size 36, then
+`SegmentationResult.select(threshold)` re-selects from the cached scores (no model call).
+Crop-size sweep (6, 12, 18, 24, 36, whole video): one run per expression and size at threshold 0.7.
+Writes ablation.json, ablation.md and ablation.png into --out, and an "Ablations" section into
+--out/MODEL_CARD.md when that file exists. The seed paper's findings to compare with: J&F rises
+then falls with the threshold, peaking around 0.7; larger crops are better (36 best of those tried).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from derrvos_core.datasets import open_dataset  # noqa: E402
+from derrvos_core.evaluation.scoring import score_masks  # noqa: E402
+
+THRESHOLDS = tuple(round(0.1 * i, 1) for i in range(1, 10))
+CROP_SIZES = ("6", "12", "18", "24", "36", "whole")
+SECTION = "## Ablations"
+
+
+def sweep(model, samples, thresholds=THRESHOLDS, crop_sizes=CROP_SIZES, base_crop: int = 36,
+          base_threshold: float = 0.7, progress=print) -> dict:
+    """Mean J&F (and J, F) per threshold and per crop size over `samples`."""
+    by_threshold = {t: [] for t in thresholds}
+    by_crop = {c: [] for c in crop_sizes}
+    start = time.perf_counter()
+    for n, sample in enumerate(samples, 1):
+        frames, gt = sample.load_frames(), np.asarray(sample.target_masks, dtype=bool)
+        result = model.segment(frames, sample.expression, crop_size=base_crop, threshold=base_threshold)
+        for t in thresholds:
+            by_threshold[t].append(score_masks(gt, result.select(t).masks))
+        for c in crop_sizes:
+            size = len(frames) if c == "whole" else int(c)
+            if size == base_crop:
+                by_crop[c].append(by_threshold[base_threshold][-1] if base_threshold in by_threshold
+                                  else score_masks(gt, result.masks))
+                continue
+            r = model.segment(frames, sample.expression, crop_size=size, threshold=base_threshold)
+            by_crop[c].append(score_masks(gt, r.masks))
+        if progress and (n % 20 == 0 or n == len(samples)):
+            progress(f"  {n}/{len(samples)} expressions ({time.perf_counter() - start:.0f} s)")
+
+    def mean(scores):
+        return {k: float(np.mean([getattr(s, k) for s in scores])) for k in ("JF", "J", "F")}
+
+    return {"threshold": {str(t): mean(v) for t, v in by_threshold.items()},
+            "crop_size": {c: mean(v) for c, v in by_crop.items()},
+            "expressions": len(samples), "base_crop": base_crop, "base_threshold": base_threshold,
+            "seconds": time.perf_counter() - start}
+
+
+def markdown(res: dict, split: str) -> str:
+    lines = [SECTION, "",
+             f"SynthRef {split}, {res['expressions']} expressions (`training/ablate.py`); plot: `ablation.png`.", "",
+             f"Confidence threshold (crop size {res['base_crop']}; one model run per expression, "
+             "then `select(threshold)`):", "", "| threshold | J&F | J | F |", "|---|---|---|---|"]
+    lines += [f"| {t} | {v['JF']:.3f} | {v['J']:.3f} | {v['F']:.3f} |" for t, v in res["threshold"].items()]
+    lines += ["", f"Inference crop size (threshold {res['base_threshold']}):", "",
+              "| crop size | J&F | J | F |", "|---|---|---|---|"]
+    lines += [f"| {c} | {v['JF']:.3f} | {v['J']:.3f} | {v['F']:.3f} |" for c, v in res["crop_size"].items()]
+    best_t = max(res["threshold"], key=lambda t: res["threshold"][t]["JF"])
+    best_c = max(res["crop_size"], key=lambda c: res["crop_size"][c]["JF"])
+    lines += ["", f"Best threshold here: {best_t} (the paper's default is 0.7); best crop size: {best_c} "
+              "(the paper found larger crops better, 36 best of those it tried).", ""]
+    return "\n".join(lines)
+
+
+def plot(res: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.4))
+    ts = list(res["threshold"])
+    a.plot([float(t) for t in ts], [res["threshold"][t]["JF"] for t in ts], "o-")
+    a.set_xlabel("confidence threshold")
+    a.set_ylabel("J&F")
+    a.axvline(0.7, ls="--", c="grey", lw=0.8)
+    cs = list(res["crop_size"])
+    b.plot(range(len(cs)), [res["crop_size"][c]["JF"] for c in cs], "o-")
+    b.set_xticks(range(len(cs)), cs)
+    b.set_xlabel("inference crop size (frames)")
+    for ax in (a, b):
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"SynthRef ablations ({res['expressions']} expressions)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_card_section(card: Path, section: str) -> None:
+    text = card.read_text()
+    head = text.split(SECTION)[0].rstrip() + "\n\n"
+    card.write_text(head + section)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", default="default")
+    p.add_argument("--root", default="data/synthref")
+    p.add_argument("--split", default="valid")
+    p.add_argument("--out", required=True)
+    p.add_argument("--limit", type=int, default=None, help="first N expressions only")
+    p.add_argument("--device", default="cpu")
+    args = p.parse_args(argv)
+    from derrvos_core.model import load_model
+
+    model = load_model(args.checkpoint, device=args.device)
+    dataset = open_dataset("synthref", args.root, args.split)
+    n = len(dataset) if args.limit is None else min(args.limit, len(dataset))
+    res = sweep(model, [dataset[i] for i in range(n)])
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "ablation.json").write_text(json.dumps(res, indent=2))
+    section = markdown(res, args.split)
+    (out / "ablation.md").write_text(section)
+    plot(res, out / "ablation.png")
+    if (out / "MODEL_CARD.md").is_file():
+        write_card_section(out / "MODEL_CARD.md", section)
+    print(section)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

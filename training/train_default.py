@@ -1,0 +1,96 @@
+"""Train the shipped tiny default on SynthRef from nothing, evaluate it, and ship it (resumable).
+
+    python training/train_default.py                      # everything: data, 4 stages, test eval, ship
+    python training/train_default.py --only eval ship     # some steps only
+
+Steps (each skipped when its output exists, so re-running continues where it stopped):
+    data      training/make_synthref.py: train 600 videos (seed 0), valid 60 (seed 1), test 100 (seed 2)
+    stages    training/train.py --config training/configs/synthref_tiny_{segmenter,tracker,refiner,derrvos}.yaml --resume
+    eval      training/evaluate.py --dataset synthref --split test (model + random/largest/oracle baselines)
+    ship      fp16 weights + config + tokenizer + MODEL_CARD.md into assets/models/derrvos-tiny-synthref
+Wall time of every step goes to runs/default_pipeline.json (read by the model card).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+DATA = ("train", 600, 0), ("valid", 60, 1), ("test", 100, 2)
+STAGES = ("synthref_tiny_segmenter", "synthref_tiny_tracker", "synthref_tiny_refiner", "synthref_tiny_derrvos")
+SHIP_DIR = ROOT / "assets" / "models" / "derrvos-tiny-synthref"
+EVAL_DIR = ROOT / "runs" / "eval" / "synthref-test"
+LOG = ROOT / "runs" / "default_pipeline.json"
+
+
+def _record(step: str, seconds: float, command: list[str]) -> None:
+    LOG.parent.mkdir(parents=True, exist_ok=True)
+    log = json.loads(LOG.read_text()) if LOG.is_file() else {}
+    entry = log.get(step, {"seconds": 0.0})
+    log[step] = {"seconds": entry["seconds"] + seconds, "command": " ".join(command)}
+    LOG.write_text(json.dumps(log, indent=2))
+
+
+def _run(step: str, command: list[str]) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {step}: {' '.join(command)}", flush=True)
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    start = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, env=env, check=True)
+    _record(step, time.perf_counter() - start, command)
+
+
+def make_data(root: Path) -> None:
+    for split, videos, seed in DATA:
+        if not (root / split / "meta_expressions.json").is_file():
+            _run(f"data_{split}", [PY, "training/make_synthref.py", "--out", str(root), "--split", split,
+                                   "--num-videos", str(videos), "--seed", str(seed), "--workers", "2"])
+
+
+def train_stages() -> None:
+    for name in STAGES:
+        if (ROOT / "runs" / name / "final").is_dir():
+            continue
+        _run(name, [PY, "training/train.py", "--config", f"training/configs/{name}.yaml", "--resume",
+                    "--no-progress"])
+
+
+def evaluate(root: Path, checkpoint: Path) -> None:
+    _run("eval_test", [PY, "training/evaluate.py", "--dataset", "synthref", "--root", str(root), "--split", "test",
+                       "--checkpoint", str(checkpoint), "--out", str(EVAL_DIR), "--no-annotations"])
+
+
+def ship(checkpoint: Path) -> None:
+    from training.trainer.model_card import ship_model
+
+    path = ship_model(checkpoint, SHIP_DIR, EVAL_DIR / "results.json", LOG)
+    print(f"shipped {path}")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default="data/synthref")
+    p.add_argument("--only", nargs="*", choices=("data", "stages", "eval", "ship"), default=None)
+    args = p.parse_args(argv)
+    steps = args.only or ["data", "stages", "eval", "ship"]
+    root = ROOT / args.data
+    final = ROOT / "runs" / STAGES[-1] / "final"
+    if "data" in steps:
+        make_data(root)
+    if "stages" in steps:
+        train_stages()
+    if "eval" in steps:
+        evaluate(root, final)
+    if "ship" in steps:
+        ship(final)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""Stage 4: DeRVOS. The trajectory branch is frozen; BEiT-3 (low lr) and TAIS are trained.
+
+Each item is one expression: a crop of cached trajectories, T = clip_length frames sampled in it,
+the frames through BEiT-3 with the expression, TAIS scores the trajectories, and the selection loss
+(deep supervision over the N_d layers) is taken against labels from clip mask IoU >= 0.5.
+
+Options:
+    crop_size (36): frames per cached crop (as inference cuts videos).
+    top_k (model's): trajectories per crop passed to TAIS.
+    loss_kind ("bce"): "bce" keeps confidences calibrated for the 0.7 threshold; "focal" as DETR.
+    prebuild_cache (true): fill the trajectory cache before the first step (else on first use).
+    max_videos (all): train on the expressions of the first N videos only (bounds the cache cost).
+    tokenizer_vocab (1000): pieces of the sentencepiece model trained when `tokenizer` is null.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+
+from derrvos_core.datasets import open_dataset
+from derrvos_core.tais.losses import selection_loss, trajectory_labels
+
+from ..referring_data import ReferringClip, ReferringClipDataset
+from ..stage import Stage
+from ..trajectory_cache import CacheKey, TrajectoryCache, weights_hash
+from .common import train_only
+from .derrvos_model import build_selection_model, export_selection_model, tokenizer_for
+
+
+class DeRVOSStage(Stage):
+    name = "derrvos"
+    trained = ("multimodal.", "tais.")
+
+    def build_model(self, cfg, ctx):
+        self.tokenizer = tokenizer_for(cfg, ctx)
+        model = build_selection_model(cfg, self.tokenizer)
+        train_only(model, self.trained)
+        return model
+
+    def build_dataset(self, cfg, model, ctx):
+        samples = limit_samples(open_dataset(cfg.data.dataset, cfg.data.root, cfg.data.split),
+                                self.options.get("max_videos"), cfg.data.max_samples)
+        top_k = int(self.options.get("top_k", model.trajectory.cfg.top_k))
+        key = CacheKey(weights=weights_hash(model.trajectory), crop_size=int(self.options.get("crop_size", 36)),
+                       image_size=cfg.data.image_size, top_k=top_k)
+        cache = TrajectoryCache(Path(cfg.data.cache_dir or cfg.out_dir / "cache"), key)
+        dataset = ReferringClipDataset(samples, cache, model.trajectory, encode_text=self.tokenizer.encode,
+                                       labeler=trajectory_labels, clip_length=cfg.data.clip_length,
+                                       image_size=cfg.data.image_size, flip_prob=cfg.data.flip_prob)
+        if self.options.get("prebuild_cache", True):
+            prebuild(dataset, ctx)
+        return dataset
+
+    def collate(self, items: list[ReferringClip]) -> list[ReferringClip]:
+        return items
+
+    def loss(self, model, batch: list[ReferringClip]):
+        model.trajectory.eval()  # frozen and cached; kept in eval for any direct use
+        kind = str(self.options.get("loss_kind", "bce"))
+        total, hits, positives = 0.0, 0.0, 0.0
+        for clip in batch:
+            tokens = model.multimodal.encode(clip.frames, clip.text_ids, clip.text_padding_mask)
+            out = model.tais(clip.trajectories, tokens)
+            total = total + selection_loss(out.layer_logits, clip.labels, kind=kind) / len(batch)
+            chosen = out.logits.detach().float().sigmoid() >= 0.5
+            hits += float((chosen == clip.labels.bool()).all())
+            positives += float(clip.labels.sum())
+        return total, {"exact_selection": hits / len(batch), "positives": positives / len(batch)}
+
+    def export(self, model, cfg, out_dir):
+        return export_selection_model(model, self.tokenizer, cfg, out_dir)
+
+
+class SampleSubset:
+    """Some samples of a lazy dataset, still lazy (keeps `entries` for the cache's video list)."""
+
+    def __init__(self, samples, indices: list[int]):
+        self.samples, self.indices = samples, list(indices)
+        entries = getattr(samples, "entries", None)
+        self.entries = [entries[i] for i in self.indices] if entries is not None else []
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i):
+        return self.samples[self.indices[i]]
+
+
+def limit_samples(samples, max_videos: int | None, max_samples: int | None):
+    """The expressions of the first `max_videos` videos (sorted ids), then the first `max_samples`."""
+    indices = list(range(len(samples)))
+    entries = getattr(samples, "entries", None)
+    if max_videos and entries is not None:
+        keep = set(sorted({e.video_id for e in entries})[: int(max_videos)])
+        indices = [i for i in indices if entries[i].video_id in keep]
+    if max_samples:
+        indices = indices[: int(max_samples)]
+    return samples if len(indices) == len(samples) else SampleSubset(samples, indices)
+
+
+def prebuild(dataset: ReferringClipDataset, ctx) -> None:
+    """Fill the cache for every video of the dataset (each rank its share), with a progress line."""
+    first = {}
+    for i, entry in enumerate(getattr(dataset.samples, "entries", [])):
+        first.setdefault(entry.video_id, i)
+    if not first:  # not an RVOSDataset: visit samples to find their videos
+        first = {dataset.samples[i].video_id: i for i in reversed(range(len(dataset.samples)))}
+    videos = sorted(first)[ctx.rank::ctx.world_size]
+    todo = [v for v in videos if not dataset.cache.has(v)]
+    start = time.perf_counter()
+    for n, vid in enumerate(todo, 1):
+        dataset.crops(dataset.samples[first[vid]])
+        if ctx.is_main and (n % 25 == 0 or n == len(todo)):
+            print(f"trajectory cache: {n}/{len(todo)} videos ({time.perf_counter() - start:.0f} s)", flush=True)
+    ctx.barrier()
