@@ -17,7 +17,11 @@ def test_cache_builds_once_per_video_and_matches_the_branch(tmp_path):
     key = CacheKey(weights=weights_hash(gen), crop_size=4, image_size=64, top_k=5)
     cache = TrajectoryCache(tmp_path, key)
     frames = np.random.default_rng(0).integers(0, 255, (6, 64, 64, 3), dtype=np.uint8)
-    cache.build(gen, "v0", frames)
+    def branch(crop):
+        with torch.no_grad():
+            return gen.generate(torch.from_numpy(crop).permute(0, 3, 1, 2).float(), top_k=5)
+
+    cache.build(branch, "v0", frames)
     crops = cache.get("v0")
     assert [s for s, _ in crops] == [0, 4] and [t.num_frames for _, t in crops] == [4, 2]
     direct = gen.generate(torch.from_numpy(frames[:4]).permute(0, 3, 1, 2).float(), top_k=5)

@@ -15,7 +15,7 @@ import torch
 
 from derrvos_core.trajectory.types import Trajectories
 
-from .clips import resize_frames, resize_masks, sample_clip, swap_left_right
+from .clips import resize_masks, sample_clip, swap_left_right
 from .trajectory_cache import TrajectoryCache, flip_trajectories, select_frames
 
 
@@ -50,21 +50,22 @@ class ReferringClipDataset:
     Args:
         samples: a list-like of RVOSSample (e.g. `open_dataset(...)`), lazily decoded.
         cache: the trajectory cache; missing videos are built on first use with `generator`.
-        generator: the frozen trajectory branch (used only to fill the cache).
+        crop_trajectories: uint8 crop frames -> Trajectories, the frozen branch (fills the cache).
+        prepare: uint8 frames [T, H, W, 3] -> float [T, 3, s, s], as the model prepares them.
         encode_text: text -> (ids [L], padding_mask [L], truncated).
         labeler: (traj_masks bool [N, T, h, w], target bool [T, h, w]) -> labels float [N].
-        clip_length, image_size, flip_prob: see DataConfig.
+        clip_length, flip_prob: see DataConfig.
     """
 
-    def __init__(self, samples, cache: TrajectoryCache, generator, encode_text: Callable, labeler: Callable,
-                 clip_length: int, image_size: int, flip_prob: float = 0.5):
+    def __init__(self, samples, cache: TrajectoryCache, crop_trajectories: Callable, prepare: Callable,
+                 encode_text: Callable, labeler: Callable, clip_length: int, flip_prob: float = 0.5):
         self.samples = samples
         self.cache = cache
-        self.generator = generator
+        self.crop_trajectories = crop_trajectories
+        self.prepare = prepare
         self.encode_text = encode_text
         self.labeler = labeler
         self.clip_length = clip_length
-        self.image_size = image_size
         self.flip_prob = flip_prob
 
     def __len__(self) -> int:
@@ -73,7 +74,7 @@ class ReferringClipDataset:
     def crops(self, sample, frames: np.ndarray | None = None):
         """Cached crops of the sample's video, built now (from `frames` or the sample's) when missing."""
         if not self.cache.has(sample.video_id):
-            self.cache.build(self.generator, sample.video_id, sample.load_frames() if frames is None else frames)
+            self.cache.build(self.crop_trajectories, sample.video_id, sample.load_frames() if frames is None else frames)
         return self.cache.get(sample.video_id)
 
     def __getitem__(self, key) -> ReferringClip:
@@ -87,7 +88,7 @@ class ReferringClipDataset:
         length = traj.num_frames
         local = sample_clip(length, self.clip_length, rng, present[start:start + length])
         idx = torch.as_tensor(local, dtype=torch.long)
-        frames = resize_frames(video[start + local], self.image_size)
+        frames = self.prepare(video[start + local]).cpu()
         traj = select_frames(traj, idx)
         h, w = traj.mask_logits.shape[-2:]
         target = resize_masks(sample.target_masks[start + local], (h, w))

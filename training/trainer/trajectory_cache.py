@@ -20,14 +20,12 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 
-from derrvos_core.trajectory.generator import TrajectoryGenerator
 from derrvos_core.trajectory.types import Trajectories
-
-from .clips import resize_frames
 
 _FIELDS = ("embeddings", "mask_logits", "scores", "class_logits", "boxes", "areas")
 
@@ -74,14 +72,16 @@ class TrajectoryCache:
         return self.path(video_id).is_file()
 
     @torch.no_grad()
-    def build(self, generator: TrajectoryGenerator, video_id: str, frames: np.ndarray) -> None:
-        """Run the frozen branch over every crop of one video (uint8 [T, H, W, 3]); store top-K (fp16)."""
-        generator.eval()
-        device = next(generator.parameters()).device
-        x = resize_frames(frames, self.key.image_size).to(device)
+    def build(self, crop_trajectories: Callable[[np.ndarray], Trajectories], video_id: str,
+              frames: np.ndarray) -> None:
+        """Store the top-K trajectories (fp16) of every crop of one video (uint8 [T, H, W, 3]).
+
+        `crop_trajectories(uint8 crop frames) -> Trajectories` is the frozen branch as inference runs it
+        (e.g. `DeRVOS.prepare_frames` -> `segment_frames` -> `trajectories`).
+        """
         crops = []
         for start in crop_starts(len(frames), self.key.crop_size):
-            traj = generator.generate(x[start:start + self.key.crop_size], top_k=self.key.top_k)
+            traj = crop_trajectories(frames[start:start + self.key.crop_size])
             crops.append({"start": start, **{f: _store(getattr(traj, f)) for f in _FIELDS}})
         tmp = self.path(video_id).with_suffix(".tmp")
         torch.save({"crops": crops, "num_frames": len(frames)}, tmp)

@@ -34,21 +34,26 @@ class DeRVOSStage(Stage):
     trained = ("multimodal.", "tais.")
 
     def build_model(self, cfg, ctx):
-        self.tokenizer = tokenizer_for(cfg, ctx)
-        model = build_selection_model(cfg, self.tokenizer)
+        model = build_selection_model(cfg, tokenizer_for(cfg, ctx))
         train_only(model, self.trained)
         return model
 
     def build_dataset(self, cfg, model, ctx):
         samples = limit_samples(open_dataset(cfg.data.dataset, cfg.data.root, cfg.data.split),
                                 self.options.get("max_videos"), cfg.data.max_samples)
-        top_k = int(self.options.get("top_k", model.trajectory.cfg.top_k))
+        # The cache holds what inference computes: the model's own input size and top-K.
         key = CacheKey(weights=weights_hash(model.trajectory), crop_size=int(self.options.get("crop_size", 36)),
-                       image_size=cfg.data.image_size, top_k=top_k)
+                       image_size=model.cfg.input_size, top_k=model.cfg.top_k)
         cache = TrajectoryCache(Path(cfg.data.cache_dir or cfg.out_dir / "cache"), key)
-        dataset = ReferringClipDataset(samples, cache, model.trajectory, encode_text=self.tokenizer.encode,
-                                       labeler=trajectory_labels, clip_length=cfg.data.clip_length,
-                                       image_size=cfg.data.image_size, flip_prob=cfg.data.flip_prob)
+
+        def crop_trajectories(frames):
+            model.trajectory.eval()
+            with torch.no_grad():
+                return model.trajectories(model.segment_frames(model.prepare_frames(frames)))
+
+        dataset = ReferringClipDataset(samples, cache, crop_trajectories, model.prepare_frames,
+                                       encode_text=model.tokenizer.encode, labeler=trajectory_labels,
+                                       clip_length=cfg.data.clip_length, flip_prob=cfg.data.flip_prob)
         if self.options.get("prebuild_cache", True):
             prebuild(dataset, ctx)
         return dataset
@@ -70,7 +75,18 @@ class DeRVOSStage(Stage):
         return total, {"exact_selection": hits / len(batch), "positives": positives / len(batch)}
 
     def export(self, model, cfg, out_dir):
-        return export_selection_model(model, self.tokenizer, cfg, out_dir)
+        return export_selection_model(model, cfg, out_dir)
+
+
+def entry_video_id(entry) -> str:
+    """The video (image) id of a reader's light entry without decoding the sample."""
+    if hasattr(entry, "video_id"):
+        return entry.video_id
+    return str(entry.image["id"])  # RefCOCO-layout entries
+
+
+def entry_expression(entry) -> str:
+    return entry.expression if hasattr(entry, "expression") else entry.sentence["sent"]
 
 
 class SampleSubset:
@@ -93,8 +109,8 @@ def limit_samples(samples, max_videos: int | None, max_samples: int | None):
     indices = list(range(len(samples)))
     entries = getattr(samples, "entries", None)
     if max_videos and entries is not None:
-        keep = set(sorted({e.video_id for e in entries})[: int(max_videos)])
-        indices = [i for i in indices if entries[i].video_id in keep]
+        keep = set(sorted({entry_video_id(e) for e in entries})[: int(max_videos)])
+        indices = [i for i in indices if entry_video_id(entries[i]) in keep]
     if max_samples:
         indices = indices[: int(max_samples)]
     return samples if len(indices) == len(samples) else SampleSubset(samples, indices)
@@ -104,7 +120,7 @@ def prebuild(dataset: ReferringClipDataset, ctx) -> None:
     """Fill the cache for every video of the dataset (each rank its share), with a progress line."""
     first = {}
     for i, entry in enumerate(getattr(dataset.samples, "entries", [])):
-        first.setdefault(entry.video_id, i)
+        first.setdefault(entry_video_id(entry), i)
     if not first:  # not an RVOSDataset: visit samples to find their videos
         first = {dataset.samples[i].video_id: i for i in reversed(range(len(dataset.samples)))}
     videos = sorted(first)[ctx.rank::ctx.world_size]

@@ -12,7 +12,7 @@ from pathlib import Path
 from torch import nn
 
 from derrvos_core.errors import InputError
-from derrvos_core.multimodal.tokenizer import ExpressionTokenizer, train_sentencepiece
+from derrvos_core.multimodal.tokenizer import train_sentencepiece
 
 from ..clips import swap_left_right
 from .common import TRAJECTORY_WEIGHTS, load_trajectory_weights
@@ -31,39 +31,40 @@ def derrvos_config(cfg):
     return DeRVOSConfig.from_json(path.read_text())
 
 
-def tokenizer_for(cfg, ctx) -> ExpressionTokenizer:
-    """The expression tokenizer: `tokenizer`, the init model's, or one trained on the training expressions."""
-    max_len = derrvos_config(cfg).max_text_len
+def tokenizer_for(cfg, ctx) -> Path | None:
+    """The sentencepiece file: `tokenizer`, the init model's, or one trained on the training expressions.
+
+    None when `options.tokenizer` is "bytes" (UTF-8 bytes, no training; quick tests).
+    """
     if cfg.tokenizer:
-        return ExpressionTokenizer(cfg.tokenizer, max_length=max_len)
+        return Path(cfg.tokenizer)
     if cfg.init and (Path(cfg.init) / "tokenizer.spm").is_file():
-        return ExpressionTokenizer(Path(cfg.init) / "tokenizer.spm", max_length=max_len)
+        return Path(cfg.init) / "tokenizer.spm"
+    if cfg.options.get("tokenizer") == "bytes":
+        return None
     prefix = cfg.out_dir / "tokenizer" / "tokenizer"
     if ctx.is_main and not Path(f"{prefix}.model").is_file():
         from derrvos_core.datasets import open_dataset
 
         samples = open_dataset(cfg.data.dataset, cfg.data.root, cfg.data.split)
-        texts = [e.expression for e in samples.entries]
+        from .derrvos import entry_expression
+
+        texts = [entry_expression(e) for e in samples.entries]
         # flipped copies too, so "left" and "right" are pieces whatever the split's balance
         train_sentencepiece(texts + [swap_left_right(t) for t in texts], prefix,
                             vocab_size=int(cfg.options.get("tokenizer_vocab", 1000)))
     ctx.barrier()
-    return ExpressionTokenizer(f"{prefix}.model", max_length=max_len)
+    return Path(f"{prefix}.model")
 
 
-def build_selection_model(cfg, tokenizer: ExpressionTokenizer) -> nn.Module:
+def build_selection_model(cfg, tokenizer: Path | None) -> nn.Module:
     """DeRVOS (trajectory, multimodal, tais) initialised as `cfg` says."""
-    from derrvos_core.model import DeRVOS
+    from derrvos_core.model import DeRVOS, load_model
 
     init = Path(cfg.init) if cfg.init else None
     if init is not None and (init / "model.safetensors").is_file():
-        from derrvos_core.model import load_model
-
-        return load_model(str(init))
-    model = DeRVOS.from_config(derrvos_config(cfg))
-    if tokenizer.vocab_size > model.multimodal.config.vocab_size:
-        raise InputError(f"the tokenizer has {tokenizer.vocab_size} ids but the text embedding only "
-                         f"{model.multimodal.config.vocab_size}")
+        return load_model(str(init)).train()
+    model = DeRVOS.from_config(derrvos_config(cfg), tokenizer_path=tokenizer)
     if init is not None:
         if not (init / TRAJECTORY_WEIGHTS).is_file():
             raise InputError(f"init folder {init} holds neither model.safetensors nor {TRAJECTORY_WEIGHTS}")
@@ -75,16 +76,14 @@ def build_selection_model(cfg, tokenizer: ExpressionTokenizer) -> nn.Module:
     if cfg.init_beit3:
         from derrvos_core.multimodal import load_official_beit3
 
-        encoder = load_official_beit3(cfg.init_beit3, model.multimodal.config)
-        model.multimodal.beit3.load_state_dict(encoder.state_dict())
-    model.tokenizer = tokenizer
+        load_official_beit3(cfg.init_beit3, model.multimodal.config, into=model.multimodal.beit3,
+                            ignore_task_heads=True)
     return model
 
 
-def export_selection_model(model: nn.Module, tokenizer: ExpressionTokenizer, cfg, out_dir: Path) -> Path:
-    """Save in our format (safetensors + config.json + tokenizer.spm + MODEL_CARD.md) via DeRVOS.save."""
-    model.tokenizer = tokenizer
-    card = (f"# {cfg.name}\n\nTrained by `python training/train.py --config <{cfg.name}.yaml>` "
+def export_selection_model(model: nn.Module, cfg, out_dir: Path) -> Path:
+    """Save in our format (model.safetensors + config.json + tokenizer.spm + MODEL_CARD.md)."""
+    card = (f"# {cfg.name}\n\nTrained by `python training/train.py --config training/configs/{cfg.name}.yaml` "
             f"(stage {cfg.stage}).\n")
     model.save(out_dir, card_text=card)
     return Path(out_dir) / "model.safetensors"

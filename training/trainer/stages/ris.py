@@ -21,7 +21,7 @@ from derrvos_core.datasets import open_dataset
 from derrvos_core.tais.losses import selection_loss, trajectory_labels
 from derrvos_core.trajectory.tracker import TrackerSession
 
-from ..clips import resize_frames, resize_masks, swap_left_right
+from ..clips import resize_masks, swap_left_right
 from ..referring_data import trim_padding
 from ..stage import Stage
 from .common import train_only
@@ -42,8 +42,8 @@ class ImageExample:
 class ImageReferringDataset:
     """One item per referring expression of an image dataset (first frame only), with flip + text swap."""
 
-    def __init__(self, samples, encode_text, image_size: int, flip_prob: float):
-        self.samples, self.encode_text = samples, encode_text
+    def __init__(self, samples, encode_text, prepare, image_size: int, flip_prob: float):
+        self.samples, self.encode_text, self.prepare = samples, encode_text, prepare
         self.image_size, self.flip_prob = image_size, flip_prob
 
     def __len__(self) -> int:
@@ -53,7 +53,7 @@ class ImageReferringDataset:
         index, seed = key
         rng = np.random.default_rng(seed)
         sample = self.samples[index]
-        frames = resize_frames(sample.load_frames()[:1], self.image_size)
+        frames = self.prepare(sample.load_frames()[:1]).cpu()
         target = resize_masks(sample.target_masks[:1], -(-self.image_size // 4))
         text = sample.expression
         if rng.random() < self.flip_prob:
@@ -67,15 +67,15 @@ class RISStage(Stage):
     trained = ("trajectory.refiner.",)
 
     def build_model(self, cfg, ctx):
-        self.tokenizer = tokenizer_for(cfg, ctx)
-        model = build_selection_model(cfg, self.tokenizer)
+        model = build_selection_model(cfg, tokenizer_for(cfg, ctx))
         train_only(model, self.trained)
         return model
 
     def build_dataset(self, cfg, model, ctx):
         samples = limit_samples(open_dataset(cfg.data.dataset, cfg.data.root, cfg.data.split), None,
                                 cfg.data.max_samples)
-        return ImageReferringDataset(samples, self.tokenizer.encode, cfg.data.image_size, cfg.data.flip_prob)
+        return ImageReferringDataset(samples, model.tokenizer.encode, model.prepare_frames, model.cfg.input_size,
+                                     cfg.data.flip_prob)
 
     def loss(self, model, batch: list[ImageExample]):
         gen = model.trajectory
@@ -98,7 +98,7 @@ class RISStage(Stage):
         return total, {"loss_selection": sel_sum / len(batch), "loss_mask": mask_sum / len(batch)}
 
     def export(self, model, cfg, out_dir):
-        return export_selection_model(model, self.tokenizer, cfg, out_dir)
+        return export_selection_model(model, cfg, out_dir)
 
 
 def _mask_loss(mask_logits: torch.Tensor, target: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
