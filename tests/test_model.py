@@ -1,0 +1,186 @@
+"""DeRVOSConfig, the DeRVOS module and our checkpoint format: round trips and strict-load errors."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from derrvos_core.errors import CheckpointError, InputError
+from derrvos_core.model import DeRVOS, DeRVOSConfig, checkpoint, load_model
+from derrvos_core.multimodal import train_sentencepiece
+
+SENTENCES = ["the red circle moving left", "the blue square standing still",
+             "a small green triangle turning around", "the big yellow star leaving the scene",
+             "the object that stops first", "the two squares on the right"]
+
+
+def small_config() -> DeRVOSConfig:
+    """The tiny preset at 64 px, so tests stay fast; every part keeps its structure."""
+    return dataclasses.replace(DeRVOSConfig.tiny(), input_size=64, multimodal_image_size=64)
+
+
+def build_model(tokenizer: Path | None = None, seed: int = 0) -> DeRVOS:
+    torch.manual_seed(seed)
+    return DeRVOS.from_config(small_config(), tokenizer_path=tokenizer).eval()
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small tensors: one thread avoids the thread hand-off that dominates on a shared 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def spm_file(tmp_path_factory) -> Path:
+    return train_sentencepiece(SENTENCES * 4, tmp_path_factory.mktemp("spm") / "expressions", vocab_size=60)
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory) -> Path:
+    """A byte-tokenizer model saved once; tests copy it before breaking it."""
+    return build_model().save(tmp_path_factory.mktemp("ckpt") / "tiny")
+
+
+def broken_copy(saved: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(saved, tmp_path / "copy"))
+
+
+def test_configs_round_trip_and_agree():
+    for cfg in (DeRVOSConfig.tiny(), DeRVOSConfig.full(), small_config()):
+        assert DeRVOSConfig.from_dict(json.loads(cfg.to_json())) == cfg
+    full = DeRVOSConfig.full()
+    assert (full.tais.num_layers, full.tais.width, full.top_k) == (3, 256, 20)
+    assert (full.threshold, full.crop_size) == (0.7, 36)
+    assert full.tais.trajectory_dim == 512 and full.tais.token_dim == 768
+    with pytest.raises(InputError, match="trajectory_dim"):
+        dataclasses.replace(DeRVOSConfig.tiny(), tais=DeRVOSConfig.full().tais)
+    with pytest.raises(InputError, match="unknown config keys"):
+        DeRVOSConfig.from_dict({**DeRVOSConfig.tiny().to_dict(), "extra": 1})
+
+
+def test_save_and_load_with_sentencepiece(spm_file, tmp_path):
+    model = build_model(spm_file)
+    folder = model.save(tmp_path / "m")
+    assert {p.name for p in folder.iterdir()} == {"model.safetensors", "config.json", "tokenizer.spm",
+                                                  "MODEL_CARD.md"}
+    loaded = load_model(folder)
+    assert not loaded.training and loaded.cfg == model.cfg
+    assert loaded.version == model.version and loaded.version.startswith("derrvos-tiny-")
+    assert model.version in (folder / "MODEL_CARD.md").read_text()
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+    text = "the red circle"
+    assert torch.equal(loaded.encode_expression(text).ids, model.encode_expression(text).ids)
+    assert loaded.tokenizer.tokenize("the red circle") == ["▁the", "▁red", "▁circle"]
+
+
+def test_fp16_checkpoint_loads_as_fp32(saved, tmp_path):
+    model = load_model(saved)
+    folder = model.save(tmp_path / "half", dtype=torch.float16, card_text="# shipped\n")
+    assert (folder / "MODEL_CARD.md").read_text() == "# shipped\n"
+    stored = load_file(str(folder / "model.safetensors"))
+    assert stored["tais.token_proj.1.weight"].dtype == torch.float16
+    half = load_model(folder)
+    weight = half.tais.token_proj[1].weight
+    assert weight.dtype == torch.float32
+    assert torch.equal(weight, model.tais.token_proj[1].weight.half().float())
+    assert half.version != model.version  # rounded weights are other weights
+    assert half.version == f"derrvos-tiny-{checkpoint._saved_hash(folder)}"
+
+
+def test_version_names_the_weights(saved):
+    model = load_model(saved)
+    before = model.version
+    with torch.no_grad():
+        model.tais.selectors[0].relevance.bias.add_(1.0)
+    assert model.version == before  # computed once ...
+    assert model.refresh_version() != before  # ... and again on request
+
+
+def test_missing_key_is_named(saved, tmp_path):
+    folder = broken_copy(saved, tmp_path)
+    state = load_file(str(folder / "model.safetensors"))
+    del state["tais.layers.1.ffn.0.weight"]
+    save_file(state, str(folder / "model.safetensors"))
+    with pytest.raises(CheckpointError, match="tais.layers.1.ffn.0.weight") as err:
+        load_model(folder)
+    assert err.value.missing == ["tais.layers.1.ffn.0.weight"] and err.value.unexpected == []
+
+
+def test_unexpected_key_is_named(saved, tmp_path):
+    folder = broken_copy(saved, tmp_path)
+    state = load_file(str(folder / "model.safetensors"))
+    state["tais.extra_head.weight"] = torch.zeros(3)
+    save_file(state, str(folder / "model.safetensors"))
+    with pytest.raises(CheckpointError, match="unexpected keys") as err:
+        load_model(folder)
+    assert err.value.unexpected == ["tais.extra_head.weight"]
+
+
+def test_wrong_shape_is_named(saved, tmp_path):
+    folder = broken_copy(saved, tmp_path)
+    state = load_file(str(folder / "model.safetensors"))
+    state["tais.token_proj.1.bias"] = torch.zeros(7)
+    save_file(state, str(folder / "model.safetensors"))
+    with pytest.raises(CheckpointError, match=r"tais.token_proj.1.bias \(7,\) != \(96,\)"):
+        load_model(folder)
+
+
+def test_config_that_does_not_fit_the_weights(saved, tmp_path):
+    folder = broken_copy(saved, tmp_path)
+    data = json.loads((folder / "config.json").read_text())
+    data["tais"]["num_layers"] = 2
+    (folder / "config.json").write_text(json.dumps(data))
+    with pytest.raises(CheckpointError, match="does not fit") as err:
+        load_model(folder)
+    assert "tais.layers.2.ffn.0.weight" in err.value.unexpected
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda f: (f / "config.json").unlink(), "missing config.json"),
+    (lambda f: (f / "model.safetensors").unlink(), "missing model.safetensors"),
+    (lambda f: (f / "config.json").write_text("{not json"), "not readable JSON"),
+    (lambda f: (f / "config.json").write_text("{}"), "not a DeRVOS checkpoint"),
+    (lambda f: (f / "model.safetensors").write_bytes(b"\x00" * 20), "not a readable safetensors"),
+    (lambda f: _edit_config(f, lambda d: d["tais"].update(colour="red")), "unknown config keys"),
+    (lambda f: _edit_config(f, lambda d: d["checkpoint"].update(tokenizer="tokenizer.spm")),
+     "tokenizer.spm, which is missing"),
+])
+def test_broken_checkpoint_folders(saved, tmp_path, damage, message):
+    folder = broken_copy(saved, tmp_path)
+    damage(folder)
+    with pytest.raises(CheckpointError, match=message):
+        load_model(folder)
+
+
+def _edit_config(folder: Path, change) -> None:
+    data = json.loads((folder / "config.json").read_text())
+    change(data)
+    (folder / "config.json").write_text(json.dumps(data))
+
+
+def test_missing_paths_and_default(tmp_path, monkeypatch):
+    with pytest.raises(CheckpointError, match="no such checkpoint folder"):
+        load_model(tmp_path / "nowhere")
+    (tmp_path / "file.safetensors").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="not a file"):
+        load_model(tmp_path / "file.safetensors")
+    monkeypatch.setattr(checkpoint, "DEFAULT_MODEL", tmp_path / "assets" / "models" / "derrvos-tiny-synthref")
+    with pytest.raises(CheckpointError, match="default model is not in"):
+        load_model("default")
+
+
+def test_default_resolves_from_the_package_not_the_cwd(saved, tmp_path, monkeypatch):
+    repo = Path(checkpoint.__file__).resolve().parents[2]
+    assert checkpoint.DEFAULT_MODEL == repo / "assets" / "models" / "derrvos-tiny-synthref"
+    monkeypatch.setattr(checkpoint, "DEFAULT_MODEL", saved)
+    monkeypatch.chdir(tmp_path)
+    assert load_model("default").cfg == small_config()
