@@ -118,8 +118,10 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="cpu")
     args = p.parse_args(argv)
     from derrvos_core.model import load_model
+    from training.trainer.fast_eval import memoize_trajectories
 
-    model = load_model(args.checkpoint, device=args.device)
+    # a video's trajectories per crop size are computed once for all its expressions (same numbers)
+    model = memoize_trajectories(load_model(args.checkpoint, device=args.device))
     dataset = open_dataset("synthref", args.root, args.split)
     n = len(dataset) if args.limit is None else min(args.limit, len(dataset))
     res = sweep(model, [dataset[i] for i in range(n)])
