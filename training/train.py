@@ -10,6 +10,7 @@ the stage's final model goes to <out>/final when the planned length is reached.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -47,8 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         result = run_training(cfg, resume=args.resume, max_steps=args.max_steps, progress=not args.no_progress)
     finally:
         shutdown_distributed()
-    print(f"{cfg.name}: step {result.state.step}, {result.steps_per_second:.3f} steps/s, "
-          f"final model: {result.export_path or '(not reached)'}")
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"{cfg.name}: step {result.state.step}, {result.steps_per_second:.3f} steps/s, "
+              f"final model: {result.export_path or '(not reached)'}")
     return 0
 
 

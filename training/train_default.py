@@ -52,12 +52,15 @@ def make_data(root: Path) -> None:
                                    "--num-videos", str(videos), "--seed", str(seed), "--workers", "2"])
 
 
-def train_stages() -> None:
-    for name in STAGES:
+def train_stages(stages=STAGES, nproc: int = 1) -> None:
+    """Each stage in turn (skipped once its final model exists); `nproc` > 1 runs DDP (gloo on CPU) via torchrun."""
+    for name in stages:
         if (ROOT / "runs" / name / "final").is_dir():
             continue
-        _run(name, [PY, "training/train.py", "--config", f"training/configs/{name}.yaml", "--resume",
-                    "--no-progress"])
+        launcher = [PY, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"] \
+            if nproc > 1 else [PY]
+        _run(name, launcher + ["training/train.py", "--config", f"training/configs/{name}.yaml", "--resume",
+                               "--no-progress"])
 
 
 def evaluate(root: Path, checkpoint: Path) -> None:
@@ -90,6 +93,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="data/synthref")
     p.add_argument("--only", nargs="*", choices=("data", "stages", "eval", "ship"), default=None)
+    p.add_argument("--stages", nargs="*", choices=STAGES, default=list(STAGES), help="which training stages")
+    p.add_argument("--nproc", type=int, default=1, help="processes per stage (DDP under torchrun, gloo on CPU)")
     args = p.parse_args(argv)
     steps = args.only or ["data", "stages", "eval", "ship"]
     root = ROOT / args.data
@@ -97,7 +102,7 @@ def main(argv=None) -> int:
     if "data" in steps:
         make_data(root)
     if "stages" in steps:
-        train_stages()
+        train_stages(args.stages, args.nproc)
     if "eval" in steps:
         evaluate(root, final)
     if "ship" in steps:
