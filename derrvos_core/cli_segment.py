@@ -1,0 +1,100 @@
+"""`python -m derrvos_core segment --video V --expression "..." --out DIR [--checkpoint C]
+[--crop-size N] [--threshold X] [--device D] [--at-least-one]`.
+
+Writes DIR/masks/<frame>.png (0/255, the answer per frame), DIR/overlay.mp4 (the selected
+trajectories in colour) and DIR/scores.json (every trajectory: id, score, crop, frames, selected).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from derrvos_core.errors import DeRVOSError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--video", required=True, help="video file or folder of frames")
+    parser.add_argument("--expression", required=True,
+                        help="what to segment, e.g. 'the red car turning left'")
+    parser.add_argument("--out", required=True, type=Path, help="output folder (created if missing)")
+    parser.add_argument("--checkpoint", default="default",
+                        help="model folder, or 'default' (the shipped model)")
+    parser.add_argument("--crop-size", type=int, default=None,
+                        help="frames per independent crop (default: 36)")
+    parser.add_argument("--threshold", type=float, default=None, help="confidence to select (default: 0.7)")
+    parser.add_argument("--at-least-one", action="store_true",
+                        help="keep each crop's best trajectory when none reaches the threshold")
+    parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1, ...)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        from derrvos_core.model import load_model
+
+        model = load_model(args.checkpoint, device=args.device)
+        result = _segment_with_progress(model, args)
+        _write_outputs(result, args, model.version)
+    except DeRVOSError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"{len(result.selected)} of {len(result.trajectories)} trajectories selected; wrote "
+          f"{args.out / 'masks'}, {args.out / 'overlay.mp4'}, {args.out / 'scores.json'}")
+    return 0
+
+
+def _segment_with_progress(model, args: argparse.Namespace):
+    from tqdm import tqdm
+
+    from derrvos_core.result import SegmentationResult
+
+    steps = model.segment_iter(args.video, args.expression, crop_size=args.crop_size,
+                               threshold=args.threshold, at_least_one=args.at_least_one)
+    bar = None
+    try:
+        for step in steps:
+            if isinstance(step, SegmentationResult):
+                return step
+            if bar is None:
+                bar = tqdm(total=step.num_crops, unit="crop", desc="segment", file=sys.stderr)
+            bar.update(1)
+            bar.set_postfix_str(f"{step.frames_done}/{step.num_frames} frames")
+    finally:
+        if bar is not None:
+            bar.close()
+    raise RuntimeError("the model finished without a result")
+
+
+def _write_outputs(result, args: argparse.Namespace, version: str) -> None:
+    from derrvos_core.masks import write_binary_png
+    from derrvos_core.video import open_video, write_overlay_video
+
+    out: Path = args.out
+    (out / "masks").mkdir(parents=True, exist_ok=True)
+    chosen = [t for t in result.trajectories if t.trajectory_id in set(result.selected)]
+    with open_video(args.video) as reader:
+        names = reader.frame_names
+        for frame in range(result.num_frames):
+            write_binary_png(out / "masks" / f"{names[frame]}.png", result.frame_mask(frame))
+        per_frame = ([t.mask(f, result.height, result.width) if t.frame_start <= f < t.frame_end else None
+                      for t in chosen] for f in range(result.num_frames))
+        labels = [f"#{t.trajectory_id} {t.score:.2f}" for t in chosen]
+        write_overlay_video(out / "overlay.mp4", reader.frames(), per_frame, labels, reader.info.fps)
+    (out / "scores.json").write_text(json.dumps(_scores(result, args, version), indent=2))
+
+
+def _scores(result, args: argparse.Namespace, version: str) -> dict:
+    selected = set(result.selected)
+    return {
+        "video": str(args.video), "expression": result.expression, "model_version": version,
+        "crop_size": result.crop_size, "threshold": result.threshold, "at_least_one": result.at_least_one,
+        "num_frames": result.num_frames, "height": result.height, "width": result.width,
+        "warnings": list(result.warnings),
+        "trajectories": [{"id": t.trajectory_id, "score": t.score, "crop": t.crop_index,
+                          "frame_start": t.frame_start, "frame_end": t.frame_end,
+                          "frames": t.frames_present(), "selected": t.trajectory_id in selected}
+                         for t in result.trajectories],
+    }

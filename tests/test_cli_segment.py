@@ -1,0 +1,88 @@
+"""`python -m derrvos_core segment`: masks, overlay and scores written; bad input is one line and exit 2."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from derrvos_core.__main__ import main
+from derrvos_core.masks import read_binary_png
+from derrvos_core.model import checkpoint
+from derrvos_core.video import probe
+
+from .test_model import build_model
+from .test_model_inference import EXPRESSION, moving_squares, write_mp4
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    model_dir = build_model(seed=5).save(root / "model")
+    video = write_mp4(root / "clip.mp4", moving_squares(9, 48, 64))
+    return model_dir, video
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread for every run here (fixtures included), so both runs compute alike."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def reference(setup):
+    """The same run in-process, to check what the CLI wrote."""
+    model_dir, video = setup
+    return checkpoint.load_model(model_dir).segment(video, EXPRESSION, crop_size=4, threshold=0.5)
+
+
+def test_writes_masks_overlay_and_scores(setup, reference, tmp_path, capsys):
+    model_dir, video = setup
+    out = tmp_path / "out"
+    code = main(["segment", "--video", str(video), "--expression", EXPRESSION, "--out", str(out),
+                 "--checkpoint", str(model_dir), "--crop-size", "4", "--threshold", "0.5"])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "3/3" in err  # the progress bar reached the last crop
+    scores = json.loads((out / "scores.json").read_text())
+    assert scores["crop_size"] == 4 and scores["threshold"] == 0.5 and scores["num_frames"] == 9
+    assert scores["model_version"].startswith("derrvos-tiny-")
+    assert [t["crop"] for t in scores["trajectories"]] == [0] * 16 + [1] * 16 + [2] * 16
+    assert all(set(t) >= {"id", "score", "crop", "frames", "selected"} for t in scores["trajectories"])
+    selected = [t for t in scores["trajectories"] if t["selected"]]
+    assert selected == [t for t in scores["trajectories"] if t["score"] >= 0.5]
+    assert [t["score"] for t in scores["trajectories"]] == [t.score for t in reference.trajectories]
+    pngs = sorted(p.name for p in (out / "masks").iterdir())
+    assert pngs == [f"{i:05d}.png" for i in range(9)]
+    for frame in range(9):
+        mask = read_binary_png(out / "masks" / f"{frame:05d}.png")
+        expected = np.zeros((48, 64), dtype=bool)
+        for t in selected:
+            if frame in t["frames"]:
+                expected |= reference.trajectories[t["id"]].mask(frame, 48, 64)
+        assert mask.shape == (48, 64)
+        assert np.array_equal(mask, expected)
+    info = probe(out / "overlay.mp4")
+    assert info.num_frames == 9 and (info.height, info.width) == (48, 64)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--expression", " "], "expression is empty"),
+    (["--video", "nowhere.mp4"], "no such video"),
+    (["--checkpoint", "no_such_model"], "no such checkpoint folder"),
+    (["--crop-size", "0"], "crop_size"),
+    (["--device", "abacus"], "device 'abacus' is not usable"),
+])
+def test_bad_input_is_one_line_and_exit_2(setup, tmp_path, capsys, args, message):
+    model_dir, video = setup
+    base = {"--video": str(video), "--expression": EXPRESSION, "--out": str(tmp_path / "o"),
+            "--checkpoint": str(model_dir)}
+    base.update(dict(zip(args[::2], args[1::2])))
+    code = main(["segment", *[x for kv in base.items() for x in kv]])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and message in err and err.startswith("error:")
+    assert not (tmp_path / "o" / "scores.json").exists()
