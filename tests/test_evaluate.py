@@ -158,21 +158,26 @@ def test_split_without_ground_truth_only_writes_pngs(synthref_root, tmp_path):
     assert (tmp_path / "out" / "Annotations" / dataset.entries[0].video_id).is_dir()
 
 
-def test_cli_end_to_end_with_tiny_random_model(synthref_root, tmp_path):
+def test_cli_end_to_end_with_tiny_random_model(tmp_path):
     model_mod = pytest.importorskip("derrvos_core.model", reason="the DeRVOS model has not landed yet")
     from training.evaluate import main
 
+    tiny_video = SynthRefConfig(width=48, height=48, min_frames=4, max_frames=4, min_objects=3, max_objects=3)
+    generate_synthref(tmp_path / "data", "valid", 1, seed=4, config=tiny_video)
     model = model_mod.DeRVOS.from_config(model_mod.DeRVOSConfig.tiny())
     model.save(tmp_path / "tiny")
-    code = main(["--dataset", "synthref", "--root", str(synthref_root), "--split", "test", "--checkpoint",
-                 str(tmp_path / "tiny"), "--out", str(tmp_path / "eval"), "--crop-size", "6", "--limit", "3"])
+    code = main(["--dataset", "synthref", "--root", str(tmp_path / "data"), "--split", "valid", "--checkpoint",
+                 str(tmp_path / "tiny"), "--out", str(tmp_path / "eval"), "--crop-size", "2", "--limit", "1"])
     assert code == 0
     results = json.loads((tmp_path / "eval" / "results.json").read_text())
-    assert results["num_expressions"] == 3 and 0.0 <= results["overall"]["model"]["JF"] <= 1.0
+    assert results["num_expressions"] == 1 and 0.0 <= results["overall"]["model"]["JF"] <= 1.0
     assert results["overall"]["oracle"]["JF"] >= results["overall"]["random"]["JF"] - 1e-9
-    assert (tmp_path / "eval" / "per_expression.csv").is_file()
-    assert (tmp_path / "eval" / "Annotations").is_dir()
-
+    assert results["model_version"] == model.version
+    rows = list(csv.DictReader(open(tmp_path / "eval" / "per_expression.csv", encoding="utf-8")))
+    assert len(rows) == 1 and int(rows[0]["num_trajectories"]) > 0  # 2 crops of top-k trajectories
+    sample = open_dataset("synthref", tmp_path / "data", "valid")[0]
+    folder = tmp_path / "eval" / "Annotations" / sample.video_id / sample.expression_id
+    assert sorted(p.stem for p in folder.iterdir()) == list(sample.frame_names)
 
 
 def test_ris_split_reports_miou_and_oiou(tmp_path):
