@@ -166,8 +166,9 @@ def test_cli_end_to_end_with_tiny_random_model(tmp_path):
     generate_synthref(tmp_path / "data", "valid", 1, seed=4, config=tiny_video)
     model = model_mod.DeRVOS.from_config(model_mod.DeRVOSConfig.tiny())
     model.save(tmp_path / "tiny")
-    code = main(["--dataset", "synthref", "--root", str(tmp_path / "data"), "--split", "valid", "--checkpoint",
-                 str(tmp_path / "tiny"), "--out", str(tmp_path / "eval"), "--crop-size", "2", "--limit", "1"])
+    code = main(["--dataset", "synthref", "--root", str(tmp_path / "data"), "--split", "valid",
+                 "--checkpoint", str(tmp_path / "tiny"), "--out", str(tmp_path / "eval"),
+                 "--crop-size", "2", "--limit", "1"])
     assert code == 0
     results = json.loads((tmp_path / "eval" / "results.json").read_text())
     assert results["num_expressions"] == 1 and 0.0 <= results["overall"]["model"]["JF"] <= 1.0
