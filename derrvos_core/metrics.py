@@ -89,6 +89,8 @@ def video_iou(gt: np.ndarray, pred: np.ndarray) -> float:
     if union == 0:
         return 1.0
     both = gt_on & pred_on
+    if not both.any():  # present in some frames, never together: nothing overlaps
+        return 0.0
     return float(region_similarity(gt[both], pred[both]).sum() / union)
 
 

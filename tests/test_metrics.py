@@ -82,6 +82,8 @@ def test_temporal_and_video_iou():
     nothing = np.zeros((3, 8, 8), bool)
     assert temporal_iou(nothing, nothing) == 1.0 and video_iou(nothing, nothing) == 1.0
     assert temporal_iou(nothing, nothing | True) == 0.0
+    # present in disjoint frames (never together): vIoU is 0, not an error
+    assert video_iou(np.stack([on, off]), np.stack([off, on])) == 0.0
 
 
 def test_mean_and_overall_iou():

@@ -42,16 +42,7 @@ def score_masks(gt: np.ndarray, pred: np.ndarray) -> ExpressionScore:
     inter, union = int((gt & pred).sum()), int((gt | pred).sum())
     iou = mean_iou([(gt, pred)])
     return ExpressionScore(J=jf["J"], F=jf["F"], JF=jf["JF"], tIoU=float(temporal_iou(gt, pred)),
-                           vIoU=_video_iou(gt, pred), IoU=float(iou), intersection=inter, union=union)
-
-
-def _video_iou(gt: np.ndarray, pred: np.ndarray) -> float:
-    """metrics.video_iou, guarded: with no frame where both are present the sum is 0 (0 / union, or 1 if
-    the union is empty too); metrics.video_iou currently raises on that case instead."""
-    both = gt.reshape(len(gt), -1).any(axis=1) & pred.reshape(len(pred), -1).any(axis=1)
-    if not both.any():
-        return 0.0 if (gt.any() or pred.any()) else 1.0
-    return float(video_iou(gt, pred))
+                           vIoU=video_iou(gt, pred), IoU=float(iou), intersection=inter, union=union)
 
 
 def summarize(scores: list) -> dict:
