@@ -72,14 +72,16 @@ def check_share(args, auth: tuple) -> None:
 
 def load_checkpoint(checkpoint: str, device: str):
     """The model, or a LaunchError that says which file is missing and how to get it."""
-    from derrvos_core.errors import CheckpointError
-    from derrvos_core.model import load_model
-
     if checkpoint == "default" and not (DEFAULT_MODEL_DIR / "model.safetensors").is_file():
         raise LaunchError(
             f"the shipped model is missing: {DEFAULT_MODEL_DIR} has no model.safetensors. Train it with the "
             "training scripts (see README, 'Training the shipped model'), or start with "
             "--checkpoint DIR pointing at a model directory (model.safetensors + config.json).")
+    if checkpoint != "default" and not Path(checkpoint).exists():
+        raise LaunchError(f"--checkpoint {checkpoint}: no such model directory")
+    from derrvos_core.errors import CheckpointError
+    from derrvos_core.model import load_model
+
     try:
         return load_model(checkpoint, device=device)
     except CheckpointError as exc:

@@ -13,6 +13,7 @@ BRUSH_COLOUR = "#ff00ff"
 
 @dataclass(frozen=True)
 class CorrectionPanel:
+    frame_note: gr.Markdown
     trajectory: gr.Dropdown
     accept: gr.Button
     reject: gr.Button
@@ -25,6 +26,7 @@ class CorrectionPanel:
 
 def build_correction_panel() -> CorrectionPanel:
     gr.Markdown("### 4 · Correction")
+    frame_note = gr.Markdown("*Load a video and run to correct its answer.*", elem_id="correction-frame")
     with gr.Row(equal_height=True):
         trajectory = gr.Dropdown(choices=[], label="Trajectory on this frame", scale=2,
                                  elem_id="trajectory-choice")
@@ -40,7 +42,7 @@ def build_correction_panel() -> CorrectionPanel:
         remove_pixels = gr.Button("Remove painted pixels", elem_id="remove-pixels")
         undo = gr.Button("Undo", elem_id="undo")
     status = gr.Markdown("", elem_id="correction-status")
-    return CorrectionPanel(trajectory, accept, reject, editor, add_pixels, remove_pixels, undo, status)
+    return CorrectionPanel(frame_note, trajectory, accept, reject, editor, add_pixels, remove_pixels, undo, status)
 
 
 def wire_correction_panel(panel: CorrectionPanel, service, frame: gr.Slider):
@@ -75,14 +77,16 @@ def wire_correction_panel(panel: CorrectionPanel, service, frame: gr.Slider):
     def redraw(index: float, request: gr.Request):
         session = service.session(session_id(request))
         if session.video is None:
-            return None, gr.Dropdown(choices=[], value=None)
-        index = int(index)
+            return "", None, gr.Dropdown(choices=[], value=None)
+        index = min(max(int(index), 0), session.video.info.num_frames - 1)
+        note = f"Correcting **frame {index}** of {session.video.info.num_frames}" + \
+            ("" if session.run else " (run first: corrections apply to a run)")
         background = service.view(session.session_id, index)
         rows = [r for r in service.trajectory_table(session.session_id)
-                if r.frames_present and _spans(session, r.trajectory_id, index)]
+                if r.frames_present and _spans(session, r.trajectory_id, index)] if session.run else []
         choices = [(f"#{r.trajectory_id} · score {r.score:.2f} · "
                     f"{'selected' if r.selected else 'not selected'}", r.trajectory_id) for r in rows]
-        return ({"background": background, "layers": [], "composite": None},
+        return (note, {"background": background, "layers": [], "composite": None},
                 gr.Dropdown(choices=choices, value=choices[0][1] if choices else None))
 
     @shows_errors
@@ -109,12 +113,12 @@ def wire_correction_panel(panel: CorrectionPanel, service, frame: gr.Slider):
         panel.undo.click(on_undo, None, [panel.status], **PRIVATE),
     ]
 
-    def refresh(event):
-        return event.success(redraw, [frame], [panel.editor, panel.trajectory], show_progress="hidden",
-                             **PRIVATE)
+    outputs = [panel.frame_note, panel.editor, panel.trajectory]
 
-    frame.change(redraw, [frame], [panel.editor, panel.trajectory], trigger_mode="always_last",
-                 show_progress="hidden", **PRIVATE)
+    def refresh(event):
+        return event.success(redraw, [frame], outputs, show_progress="hidden", **PRIVATE)
+
+    frame.change(redraw, [frame], outputs, trigger_mode="always_last", show_progress="hidden", **PRIVATE)
     return changed, refresh
 
 
