@@ -80,6 +80,9 @@ def test_save_and_load_with_sentencepiece(spm_file, tmp_path):
     text = "the red circle"
     assert torch.equal(loaded.encode_expression(text).ids, model.encode_expression(text).ids)
     assert loaded.tokenizer.tokenize("the red circle") == ["▁the", "▁red", "▁circle"]
+    long = loaded.encode_expression(" ".join(SENTENCES))
+    assert long.truncated and " ".join(SENTENCES).startswith(long.text) and len(long.text) > 20
+    assert int((~long.padding_mask).sum()) == loaded.cfg.max_text_len
 
 
 def test_fp16_checkpoint_loads_as_fp32(saved, tmp_path):
