@@ -64,6 +64,12 @@ def test_configs_round_trip_and_agree():
         dataclasses.replace(DeRVOSConfig.tiny(), tais=DeRVOSConfig.full().tais)
     with pytest.raises(InputError, match="unknown config keys"):
         DeRVOSConfig.from_dict({**DeRVOSConfig.tiny().to_dict(), "extra": 1})
+    with pytest.raises(InputError, match="not valid JSON"):
+        DeRVOSConfig.from_json("{")
+
+
+def test_a_checkpoint_config_reads_as_a_config(saved):
+    assert DeRVOSConfig.from_json((saved / "config.json").read_text()) == small_config()
 
 
 def test_save_and_load_with_sentencepiece(spm_file, tmp_path):

@@ -79,6 +79,18 @@ class DeRVOSConfig:
         return json.dumps(self.to_dict(), indent=2)
 
     @classmethod
+    def from_json(cls, text: str) -> DeRVOSConfig:
+        """From JSON text: `to_json()`, or a checkpoint's config.json (its "checkpoint" section, the
+        folder's format metadata, is not part of the model config and is skipped)."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise InputError(f"DeRVOS config is not valid JSON: {err}") from err
+        if isinstance(data, dict):
+            data.pop("checkpoint", None)
+        return cls.from_dict(data)
+
+    @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DeRVOSConfig:
         """Rebuild from `to_dict()`; unknown or malformed keys raise InputError naming them."""
         if not isinstance(data, dict):
