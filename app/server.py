@@ -36,7 +36,7 @@ def serve(demo: gr.Blocks, service, options: ServeOptions) -> gr.Blocks:
     demo.queue(default_concurrency_limit=4, max_size=64)
     demo.launch(server_name=options.host, server_port=options.port, share=options.share,
                 auth=list(options.auth) or None, auth_message="DeRVOS Studio: sign in to annotate.",
-                max_file_size=f"{options.max_upload_mb:g}mb", allowed_paths=allowed, css=CSS,
+                max_file_size=int(options.max_upload_mb * 2 ** 20), allowed_paths=allowed, css=CSS,
                 prevent_thread_lock=not options.block, show_error=True, quiet=not options.block,
                 ssr_mode=False)
     return demo

@@ -5,6 +5,7 @@ raises `DeRVOSError`s whose messages are written for the person at the page.
 """
 from __future__ import annotations
 
+import inspect
 import shutil
 import threading
 import time
@@ -136,7 +137,9 @@ class StudioService(EditMethods, FileMethods):
         try:
             info = probe(path)
         except VideoError as exc:
-            raise VideoError(f"{name} is not a video this studio can read: {exc}") from exc
+            # The reader names the temporary upload path; the user knows the file by its name.
+            reason = str(exc).replace(str(path), name).removeprefix(f"{name}: ")
+            raise VideoError(f"{name} is not a video this studio can read ({reason})") from exc
         digest = content_hash(path)
         kept = path if self._is_example(path) else self._keep_upload(path, digest)
         record = self.store.add_video(kept, fps=info.fps, num_frames=info.num_frames, height=info.height,
@@ -211,6 +214,13 @@ class StudioService(EditMethods, FileMethods):
         run = self._show_run(session, run_id, key, result, None, user)
         return RunOutcome(run, cached=False, cancelled=False, seconds=time.perf_counter() - start)
 
+    def links_crops(self) -> bool:
+        """Whether the model's `segment_iter` takes `link_crops` (cross-crop linking, beyond the paper)."""
+        try:
+            return "link_crops" in inspect.signature(self.model.segment_iter).parameters
+        except (TypeError, ValueError):
+            return False
+
     def cancel(self, session_id: str) -> bool:
         """Ask the session's run to stop after the crop in progress; False if none runs."""
         session = self.session(session_id)
@@ -233,6 +243,9 @@ class StudioService(EditMethods, FileMethods):
                    progress: ProgressFn | None) -> SegmentationResult | None:
         if session.running:
             raise BusyError("a run is already in progress in this tab: wait for it or press Cancel")
+        if link_crops and not self.links_crops():
+            raise InputError(f"model {self.model_version} cannot link trajectories across crops; "
+                             "untick 'Link trajectories across crops'")
         if not self._model_lock.acquire(blocking=False):
             raise BusyError(f"the model is busy with another run ({self._busy_with}); it runs one video at "
                             "a time, so try again when that run has finished")
@@ -240,9 +253,11 @@ class StudioService(EditMethods, FileMethods):
         session.cancel.clear()
         self._busy_with = f"{video.name!r}, \"{expression}\""
         steps = None
+        options = {"crop_size": crop_size, "threshold": threshold}
+        if link_crops:
+            options["link_crops"] = True  # only asked for when wanted: a model without linking still runs
         try:
-            steps = self.model.segment_iter(str(video.path), expression, crop_size=crop_size,
-                                            threshold=threshold, link_crops=link_crops)
+            steps = self.model.segment_iter(str(video.path), expression, **options)
             for item in steps:
                 if isinstance(item, SegmentationResult):
                     return item

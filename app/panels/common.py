@@ -51,4 +51,7 @@ def shows_errors(handler):
 def _sentence(message: str) -> str:
     # gr.Error renders HTML: a file name with "<" in it must show as text.
     message = html.escape(message.strip())
-    return message[:1].upper() + message[1:] if message else "Invalid input."
+    first = message.split(" ", 1)[0]
+    if first.isalpha() and first.islower():  # a file name ("notes.mp4 is ...") keeps its case
+        message = message[:1].upper() + message[1:]
+    return message or "Invalid input."

@@ -1,0 +1,132 @@
+"""End to end in Debian's chromium through Playwright: load an example, type an expression, run, move
+the threshold, paint a correction, save it, export. Each step leaves a screenshot in
+test-artifacts/browser/ and is checked against the page and the store."""
+from __future__ import annotations
+
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from app.server import ServeOptions, serve
+from app.ui import build_app
+from derrvos_core.store import CorrectionKind
+from tests.test_app_support import free_port, make_service, tiny_model, tiny_model_dir  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "browser"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+EXAMPLE_TITLE = "SynthRef: crosses (41 frames)"
+STEP_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture
+def studio(tiny_model, tmp_path):
+    service = make_service(tiny_model, tmp_path)
+    demo = serve(build_app(service), service, ServeOptions(port=free_port(), block=False))
+    yield service, demo.local_url
+    demo.close()
+
+
+@pytest.fixture
+def page():
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium) - the browser test needs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            # Tall enough for the whole page: a full-page screenshot would resize the viewport and
+            # redraw every canvas, which costs seconds on a busy 2-core machine.
+            yield browser.new_page(viewport={"width": 1400, "height": 2200})
+        finally:
+            browser.close()
+
+
+def shows(page, selector: str, text: str) -> None:
+    """Wait until the element's text contains `text` (the page answered the step)."""
+    page.wait_for_function("([s, t]) => (document.querySelector(s)?.innerText || '').includes(t)",
+                           arg=[selector, text], timeout=STEP_TIMEOUT_MS)
+
+
+def snap(page, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    print(f"{time.perf_counter() - T0[0]:6.1f} s  {path.name}")
+    return path
+
+
+T0 = [0.0]
+
+
+def test_annotate_a_video_end_to_end_in_chromium(studio, page, tmp_path):
+    service, url = studio
+    start = T0[0] = time.perf_counter()
+    page.goto(url)
+    page.wait_for_selector("#load-example", timeout=STEP_TIMEOUT_MS)
+
+    not_a_video = tmp_path / "notes.mp4"
+    not_a_video.write_text("meeting notes, not a video\n" * 50, encoding="utf-8")
+    page.locator("#video-upload input[type=file]").set_input_files(str(not_a_video))
+    page.get_by_text("notes.mp4 is not a video this studio can read").wait_for(timeout=STEP_TIMEOUT_MS)
+    snap(page, "00-bad-upload-refused")
+    assert service.store.count("videos") == 0
+
+    page.locator("#example-choice input").click()
+    page.get_by_role("option", name=EXAMPLE_TITLE).click()
+    page.click("#load-example")
+    shows(page, "#video-info", "128×128, 41 frames")
+    snap(page, "01-example-loaded")
+
+    page.fill("#expression textarea", "the orange cross that appears later")
+    snap(page, "02-expression-typed")
+    page.click("#run")
+    shows(page, "#run-status", "Run #")
+    shows(page, "#trajectory-table", "score")
+    snap(page, "03-run-finished")
+    (run,) = service.store.runs()
+    assert run.expression == "the orange cross that appears later" and run.crop_size == 36
+    num_trajectories = len(service.store.load_run(run.id).trajectories)
+
+    threshold = page.locator("#threshold input[type=number]")
+    threshold.fill("0")
+    threshold.press("Enter")
+    shows(page, "#run-status", f"Threshold 0.00: {num_trajectories} of {num_trajectories}")
+    snap(page, "04-threshold-moved")
+    assert [c.threshold for c in service.store.corrections(run.id)] == [0.0]
+
+    frame = page.locator("#frame input[type=number]")
+    frame.fill("5")
+    frame.press("Enter")
+    shows(page, "#correction-frame", "frame 5")  # the correction panel follows the scrubber
+    page.click("#editor button[aria-label=Brush]")
+    box = page.locator("#editor canvas").first.bounding_box()
+    x, y = box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.7
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + box["width"] * 0.3, y + box["height"] * 0.1, steps=3)
+    page.mouse.up()
+    snap(page, "05-correction-painted")
+
+    page.click("#add-pixels")
+    shows(page, "#correction-status", "pixels added to frame 5")
+    shows(page, "#history", "2\n")  # threshold + drawing: the last panel redrawn after a correction
+    page.wait_for_timeout(1500)  # the editor reloads its cleared canvas last
+    snap(page, "06-correction-saved")
+    draws = [c for c in service.store.corrections(run.id) if c.kind is CorrectionKind.DRAW]
+    assert len(draws) == 1 and draws[0].frame == 5
+    assert service.store.final_masks(run.id).masks[5].sum() >= 1
+
+    page.locator("#export-format").get_by_text("COCO-RLE").click()
+    page.click("#export")
+    shows(page, "#history-status", "Exported COCO-RLE dataset")
+    shows(page, "#export-file", ".zip")
+    snap(page, "07-exported")
+    (exported,) = sorted((Path(service.config.data_dir) / "exports").glob("*.zip"))
+    assert "coco-rle" in exported.name and zipfile.ZipFile(exported).testzip() is None
+    assert time.perf_counter() - start < 90
