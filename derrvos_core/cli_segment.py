@@ -1,5 +1,5 @@
 """`python -m derrvos_core segment --video V --expression "..." --out DIR [--checkpoint C]
-[--crop-size N] [--threshold X] [--device D] [--at-least-one]`.
+[--crop-size N] [--threshold X] [--device D] [--at-least-one] [--link-crops]`.
 
 Writes DIR/masks/<frame>.png (0/255, the answer per frame), DIR/overlay.mp4 (the selected
 trajectories in colour) and DIR/scores.json (every trajectory: id, score, crop, frames, selected).
@@ -26,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", type=float, default=None, help="confidence to select (default: 0.7)")
     parser.add_argument("--at-least-one", action="store_true",
                         help="keep each crop's best trajectory when none reaches the threshold")
+    parser.add_argument("--link-crops", action="store_true",
+                        help="link trajectories across crops so each object keeps one identity and one "
+                             "score over the video (beyond the paper; off by default)")
     parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1, ...)")
 
 
@@ -52,7 +55,8 @@ def _segment_with_progress(model, args: argparse.Namespace):
     from derrvos_core.result import SegmentationResult
 
     steps = model.segment_iter(args.video, args.expression, crop_size=args.crop_size,
-                               threshold=args.threshold, at_least_one=args.at_least_one)
+                               threshold=args.threshold, at_least_one=args.at_least_one,
+                               link_crops=args.link_crops)
     bar = None
     try:
         for step in steps:
@@ -93,7 +97,9 @@ def _scores(result, args: argparse.Namespace, version: str) -> dict:
         "crop_size": result.crop_size, "threshold": result.threshold, "at_least_one": result.at_least_one,
         "num_frames": result.num_frames, "height": result.height, "width": result.width,
         "warnings": list(result.warnings),
-        "trajectories": [{"id": t.trajectory_id, "score": t.score, "crop": t.crop_index,
+        "link_crops": bool(getattr(args, "link_crops", False)),
+        "trajectories": [{"id": t.trajectory_id, "link_id": t.link_id, "score": t.score,
+                          "crop": t.crop_index,
                           "frame_start": t.frame_start, "frame_end": t.frame_end,
                           "frames": t.frames_present(), "selected": t.trajectory_id in selected}
                          for t in result.trajectories],

@@ -95,16 +95,36 @@ class SegmentationResult:
 
 
 def select_trajectories(trajectories, threshold: float, at_least_one: bool) -> tuple:
-    """trajectory_ids with score >= threshold; with `at_least_one`, each crop keeps its best one."""
-    chosen = [t.trajectory_id for t in trajectories if t.score >= threshold]
+    """trajectory_ids with score >= threshold; with `at_least_one`, each crop keeps its best one.
+
+    Trajectories linked across crops (the same `link_id` >= 0 on several) are chosen or left out
+    together, on their `linked_score`; unlinked ones (link_id -1, or a link of one) on their own score.
+    """
+    groups: dict[object, list[TrajectoryResult]] = {}
+    for t in trajectories:
+        groups.setdefault(t.link_id if t.link_id >= 0 else ("own", t.trajectory_id), []).append(t)
+    score = {key: members[0].score if len(members) == 1 else linked_score(members)
+             for key, members in groups.items()}
+    key_of = {t.trajectory_id: key for key, members in groups.items() for t in members}
+    chosen = {key for key, s in score.items() if s >= threshold}
     if at_least_one:
-        crops: dict[int, TrajectoryResult] = {}
+        best: dict[int, TrajectoryResult] = {}
         for t in trajectories:
-            if t.crop_index not in crops or t.score > crops[t.crop_index].score:
-                crops[t.crop_index] = t
-        passed = {t.crop_index for t in trajectories if t.score >= threshold}
-        chosen += [best.trajectory_id for c, best in crops.items() if c not in passed]
-    return tuple(sorted(chosen))
+            held = best.get(t.crop_index)
+            if held is None or score[key_of[t.trajectory_id]] > score[key_of[held.trajectory_id]]:
+                best[t.crop_index] = t
+        passed = {t.crop_index for t in trajectories if key_of[t.trajectory_id] in chosen}
+        chosen |= {key_of[b.trajectory_id] for c, b in best.items() if c not in passed}
+    return tuple(sorted(t.trajectory_id for t in trajectories if key_of[t.trajectory_id] in chosen))
+
+
+def linked_score(members) -> float:
+    """One score for the trajectories of one link: their scores weighted by the frames each one's mask is
+    not empty in (crops that show the object carry its evidence); a plain mean if all are empty."""
+    weights = [sum(r is not None for r in t.rles) for t in members]
+    if sum(weights) == 0:
+        weights = [1] * len(members)
+    return float(sum(w * t.score for w, t in zip(weights, members)) / sum(weights))
 
 
 def decode_rle(rle: dict) -> np.ndarray:

@@ -101,8 +101,15 @@ class DeRVOS(nn.Module):
 
     def trajectories(self, seg: SegmenterOutput) -> Trajectories:
         """Tracker (fresh session: crops are independent, as in the paper) + refiner -> top-K, best first."""
-        tracked = self.trajectory.track(seg, TrackerSession.new())
-        return self.trajectory.refine(seg, tracked).top_k(self.cfg.top_k)
+        return self.tracked_trajectories(seg, TrackerSession.new())[0]
+
+    def tracked_trajectories(self, seg: SegmenterOutput, session: TrackerSession
+                             ) -> tuple[Trajectories, torch.Tensor]:
+        """Tracker continuing `session` + refiner -> (top-K best first, LongTensor [K] of their tracker
+        slots). With a session carried across crops, equal slots mean the tracker's same object."""
+        refined = self.trajectory.refine(seg, self.trajectory.track(seg, session))
+        slots = torch.argsort(refined.scores, descending=True)[:self.cfg.top_k]
+        return refined.index(slots), slots
 
     def encode_expression(self, expression: str) -> ExpressionInput:
         """Tokenise; InputError for an empty or whitespace-only expression."""
@@ -132,23 +139,25 @@ class DeRVOS(nn.Module):
 
     # -- whole videos ----------------------------------------------------------------------------
     def segment_iter(self, video, expression: str, crop_size: int | None = None,
-                     threshold: float | None = None, at_least_one: bool = False):
+                     threshold: float | None = None, at_least_one: bool = False, link_crops: bool = False):
         """Generator: a `SegmentProgress` per crop, then the `SegmentationResult` (see `inference`)."""
         from .inference import segment_iter
 
         return segment_iter(self, video, expression, crop_size=crop_size, threshold=threshold,
-                            at_least_one=at_least_one)
+                            at_least_one=at_least_one, link_crops=link_crops)
 
     def segment(self, video, expression: str, crop_size: int | None = None, threshold: float | None = None,
-                at_least_one: bool = False, progress=None):
+                at_least_one: bool = False, progress=None, link_crops: bool = False):
         """Segment `video` (path, uint8 [T, H, W, 3] array or VideoReader) from `expression`.
 
-        `progress(done_crops, total_crops)` is called after every crop. Returns a SegmentationResult.
+        `progress(done_crops, total_crops)` is called after every crop. `link_crops` (beyond the
+        paper, off by default) gives each object one `link_id` and one score over the whole video.
+        Returns a SegmentationResult.
         """
         from .inference import segment
 
         return segment(self, video, expression, crop_size=crop_size, threshold=threshold,
-                       at_least_one=at_least_one, progress=progress)
+                       at_least_one=at_least_one, progress=progress, link_crops=link_crops)
 
     def save(self, directory: str | Path, card_text: str | None = None, dtype: torch.dtype = torch.float32
              ) -> Path:

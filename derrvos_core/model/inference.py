@@ -12,6 +12,7 @@ from derrvos_core.result import SegmentationResult, TrajectoryResult, select_tra
 from derrvos_core.video import resize_mask_logits
 
 from .frames import check_video, open_frames
+from .linking import CropBoundary, CropLinker, apply_linked_scores
 
 
 @dataclass(frozen=True)
@@ -32,12 +33,16 @@ class SegmentProgress:
 
 
 def segment_iter(model, video, expression: str, crop_size: int | None = None, threshold: float | None = None,
-                 at_least_one: bool = False) -> Iterator[SegmentProgress | SegmentationResult]:
+                 at_least_one: bool = False, link_crops: bool = False
+                 ) -> Iterator[SegmentProgress | SegmentationResult]:
     """A `SegmentProgress` after every crop of `crop_size` frames, then the `SegmentationResult`.
 
     Arguments are checked at the call (InputError / VideoError naming the cause), not at the first
     step. Frames are read crop by crop, never the whole video at once; each crop runs on its own
-    (fresh tracker state), as in the paper. Stop iterating to cancel: the video is closed.
+    (fresh tracker state), as in the paper, unless `link_crops` (beyond the paper; see `linking`):
+    then the tracker state is carried over and neighbouring crops' trajectories are associated, so
+    each object has one `link_id` and one score over the video. Stop iterating to cancel: the video
+    is closed.
     """
     crop_size = model.cfg.crop_size if crop_size is None else crop_size
     threshold = model.cfg.threshold if threshold is None else threshold
@@ -47,14 +52,15 @@ def segment_iter(model, video, expression: str, crop_size: int | None = None, th
         raise InputError(f"threshold must be in [0, 1], got {threshold}")
     text = model.encode_expression(expression)
     check_video(video)
-    return _crops(model, video, text, crop_size, float(threshold), bool(at_least_one))
+    linker = CropLinker() if link_crops else None
+    return _crops(model, video, text, crop_size, float(threshold), bool(at_least_one), linker)
 
 
 def segment(model, video, expression: str, crop_size: int | None = None, threshold: float | None = None,
-            at_least_one: bool = False, progress: Callable[[int, int], None] | None = None
-            ) -> SegmentationResult:
+            at_least_one: bool = False, progress: Callable[[int, int], None] | None = None,
+            link_crops: bool = False) -> SegmentationResult:
     """Run `segment_iter` to the end; `progress(done_crops, total_crops)` after every crop."""
-    for step in segment_iter(model, video, expression, crop_size, threshold, at_least_one):
+    for step in segment_iter(model, video, expression, crop_size, threshold, at_least_one, link_crops):
         if isinstance(step, SegmentationResult):
             return step
         if progress is not None:
@@ -62,7 +68,8 @@ def segment(model, video, expression: str, crop_size: int | None = None, thresho
     raise RuntimeError("segment_iter ended without a result")
 
 
-def _crops(model, video, text, crop_size: int, threshold: float, at_least_one: bool):
+def _crops(model, video, text, crop_size: int, threshold: float, at_least_one: bool,
+           linker: CropLinker | None):
     was_training = model.training
     model.eval()
     try:
@@ -75,10 +82,12 @@ def _crops(model, video, text, crop_size: int, threshold: float, at_least_one: b
                 # inference mode only around the work: a generator must not leave it on for its caller
                 with torch.inference_mode():
                     trajectories += _segment_crop(model, reader.read(start, stop), text, crop_index, start,
-                                                  (height, width), first_id=len(trajectories))
+                                                  (height, width), len(trajectories), linker)
                 yield SegmentProgress(crop_index, num_crops, stop, num_frames)
     finally:
         model.train(was_training)
+    if linker is not None:
+        trajectories = apply_linked_scores(trajectories)
     warnings = ()
     if text.truncated:
         warnings = (f"the expression is longer than the model's {model.cfg.max_text_len - 2} text tokens; "
@@ -91,16 +100,21 @@ def _crops(model, video, text, crop_size: int, threshold: float, at_least_one: b
 
 
 def _segment_crop(model, frames, text, crop_index: int, frame_start: int, size: tuple[int, int],
-                  first_id: int) -> list[TrajectoryResult]:
+                  first_id: int, linker: CropLinker | None) -> list[TrajectoryResult]:
     """Trajectories of one crop of uint8 [t, H, W, 3] frames, with their scores and RLE masks."""
     x = model.prepare_frames(frames)
-    traj = model.trajectories(model.segment_frames(x))
+    seg = model.segment_frames(x)
+    if linker is None:
+        traj = model.trajectories(seg)
+    else:
+        traj, slots = model.tracked_trajectories(seg, linker.tracker_session())
     scores = model.align_and_select(traj, model.multimodal_tokens(x, text)).scores.cpu()
+    ids = list(range(first_id, first_id + traj.num_trajectories))
+    links = ids if linker is None else linker.link(CropBoundary.of(traj, slots))
     results = []
-    for n in range(traj.num_trajectories):
+    for n, (tid, link) in enumerate(zip(ids, links)):
         masks = (resize_mask_logits(traj.mask_logits[n], size) > 0).cpu().numpy()  # [t, H, W]
         rles = tuple(encode_rle(m) if m.any() else None for m in masks)
-        tid = first_id + n
         results.append(TrajectoryResult(trajectory_id=tid, crop_index=crop_index, frame_start=frame_start,
-                                        score=float(scores[n]), rles=rles, link_id=tid))
+                                        score=float(scores[n]), rles=rles, link_id=link))
     return results
