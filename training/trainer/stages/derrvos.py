@@ -9,12 +9,14 @@ Options:
     top_k (model's): trajectories per crop passed to TAIS.
     loss_kind ("bce"): "bce" keeps confidences calibrated for the 0.7 threshold; "focal" as DETR.
     prebuild_cache (true): fill the trajectory cache before the first step (else on first use).
+    label_iou (0.5): clip mask IoU with the target that makes a trajectory positive (DESIGN default).
     max_videos (all): train on the expressions of the first N videos only (bounds the cache cost).
     tokenizer_vocab (1000): pieces of the sentencepiece model trained when `tokenizer` is null.
 """
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -52,7 +54,8 @@ class DeRVOSStage(Stage):
                 return model.trajectories(model.segment_frames(model.prepare_frames(frames)))
 
         dataset = ReferringClipDataset(samples, cache, crop_trajectories, model.prepare_frames,
-                                       encode_text=model.tokenizer.encode, labeler=trajectory_labels,
+                                       encode_text=model.tokenizer.encode, labeler=partial(
+                                           trajectory_labels, iou=float(self.options.get("label_iou", 0.5))),
                                        clip_length=cfg.data.clip_length, flip_prob=cfg.data.flip_prob)
         if self.options.get("prebuild_cache", True):
             prebuild(dataset, ctx)
