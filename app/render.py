@@ -148,4 +148,6 @@ def trajectory_table_html(rows: list[TrajectoryRow]) -> str:
                     f"<td>{r.trajectory_id}</td>"
                     f"<td>{r.score:.3f}</td><td>{r.crop_index}</td><td>{r.frames_present}</td>"
                     f"<td>{span}</td><td>{state}</td></tr>")
-    return f"<table class='derrvos-trajectories'>{head}{''.join(body)}</table>"
+    # The wrapper scrolls: a video with many crops has many trajectories, the page stays compact.
+    return (f"<div class='derrvos-table-wrap'><table class='derrvos-trajectories'>{head}{''.join(body)}"
+            "</table></div>")

@@ -14,6 +14,7 @@ from app.panels.video import build_video_panel, wire_video_panel
 from app.panels.viewer import build_viewer_panel, wire_viewer_panel
 
 CSS = """
+.derrvos-table-wrap { max-height: 360px; overflow-y: auto; }
 .derrvos-trajectories { border-collapse: collapse; width: 100%; font-size: 0.9em; }
 .derrvos-trajectories th, .derrvos-trajectories td {
   padding: 2px 8px; border-bottom: 1px solid #ddd; text-align: left;

@@ -14,8 +14,8 @@ from app.service import BusyError
 from derrvos_core.errors import InputError, VideoError
 from derrvos_core.result import decode_rle
 from derrvos_core.store import CorrectionKind
-from tests.test_app_support import (CLIP_FRAMES, CROP, EXAMPLE, clip, counter, make_service, square,  # noqa: F401
-                                    tiny_model, tiny_model_dir)
+from tests.test_app_support import (CLIP_FRAMES, CROP, EXAMPLE, make_service, square)
+from tests.test_app_support import clip, counter, tiny_model, tiny_model_dir  # noqa: F401 - fixtures
 
 S = "tab-1"
 
@@ -57,8 +57,12 @@ def test_threshold_reselects_from_cache_without_model_call(segmented, counter):
     assert service.store.count("runs") == 1
 
 
-def test_crop_size_change_runs_again_and_earlier_size_comes_from_cache(segmented, counter):
-    service, first = segmented
+def test_crop_size_change_runs_again_and_earlier_size_comes_from_cache(service, clip, counter):
+    service.open_video(S, clip)
+    steps = []
+    first = service.segment(S, "the orange cross", CROP, 0.7, progress=steps.append)
+    assert [(p.crop_index, p.num_crops) for p in steps] == [(0, 2), (1, 2)]  # progress per crop
+    assert steps[-1].frames_done == CLIP_FRAMES
     other = service.segment(S, "the orange cross", CLIP_FRAMES, 0.7)
     assert counter.calls == 2 and not other.cached and other.run.result.crop_size == CLIP_FRAMES
     assert {t.crop_index for t in other.run.result.trajectories} == {0}
@@ -69,20 +73,14 @@ def test_crop_size_change_runs_again_and_earlier_size_comes_from_cache(segmented
     assert not new_text.cached and counter.calls == 3
 
 
-def test_progress_is_reported_per_crop(service, clip, counter):
-    service.open_video(S, clip)
-    steps = []
-    service.segment(S, "the orange cross", CROP, 0.7, progress=steps.append)
-    assert [(s.crop_index, s.num_crops) for s in steps] == [(0, 2), (1, 2)]
-    assert steps[-1].frames_done == CLIP_FRAMES
-
-
-def test_corrections_are_stored_at_once_and_reach_overlay_and_export(segmented, tmp_path):
+def test_corrections_are_stored_at_once_reach_overlay_and_export_and_undo(segmented):
     service, outcome = segmented
     run_id = outcome.run.run_id
     result = outcome.run.result
     best = max(result.trajectories, key=lambda t: t.score)
     worst = min(result.trajectories, key=lambda t: t.score)
+    with pytest.raises(InputError, match="nothing to undo"):
+        service.undo(S)
     service.reject(S, best.trajectory_id)
     service.accept(S, worst.trajectory_id)
     drawn = square(128, 128, 10, 10, 12)
@@ -107,22 +105,23 @@ def test_corrections_are_stored_at_once_and_reach_overlay_and_export(segmented, 
     mask_dict = json.loads(archive.read(next(n for n in archive.namelist() if n.endswith("mask_dict.json"))))
     (rles,) = mask_dict.values()
     assert np.array_equal(decode_rle(rles[3]), answer)
-
-
-def test_undo_takes_back_this_tabs_last_correction(segmented):
-    service, outcome = segmented
-    before = service.store.final_masks(outcome.run.run_id).masks[2].copy()
-    with pytest.raises(InputError, match="nothing to undo"):
-        service.undo(S)
-    service.draw(S, 2, square(128, 128, 40, 40, 20))
-    assert service.store.final_masks(outcome.run.run_id).masks[2][45, 45]
-    record = service.undo(S)
-    assert record.kind is CorrectionKind.UNDO
-    assert np.array_equal(service.store.final_masks(outcome.run.run_id).masks[2], before)
+    # Undo takes back this tab's corrections, newest first; they stay in the store, marked undone.
+    service.undo(S)
+    service.undo(S)
+    union = np.zeros((128, 128), dtype=bool)
+    for t in result.trajectories:
+        if t.trajectory_id in service.session(S).run.plan.selected:
+            union |= t.mask(3, 128, 128)
+    assert np.array_equal(service.store.final_masks(run_id).masks[3], union)
+    kinds = [(c.kind, c.active) for c in service.store.corrections(run_id)]
+    assert kinds[2:4] == [(CorrectionKind.DRAW, False), (CorrectionKind.ERASE, False)]
+    plan = service.session(S).run.plan
+    assert plan.edits == {} and worst.trajectory_id in plan.selected
     with pytest.raises(InputError, match="nothing painted"):
         service.draw(S, 2, np.zeros((128, 128), dtype=bool))
     with pytest.raises(InputError, match="pick a trajectory"):
         service.accept(S, None)
+
 
 
 def test_a_restarted_studio_reloads_the_run_with_its_corrections(segmented, tiny_model, tmp_path, counter):

@@ -35,7 +35,8 @@ def studio(tiny_model, tmp_path):
 @pytest.fixture
 def page():
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium) - the browser test needs Debian's chromium")
+        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium): the browser test drives Debian's "
+                    "chromium and downloads no browser")
     from playwright.sync_api import sync_playwright
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)

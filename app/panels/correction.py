@@ -42,7 +42,8 @@ def build_correction_panel() -> CorrectionPanel:
         remove_pixels = gr.Button("Remove painted pixels", elem_id="remove-pixels")
         undo = gr.Button("Undo", elem_id="undo")
     status = gr.Markdown("", elem_id="correction-status")
-    return CorrectionPanel(frame_note, trajectory, accept, reject, editor, add_pixels, remove_pixels, undo, status)
+    return CorrectionPanel(frame_note, trajectory, accept, reject, editor, add_pixels, remove_pixels, undo,
+                           status)
 
 
 def wire_correction_panel(panel: CorrectionPanel, service, frame: gr.Slider):
