@@ -45,7 +45,10 @@ def test_memoized_segment_equals_plain(setup):
 
 
 def test_evaluate_ship_and_ablate(setup, tmp_path):
-    report = evaluate_checkpoint(setup / "model", "synthref", setup / "data", "test", tmp_path / "eval", crop_size=4)
+    report = evaluate_checkpoint(setup / "model", "synthref", setup / "data", "test", tmp_path / "eval", crop_size=4,
+                                 workers=2)
+    one = evaluate_checkpoint(setup / "model", "synthref", setup / "data", "test", tmp_path / "eval1", crop_size=4)
+    assert report.overall == one.overall  # two processes, one merged report: the same numbers
     results = json.loads((tmp_path / "eval" / "results.json").read_text())
     assert set(results["overall"]) >= {"model", "random", "largest", "oracle"} and report.records
     pipeline = {"synthref_tiny_segmenter": {"seconds": 60.0, "command": "python training/train.py --config x"}}

@@ -63,23 +63,19 @@ def train_stages(stages=STAGES, nproc: int = 1) -> None:
                                "--no-progress"])
 
 
-def evaluate(root: Path, checkpoint: Path) -> None:
+def evaluate(root: Path, checkpoint: Path, workers: int = 1, limit: int | None = None) -> None:
     """training/evaluate.py's numbers (same library calls), with the trajectories of a video computed once
     for all its expressions (training/trainer/fast_eval.py): 6x fewer trajectory-branch runs on SynthRef."""
     from derrvos_core.evaluation import format_summary
     from training.trainer.fast_eval import evaluate_checkpoint
 
     start = time.perf_counter()
-    report = evaluate_checkpoint(checkpoint, "synthref", root, "test", EVAL_DIR, progress=_eval_progress)
+    report = evaluate_checkpoint(checkpoint, "synthref", root, "test", EVAL_DIR, workers=workers, limit=limit)
     print(format_summary(report), flush=True)
     _record("eval_test", time.perf_counter() - start,
             ["python", "training/train_default.py", "--only", "eval", "  # = training/evaluate.py --dataset synthref",
-             "--split", "test", "--no-annotations, trajectories computed once per video"])
-
-
-def _eval_progress(step) -> None:
-    if step.done == step.total or step.done % 50 == 0:
-        print(f"  eval {step.done}/{step.total} expressions", flush=True)
+             "--split", "test", "--no-annotations" + (f" --limit {limit}" if limit else "")
+             + f", trajectories computed once per video, {workers} process(es)"])
 
 
 def ship(checkpoint: Path) -> None:
@@ -95,6 +91,8 @@ def main(argv=None) -> int:
     p.add_argument("--only", nargs="*", choices=("data", "stages", "eval", "ship"), default=None)
     p.add_argument("--stages", nargs="*", choices=STAGES, default=list(STAGES), help="which training stages")
     p.add_argument("--nproc", type=int, default=1, help="processes per stage (DDP under torchrun, gloo on CPU)")
+    p.add_argument("--eval-workers", type=int, default=1, help="processes for the test evaluation")
+    p.add_argument("--eval-limit", type=int, default=None, help="evaluate the first N test expressions only")
     args = p.parse_args(argv)
     steps = args.only or ["data", "stages", "eval", "ship"]
     root = ROOT / args.data
@@ -104,7 +102,7 @@ def main(argv=None) -> int:
     if "stages" in steps:
         train_stages(args.stages, args.nproc)
     if "eval" in steps:
-        evaluate(root, final)
+        evaluate(root, final, args.eval_workers, args.eval_limit)
     if "ship" in steps:
         ship(final)
     return 0

@@ -9,7 +9,10 @@ Evaluation datasets list a video's expressions together, so a short LRU suffices
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import time
 from collections import OrderedDict
+from pathlib import Path
 
 
 def memoize_trajectories(model, max_crops: int = 32):
@@ -41,17 +44,68 @@ def memoize_trajectories(model, max_crops: int = 32):
 
 def evaluate_checkpoint(checkpoint, dataset_name: str, root, split: str, out_dir, crop_size: int = 36,
                         threshold: float = 0.7, limit: int | None = None, write_annotations: bool = False,
-                        progress=None):
-    """training/evaluate.py's evaluation (same functions, same numbers) with memoized trajectories."""
+                        workers: int = 1):
+    """training/evaluate.py's evaluation (same functions, same numbers) with memoized trajectories.
+
+    `workers` > 1 splits the expressions into contiguous blocks (whole videos stay together, so the
+    memo still works) evaluated in forked processes; the records are merged in dataset order and
+    summarised by the same `build_report`.
+    """
     from derrvos_core.datasets import open_dataset
-    from derrvos_core.evaluation import EvalSettings, evaluate, model_segmenter, write_report
+    from derrvos_core.evaluation import EvalSettings, write_report
+    from derrvos_core.evaluation.runner import build_report
     from derrvos_core.model import load_model
 
     settings = EvalSettings(crop_size=crop_size, threshold=threshold, limit=limit,
                             write_annotations=write_annotations)
-    model = memoize_trajectories(load_model(str(checkpoint)))
-    report = evaluate(model_segmenter(model, settings), open_dataset(dataset_name, root, split), out_dir,
-                      settings, progress=progress)
-    report.info = {"checkpoint": str(checkpoint), "model_version": model.version}
+    dataset = open_dataset(dataset_name, root, split)
+    total = len(dataset) if limit is None else min(limit, len(dataset))
+    blocks = _video_blocks(dataset, total, max(workers, 1))
+    start = time.perf_counter()
+    jobs = [(str(checkpoint), dataset_name, str(root), split, str(out_dir), settings, b) for b in blocks]
+    if len(jobs) == 1:
+        records = _evaluate_block(jobs[0])
+    else:
+        with multiprocessing.get_context("fork").Pool(len(jobs)) as pool:
+            records = [r for part in pool.map(_evaluate_block, jobs) for r in part]
+    report = build_report(dataset.name, dataset.split, settings, records, time.perf_counter() - start)
+    report.info = {"checkpoint": str(checkpoint), "model_version": load_model(str(checkpoint)).version,
+                   "evaluated_by": "training/trainer/fast_eval.py (derrvos_core.evaluation, trajectories memoized "
+                                   f"per video, {len(jobs)} process(es))"}
     write_report(report, out_dir)
     return report
+
+
+def _video_blocks(dataset, total: int, workers: int) -> list[list[int]]:
+    """Contiguous index blocks of about total / workers expressions, cut only between videos."""
+    entries = getattr(dataset, "entries", None)
+    videos = [getattr(entries[i], "video_id", i) for i in range(total)] if entries is not None else list(range(total))
+    size = -(-total // workers)
+    blocks, current = [], []
+    for i in range(total):
+        if current and len(current) >= size and videos[i] != videos[i - 1] and len(blocks) < workers - 1:
+            blocks.append(current)
+            current = []
+        current.append(i)
+    return blocks + [current] if current else blocks
+
+
+def _evaluate_block(job) -> list:
+    from derrvos_core.datasets import open_dataset
+    from derrvos_core.evaluation import model_segmenter
+    from derrvos_core.evaluation.runner import evaluate_sample
+    from derrvos_core.model import load_model
+
+    import torch
+
+    torch.set_num_threads(1)
+    checkpoint, name, root, split, out_dir, settings, indices = job
+    model = memoize_trajectories(load_model(checkpoint))
+    dataset = open_dataset(name, root, split)
+    segment = model_segmenter(model, settings)
+    records = []
+    for n, i in enumerate(indices, 1):
+        records.append(evaluate_sample(segment, dataset[i], Path(out_dir), settings))
+        if n % 25 == 0 or n == len(indices):
+            print(f"  eval block {indices[0]}..: {n}/{len(indices)} expressions", flush=True)
+    return records
