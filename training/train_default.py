@@ -78,10 +78,10 @@ def evaluate(root: Path, checkpoint: Path, workers: int = 1, limit: int | None =
              + f", trajectories computed once per video, {workers} process(es)"])
 
 
-def ship(checkpoint: Path) -> None:
+def ship(checkpoint: Path, notes: str = "") -> None:
     from training.trainer.model_card import ship_model
 
-    path = ship_model(checkpoint, SHIP_DIR, EVAL_DIR / "results.json", LOG)
+    path = ship_model(checkpoint, SHIP_DIR, EVAL_DIR / "results.json", LOG, notes=notes)
     print(f"shipped {path}")
 
 
@@ -93,6 +93,7 @@ def main(argv=None) -> int:
     p.add_argument("--nproc", type=int, default=1, help="processes per stage (DDP under torchrun, gloo on CPU)")
     p.add_argument("--eval-workers", type=int, default=1, help="processes for the test evaluation")
     p.add_argument("--eval-limit", type=int, default=None, help="evaluate the first N test expressions only")
+    p.add_argument("--notes", default=None, help="a markdown file appended to the model card as its Notes")
     args = p.parse_args(argv)
     steps = args.only or ["data", "stages", "eval", "ship"]
     root = ROOT / args.data
@@ -104,7 +105,7 @@ def main(argv=None) -> int:
     if "eval" in steps:
         evaluate(root, final, args.eval_workers, args.eval_limit)
     if "ship" in steps:
-        ship(final)
+        ship(final, Path(args.notes).read_text() if args.notes else "")
     return 0
 
 
