@@ -139,25 +139,28 @@ class DeRVOS(nn.Module):
 
     # -- whole videos ----------------------------------------------------------------------------
     def segment_iter(self, video, expression: str, crop_size: int | None = None,
-                     threshold: float | None = None, at_least_one: bool = False, link_crops: bool = False):
+                     threshold: float | None = None, at_least_one: bool = False, link_crops: bool = False,
+                     cache=None):
         """Generator: a `SegmentProgress` per crop, then the `SegmentationResult` (see `inference`)."""
         from .inference import segment_iter
 
         return segment_iter(self, video, expression, crop_size=crop_size, threshold=threshold,
-                            at_least_one=at_least_one, link_crops=link_crops)
+                            at_least_one=at_least_one, link_crops=link_crops, cache=cache)
 
     def segment(self, video, expression: str, crop_size: int | None = None, threshold: float | None = None,
-                at_least_one: bool = False, progress=None, link_crops: bool = False):
+                at_least_one: bool = False, progress=None, link_crops: bool = False, cache=None):
         """Segment `video` (path, uint8 [T, H, W, 3] array or VideoReader) from `expression`.
 
         `progress(done_crops, total_crops)` is called after every crop. `link_crops` (beyond the
         paper, off by default) gives each object one `link_id` and one score over the whole video.
+        `cache` (a `SegmentCache`, owned by the caller) keeps per-frame segmenter outputs and BEiT-3
+        tokens for the next call on the same video (a new crop size or expression).
         Returns a SegmentationResult.
         """
         from .inference import segment
 
         return segment(self, video, expression, crop_size=crop_size, threshold=threshold,
-                       at_least_one=at_least_one, progress=progress, link_crops=link_crops)
+                       at_least_one=at_least_one, progress=progress, link_crops=link_crops, cache=cache)
 
     def save(self, directory: str | Path, card_text: str | None = None, dtype: torch.dtype = torch.float32
              ) -> Path:

@@ -1,4 +1,4 @@
-"""Whole-video inference: independent crops, streamed from the video, scored trajectories as RLE."""
+"""Whole-video inference: crops streamed from the video, scored trajectories kept as RLE."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -7,12 +7,12 @@ from dataclasses import dataclass
 import torch
 
 from derrvos_core.errors import InputError
-from derrvos_core.masks import encode_rle
 from derrvos_core.result import SegmentationResult, TrajectoryResult, select_trajectories
-from derrvos_core.video import resize_mask_logits
 
+from .cache import SegmentCache
 from .frames import check_video, open_frames
 from .linking import CropBoundary, CropLinker, apply_linked_scores
+from .rle import trajectory_rles
 
 
 @dataclass(frozen=True)
@@ -33,16 +33,18 @@ class SegmentProgress:
 
 
 def segment_iter(model, video, expression: str, crop_size: int | None = None, threshold: float | None = None,
-                 at_least_one: bool = False, link_crops: bool = False
+                 at_least_one: bool = False, link_crops: bool = False, cache: SegmentCache | None = None
                  ) -> Iterator[SegmentProgress | SegmentationResult]:
     """A `SegmentProgress` after every crop of `crop_size` frames, then the `SegmentationResult`.
 
     Arguments are checked at the call (InputError / VideoError naming the cause), not at the first
-    step. Frames are read crop by crop, never the whole video at once; each crop runs on its own
-    (fresh tracker state), as in the paper, unless `link_crops` (beyond the paper; see `linking`):
-    then the tracker state is carried over and neighbouring crops' trajectories are associated, so
-    each object has one `link_id` and one score over the video. Stop iterating to cancel: the video
-    is closed.
+    step. Frames are read crop by crop, never the whole video at once, and masks are kept as RLE, so
+    memory does not grow with the video beyond the RLEs. Each crop runs on its own (fresh tracker
+    state), as in the paper, unless `link_crops` (beyond the paper; see `linking`): then the tracker
+    state is carried over and neighbouring crops' trajectories are associated, so each object has one
+    `link_id` and one score over the video. With a `cache`, per-frame segmenter outputs and BEiT-3
+    tokens come from it when present (and are stored in it), and frames are not even decoded when
+    both are. Stop iterating to cancel: the video is closed.
     """
     crop_size = model.cfg.crop_size if crop_size is None else crop_size
     threshold = model.cfg.threshold if threshold is None else threshold
@@ -50,17 +52,19 @@ def segment_iter(model, video, expression: str, crop_size: int | None = None, th
         raise InputError(f"crop_size must be a whole number of frames >= 1, got {crop_size!r}")
     if not 0.0 <= float(threshold) <= 1.0:
         raise InputError(f"threshold must be in [0, 1], got {threshold}")
+    if cache is not None and not isinstance(cache, SegmentCache):
+        raise InputError(f"cache must be a SegmentCache or None, got {type(cache).__name__}")
     text = model.encode_expression(expression)
     check_video(video)
     linker = CropLinker() if link_crops else None
-    return _crops(model, video, text, crop_size, float(threshold), bool(at_least_one), linker)
+    return _crops(model, video, text, crop_size, float(threshold), bool(at_least_one), linker, cache)
 
 
 def segment(model, video, expression: str, crop_size: int | None = None, threshold: float | None = None,
             at_least_one: bool = False, progress: Callable[[int, int], None] | None = None,
-            link_crops: bool = False) -> SegmentationResult:
+            link_crops: bool = False, cache: SegmentCache | None = None) -> SegmentationResult:
     """Run `segment_iter` to the end; `progress(done_crops, total_crops)` after every crop."""
-    for step in segment_iter(model, video, expression, crop_size, threshold, at_least_one, link_crops):
+    for step in segment_iter(model, video, expression, crop_size, threshold, at_least_one, link_crops, cache):
         if isinstance(step, SegmentationResult):
             return step
         if progress is not None:
@@ -68,22 +72,37 @@ def segment(model, video, expression: str, crop_size: int | None = None, thresho
     raise RuntimeError("segment_iter ended without a result")
 
 
+class CropFrames:
+    """One crop's frames, decoded and resized for the model only when a step needs them."""
+
+    def __init__(self, model, reader, start: int, stop: int):
+        self.model, self.reader, self.start, self.stop = model, reader, start, stop
+        self._prepared: torch.Tensor | None = None
+
+    def prepared(self) -> torch.Tensor:
+        """float [t, 3, s, s] on the model's device (decoded on the first call)."""
+        if self._prepared is None:
+            self._prepared = self.model.prepare_frames(self.reader.read(self.start, self.stop))
+        return self._prepared
+
+
 def _crops(model, video, text, crop_size: int, threshold: float, at_least_one: bool,
-           linker: CropLinker | None):
+           linker: CropLinker | None, cache: SegmentCache | None):
     was_training = model.training
     model.eval()
     try:
+        video_key = cache.video_key(video) if cache is not None else None
         with open_frames(video) as (reader, num_frames, height, width):
             num_crops = -(-num_frames // crop_size)
             trajectories: list[TrajectoryResult] = []
             for crop_index in range(num_crops):
                 start = crop_index * crop_size
-                stop = min(start + crop_size, num_frames)
+                crop = CropFrames(model, reader, start, min(start + crop_size, num_frames))
                 # inference mode only around the work: a generator must not leave it on for its caller
                 with torch.inference_mode():
-                    trajectories += _segment_crop(model, reader.read(start, stop), text, crop_index, start,
-                                                  (height, width), len(trajectories), linker)
-                yield SegmentProgress(crop_index, num_crops, stop, num_frames)
+                    trajectories += _segment_crop(model, crop, text, crop_index, (height, width),
+                                                  len(trajectories), linker, cache, video_key)
+                yield SegmentProgress(crop_index, num_crops, crop.stop, num_frames)
     finally:
         model.train(was_training)
     if linker is not None:
@@ -99,22 +118,24 @@ def _crops(model, video, text, crop_size: int, threshold: float, at_least_one: b
         warnings=warnings)
 
 
-def _segment_crop(model, frames, text, crop_index: int, frame_start: int, size: tuple[int, int],
-                  first_id: int, linker: CropLinker | None) -> list[TrajectoryResult]:
-    """Trajectories of one crop of uint8 [t, H, W, 3] frames, with their scores and RLE masks."""
-    x = model.prepare_frames(frames)
-    seg = model.segment_frames(x)
+def _segment_crop(model, crop: CropFrames, text, crop_index: int, size: tuple[int, int], first_id: int,
+                  linker: CropLinker | None, cache: SegmentCache | None, video_key: str | None
+                  ) -> list[TrajectoryResult]:
+    """Trajectories of one crop, with their scores and RLE masks at the video's size."""
+    if cache is None:
+        seg = model.segment_frames(crop.prepared())
+        tokens = model.multimodal_tokens(crop.prepared(), text)
+    else:
+        seg = cache.segmenter_outputs(model, video_key, crop.start, crop.stop, crop.prepared)
+        tokens = cache.multimodal_tokens(model, video_key, crop.start, crop.stop, text, crop.prepared)
     if linker is None:
         traj = model.trajectories(seg)
     else:
         traj, slots = model.tracked_trajectories(seg, linker.tracker_session())
-    scores = model.align_and_select(traj, model.multimodal_tokens(x, text)).scores.cpu()
+    scores = model.align_and_select(traj, tokens).scores.cpu()
     ids = list(range(first_id, first_id + traj.num_trajectories))
     links = ids if linker is None else linker.link(CropBoundary.of(traj, slots))
-    results = []
-    for n, (tid, link) in enumerate(zip(ids, links)):
-        masks = (resize_mask_logits(traj.mask_logits[n], size) > 0).cpu().numpy()  # [t, H, W]
-        rles = tuple(encode_rle(m) if m.any() else None for m in masks)
-        results.append(TrajectoryResult(trajectory_id=tid, crop_index=crop_index, frame_start=frame_start,
-                                        score=float(scores[n]), rles=rles, link_id=link))
-    return results
+    rles = trajectory_rles(traj.mask_logits, size)
+    return [TrajectoryResult(trajectory_id=tid, crop_index=crop_index, frame_start=crop.start,
+                             score=float(scores[n]), rles=rles[n], link_id=link)
+            for n, (tid, link) in enumerate(zip(ids, links))]
