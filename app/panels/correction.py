@@ -119,7 +119,7 @@ def wire_correction_panel(panel: CorrectionPanel, service, frame: gr.Slider):
     def refresh(event):
         return event.success(redraw, [frame], outputs, show_progress="hidden", **PRIVATE)
 
-    frame.change(redraw, [frame], outputs, trigger_mode="always_last", show_progress="hidden", **PRIVATE)
+    frame.input(redraw, [frame], outputs, trigger_mode="always_last", show_progress="hidden", **PRIVATE)
     return changed, refresh
 
 

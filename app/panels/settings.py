@@ -39,7 +39,9 @@ def build_settings_panel() -> SettingsPanel:
     with gr.Row():
         run = gr.Button("Run", variant="primary", elem_id="run")
         cancel = gr.Button("Cancel", variant="stop", elem_id="cancel")
-    status = gr.Markdown("", elem_id="run-status")
+    # Tall enough to hold Gradio's progress bar (it overlays the event's outputs) while a run goes.
+    status = gr.Markdown("Ready: load a video, type an expression, press Run.", elem_id="run-status",
+                         min_height=64)
     return SettingsPanel(expression, crop_size, threshold, link_crops, run, cancel, status)
 
 
@@ -63,9 +65,10 @@ def wire_settings_panel(panel: SettingsPanel, service) -> dict[str, list]:
 
     @shows_errors
     def on_cancel(request: gr.Request) -> str:
+        # Gradio drops a run still waiting in the queue (`cancels`); a running one stops after its crop.
         if service.cancel(session_id(request)):
-            return "Cancelling after the current crop…"
-        return "No run in progress."
+            return "Cancelled: the run stops after the crop in progress; nothing is stored."
+        return "No run was in progress; a run still waiting in the queue was dropped."
 
     @shows_errors
     def on_threshold(threshold: float, request: gr.Request) -> str:
@@ -81,7 +84,7 @@ def wire_settings_panel(panel: SettingsPanel, service) -> dict[str, list]:
                    show_progress="full", **PRIVATE)
            for trigger in (panel.run.click, panel.expression.submit)]
     panel.cancel.click(on_cancel, None, [panel.status], concurrency_limit=None, show_progress="hidden",
-                       **PRIVATE)
+                       cancels=ran, **PRIVATE)
     reselected = panel.threshold.change(on_threshold, [panel.threshold], [panel.status],
                                         trigger_mode="always_last", show_progress="hidden", **PRIVATE)
     return {"ran": ran, "reselected": [reselected]}
@@ -106,10 +109,11 @@ def settings_follower(panel: SettingsPanel, service):
     def from_run(request: gr.Request):
         run = service.session(session_id(request)).run
         if run is None or run.key is None:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        return run.key.expression, run.key.crop_size, run.threshold, run.key.link_crops
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        status = f"Showing run #{run.run_id} from the history ({len(run.plan.selected)} selected)."
+        return run.key.expression, run.key.crop_size, run.threshold, run.key.link_crops, status
 
     def follow(event):
-        outputs = [panel.expression, panel.crop_size, panel.threshold, panel.link_crops]
+        outputs = [panel.expression, panel.crop_size, panel.threshold, panel.link_crops, panel.status]
         return event.success(from_run, None, outputs, show_progress="hidden", **PRIVATE)
     return follow

@@ -48,9 +48,10 @@ def wire_viewer_panel(panel: ViewerPanel, service):
             gr.Slider(maximum=max(last, 1))
         return scrubber, service.view(session.session_id, index), table
 
-    # `.change`, not `.input`: typing a frame number must redraw too, not only dragging.
-    panel.frame.change(show_frame, [panel.frame], [panel.image], trigger_mode="always_last",
-                       show_progress="hidden", **PRIVATE)
+    # `.input` (dragging or typing a number), not `.change`: a redraw that only moves the slider's
+    # maximum must not render the same frame twice at once.
+    panel.frame.input(show_frame, [panel.frame], [panel.image], trigger_mode="always_last",
+                      show_progress="hidden", **PRIVATE)
 
     def refresh(event):
         return event.success(redraw, [panel.frame], [panel.frame, panel.image, panel.table],
