@@ -26,6 +26,9 @@ class StudioConfig:
         result_cache_size: how many (video, expression, crop size, model) results stay in memory, so
             a threshold change or a return to an earlier crop size needs no model call.
         frame_cache_mb: decoded frames kept in memory for scrubbing, over all sessions.
+        segment_cache_mb: the model's per-frame segmenter outputs and text-image tokens kept in memory
+            (when the model takes a `cache`), so a new crop size or expression on a video re-runs only
+            what depends on it.
         display_size: small videos are shown upscaled (nearest neighbour) to about this many pixels
             on their long side, so a 128 px clip can be inspected and painted on.
     """
@@ -37,6 +40,7 @@ class StudioConfig:
     device: str = "cpu"
     result_cache_size: int = 32
     frame_cache_mb: float = 256.0
+    segment_cache_mb: float = 512.0
     display_size: int = 512
 
     @property

@@ -1,7 +1,8 @@
 """Take the README's screenshot of the studio: start it on a throwaway database, drive Debian's chromium
 through load example -> type expression -> Run -> scrub, and save the page.
 
-    python -m app.make_screenshot [--checkpoint default] [--example synthref-diamonds] [--out docs/screenshot.png]
+    python -m app.make_screenshot [--checkpoint default] [--example synthref-diamonds]
+                                  [--out docs/screenshot.png]
 
 Re-run it whenever the shipped model changes: the page shows the model's real answer.
 """

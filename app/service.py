@@ -76,6 +76,7 @@ class StudioService(EditMethods, FileMethods):
         self._busy_with = ""
         self._results: LRUCache[CachedResult] = LRUCache(config.result_cache_size)
         self._frames: LRUCache[np.ndarray] = LRUCache(config.frame_cache_mb * 2 ** 20, cost=frame_bytes)
+        self.segment_cache = self._new_segment_cache()
 
     @property
     def model_version(self) -> str:
@@ -216,10 +217,20 @@ class StudioService(EditMethods, FileMethods):
 
     def links_crops(self) -> bool:
         """Whether the model's `segment_iter` takes `link_crops` (cross-crop linking, beyond the paper)."""
+        return self._model_takes("link_crops")
+
+    def _model_takes(self, argument: str) -> bool:
         try:
-            return "link_crops" in inspect.signature(self.model.segment_iter).parameters
+            return argument in inspect.signature(self.model.segment_iter).parameters
         except (TypeError, ValueError):
             return False
+
+    def _new_segment_cache(self):
+        """The model's per-frame cache (segmenter outputs, tokens), if the model takes one."""
+        if not self._model_takes("cache"):
+            return None
+        from derrvos_core.model.cache import SegmentCache
+        return SegmentCache(max_bytes=int(self.config.segment_cache_mb * 2 ** 20))
 
     def cancel(self, session_id: str) -> bool:
         """Ask the session's run to stop after the crop in progress; False if none runs."""
@@ -254,6 +265,8 @@ class StudioService(EditMethods, FileMethods):
         self._busy_with = f"{video.name!r}, \"{expression}\""
         steps = None
         options = {"crop_size": crop_size, "threshold": threshold}
+        if self.segment_cache is not None:
+            options["cache"] = self.segment_cache  # used under the model lock only: one run at a time
         if link_crops:
             options["link_crops"] = True  # only asked for when wanted: a model without linking still runs
         try:
