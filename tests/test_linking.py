@@ -151,3 +151,25 @@ def test_linked_run_gives_one_identity_and_score_per_link(model):
     chosen = set(picked.selected)
     assert all(({t.trajectory_id for t in m} <= chosen) or not ({t.trajectory_id for t in m} & chosen)
                for m in links.values())
+
+
+def test_cli_link_crops_writes_link_ids(model, tmp_path):
+    import json
+
+    from derrvos_core.__main__ import main
+
+    from .test_model_inference import write_mp4
+
+    video = write_mp4(tmp_path / "clip.mp4", moving_squares(8, 48, 64))
+    folder = model.save(tmp_path / "model")
+    out = tmp_path / "out"
+    assert main(["segment", "--video", str(video), "--expression", "the red square", "--out", str(out),
+                 "--checkpoint", str(folder), "--crop-size", "4", "--link-crops"]) == 0
+    scores = json.loads((out / "scores.json").read_text())
+    assert scores["link_crops"] is True
+    links = [t["link_id"] for t in scores["trajectories"]]
+    assert len(set(links)) < len(links)  # the second crop continues the first one's identities
+    by_link = {}
+    for t in scores["trajectories"]:
+        by_link.setdefault(t["link_id"], set()).add(t["score"])
+    assert all(len(s) == 1 for s in by_link.values())

@@ -44,6 +44,7 @@ class SegmentCache:
     Only what the tracker and refiner read of the segmenter is kept (query embeddings and mask
     features); its own per-query class and mask logits are not, to fit more frames (they are empty
     tensors in a `SegmenterOutput` served from the cache). Tensors stay on the model's device.
+    Not thread-safe: use it where the model is used (under the service's model lock).
 
     Args:
         max_bytes: bound on the tensors held (the tiny model at 128 px: ~0.3 MB per frame for the
