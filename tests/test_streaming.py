@@ -25,17 +25,18 @@ def model():
     return build_model(seed=3)
 
 
-@pytest.mark.parametrize("size", [(48, 64), (37, 101), (9, 7)])
+@pytest.mark.parametrize("size", [(48, 64), (37, 101), (9, 7), (240, 427), (1, 50)])
 def test_trajectory_rles_equal_upsample_then_encode(size, monkeypatch):
-    """Same RLEs as thresholding `resize_mask_logits` frame by frame, with empty frames skipped and
-    blocks of frames encoded at once (a small block forces several blocks)."""
+    """Same RLEs as thresholding `resize_mask_logits` (torch's bilinear) frame by frame, though only
+    the boxes around positive logits are upsampled and blocks of frames are encoded at once (a small
+    block forces several blocks)."""
     torch.manual_seed(0)
     logits = torch.randn(5, 6, 16, 16) * 3
     logits[1] = -1.0  # an empty trajectory
     logits[2, 3] = -0.5  # an empty frame
     logits[3, :, 5, 5] = 50.0
     logits[3, :, :5] = -50.0  # one positive pixel, which may vanish when downsampling to 9 x 7
-    monkeypatch.setattr(rle_module, "BLOCK_BYTES", 3 * size[0] * size[1] * 4)
+    monkeypatch.setattr(rle_module, "BLOCK_BYTES", 3 * size[0] * size[1])
     expected = [tuple(encode_rle(m) if m.any() else None
                       for m in (resize_mask_logits(traj, size) > 0).numpy()) for traj in logits]
     assert trajectory_rles(logits, size) == expected
