@@ -14,7 +14,7 @@ def test_eval_linking_reports_every_setting(tmp_path, capsys):
     out = tmp_path / "linking.json"
     code = eval_linking.main(["--checkpoint", str(checkpoint), "--root", str(tmp_path / "synthref"),
                               "--videos", "1", "--frames", "8", "10", "--size", "64", "--limit", "2",
-                              "--crop-sizes", "3", "6", "--threshold", "0", "--json", str(out)])
+                              "--crop-sizes", "3", "6", "--thresholds", "0", "--json", str(out)])
     assert code == 0
     rows = json.loads(out.read_text())["rows"]
     assert [(r["crop_size"], r["linked"]) for r in rows] == [(3, False), (3, True), (6, False), (6, True)]
@@ -22,4 +22,4 @@ def test_eval_linking_reports_every_setting(tmp_path, capsys):
         assert r["count"] == 2 and all(0.0 <= r[m] <= 1.0 for m in eval_linking.METRICS)
     # threshold 0 selects everything: linking must join trajectories into fewer identities
     assert rows[1]["identities"] < rows[0]["identities"] and rows[3]["identities"] < rows[2]["identities"]
-    assert "| 3 | on |" in capsys.readouterr().out
+    assert "| 0.0 | 3 | on |" in capsys.readouterr().out

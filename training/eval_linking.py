@@ -1,6 +1,6 @@
 """Cross-crop linking on SynthRef's long split: J&F, tIoU and vIoU with and without linking.
 
-    python training/eval_linking.py --checkpoint default --root /tmp/synthref_long --videos 4
+    python training/eval_linking.py --checkpoint default --root /tmp/synthref_long --videos 4 --thresholds 0.7 0.2
     python training/benchmark.py --linking ...            # the same
 
 The long split (300-400 frames a video) is generated under --root when missing. Every (crop size,
@@ -42,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=128, help="frame side when generating")
     parser.add_argument("--limit", type=int, default=None, help="first N expressions only")
     parser.add_argument("--crop-sizes", type=int, nargs="+", default=[18, 36])
-    parser.add_argument("--threshold", type=float, default=0.7)
+    parser.add_argument("--thresholds", type=float, nargs="+", default=[0.7],
+                        help="selection thresholds (each is a row set; the model runs once per crop size)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
@@ -68,23 +69,24 @@ def build_model(checkpoint: str, device: str) -> tuple[DeRVOS, str]:
     return model, f"{checkpoint} ({model.version})"
 
 
-def run_setting(model, dataset, cache: SegmentCache, crop_size: int, link: bool, args) -> dict:
+def run_setting(model, dataset, cache: SegmentCache, crop_size: int, link: bool, threshold: float,
+                args) -> dict:
     """Overall metrics of one (crop size, linking) setting, plus mean identities per selection."""
     identities: list[int] = []
 
     def segment(frames, expression):
-        result = model.segment(frames, expression, crop_size=crop_size, threshold=args.threshold,
+        result = model.segment(frames, expression, crop_size=crop_size, threshold=threshold,
                                link_crops=link, cache=cache)
         chosen = set(result.selected)
         identities.append(len({t.link_id if link else t.trajectory_id
                                for t in result.trajectories if t.trajectory_id in chosen}))
         return result
 
-    settings = EvalSettings(crop_size=crop_size, threshold=args.threshold, limit=args.limit, baselines=False,
+    settings = EvalSettings(crop_size=crop_size, threshold=threshold, limit=args.limit, baselines=False,
                             write_annotations=False)
     report = evaluate(segment, dataset, tempfile.mkdtemp(prefix="derrvos_link_"), settings)
     overall = report.overall["model"]
-    return {"crop_size": crop_size, "linked": link, "count": overall["count"],
+    return {"threshold": threshold, "crop_size": crop_size, "linked": link, "count": overall["count"],
             **{m: overall[m] for m in METRICS}, "identities": sum(identities) / max(1, len(identities))}
 
 
@@ -95,16 +97,16 @@ def run(args: argparse.Namespace) -> int:
         model, which = build_model(args.checkpoint, args.device)
         dataset = open_dataset("synthref", args.root, "long")
         cache = SegmentCache(max_bytes=2 << 30)
-        rows = [run_setting(model, dataset, cache, crop, link, args)
-                for crop in args.crop_sizes for link in (False, True)]
+        rows = [run_setting(model, dataset, cache, crop, link, threshold, args)
+                for threshold in args.thresholds for crop in args.crop_sizes for link in (False, True)]
     except DeRVOSError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"SynthRef long ({args.root / 'long'}), model {which}, threshold {args.threshold}, "
-          f"{rows[0]['count']} expressions\n")
-    print("| crop | linking | J&F | J | F | tIoU | vIoU | identities |\n|---|---|---|---|---|---|---|---|")
+    print(f"SynthRef long ({args.root / 'long'}), model {which}, {rows[0]['count']} expressions\n")
+    print("| threshold | crop | linking | J&F | J | F | tIoU | vIoU | identities |\n"
+          "|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['crop_size']} | {'on' if r['linked'] else 'off'} | " +
+        print(f"| {r['threshold']} | {r['crop_size']} | {'on' if r['linked'] else 'off'} | " +
               " | ".join(f"{100 * r[m]:.1f}" for m in METRICS) + f" | {r['identities']:.2f} |")
     if args.json is not None:
         args.json.write_text(json.dumps({"model": which, "rows": rows}, indent=2))
