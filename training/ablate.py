@@ -68,13 +68,16 @@ def markdown(res: dict, split: str) -> str:
              f"Confidence threshold (crop size {res['base_crop']}; one model run per expression, "
              "then `select(threshold)`):", "", "| threshold | J&F | J | F |", "|---|---|---|---|"]
     lines += [f"| {t} | {v['JF']:.3f} | {v['J']:.3f} | {v['F']:.3f} |" for t, v in res["threshold"].items()]
-    lines += ["", f"Inference crop size (threshold {res['base_threshold']}):", "",
-              "| crop size | J&F | J | F |", "|---|---|---|---|"]
-    lines += [f"| {c} | {v['JF']:.3f} | {v['J']:.3f} | {v['F']:.3f} |" for c, v in res["crop_size"].items()]
     best_t = max(res["threshold"], key=lambda t: res["threshold"][t]["JF"])
-    best_c = max(res["crop_size"], key=lambda c: res["crop_size"][c]["JF"])
-    lines += ["", f"Best threshold here: {best_t} (the paper's default is 0.7); best crop size: {best_c} "
-              "(the paper found larger crops better, 36 best of those it tried).", ""]
+    lines += ["", f"Best threshold here: {best_t} (the paper's default is 0.7)."]
+    if res["crop_size"]:
+        lines += ["", f"Inference crop size (threshold {res['base_threshold']}):", "",
+                  "| crop size | J&F | J | F |", "|---|---|---|---|"]
+        lines += [f"| {c} | {v['JF']:.3f} | {v['J']:.3f} | {v['F']:.3f} |" for c, v in res["crop_size"].items()]
+        best_c = max(res["crop_size"], key=lambda c: res["crop_size"][c]["JF"])
+        lines += ["", f"Best crop size here: {best_c} (the paper found larger crops better, 36 best of those "
+                  "it tried)."]
+    lines += [""]
     return "\n".join(lines)
 
 
@@ -91,8 +94,9 @@ def plot(res: dict, path: Path) -> None:
     a.set_ylabel("J&F")
     a.axvline(0.7, ls="--", c="grey", lw=0.8)
     cs = list(res["crop_size"])
-    b.plot(range(len(cs)), [res["crop_size"][c]["JF"] for c in cs], "o-")
-    b.set_xticks(range(len(cs)), cs)
+    if cs:
+        b.plot(range(len(cs)), [res["crop_size"][c]["JF"] for c in cs], "o-")
+        b.set_xticks(range(len(cs)), cs)
     b.set_xlabel("inference crop size (frames)")
     for ax in (a, b):
         ax.grid(alpha=0.3)
@@ -116,6 +120,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--limit", type=int, default=None, help="first N expressions only")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--crop-sizes", nargs="*", default=list(CROP_SIZES),
+                   help="crop sizes to sweep (numbers or 'whole'; none: thresholds only)")
     args = p.parse_args(argv)
     from derrvos_core.model import load_model
     from training.trainer.fast_eval import memoize_trajectories
@@ -124,7 +130,7 @@ def main(argv=None) -> int:
     model = memoize_trajectories(load_model(args.checkpoint, device=args.device))
     dataset = open_dataset("synthref", args.root, args.split)
     n = len(dataset) if args.limit is None else min(args.limit, len(dataset))
-    res = sweep(model, [dataset[i] for i in range(n)])
+    res = sweep(model, [dataset[i] for i in range(n)], crop_sizes=tuple(args.crop_sizes))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "ablation.json").write_text(json.dumps(res, indent=2))
