@@ -1,6 +1,6 @@
 """Cross-crop linking on SynthRef's long split: J&F, tIoU and vIoU with and without linking.
 
-    python training/eval_linking.py --checkpoint default --root /tmp/synthref_long --videos 4 --thresholds 0.7 0.2
+    python training/eval_linking.py --checkpoint default --videos 4 --thresholds 0.7 0.2
     python training/benchmark.py --linking ...            # the same
 
 The long split (300-400 frames a video) is generated under --root when missing. Every (crop size,
