@@ -115,7 +115,8 @@ def gpu_full(folder: Path, num_frames: int = 108) -> dict | None:
         model.segment(frames[:36], EXPRESSION, crop_size=36)
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-        _, seconds = timed(lambda: (model.segment(frames, EXPRESSION, crop_size=36), torch.cuda.synchronize()))
+        _, seconds = timed(lambda: (model.segment(frames, EXPRESSION, crop_size=36),
+                                    torch.cuda.synchronize()))
     return {"fps": num_frames / seconds, "peak_gib": torch.cuda.max_memory_allocated() / 2 ** 30,
             "device": torch.cuda.get_device_name()}
 
@@ -161,7 +162,8 @@ def print_table(rows: list[tuple[str, str, str]], header: list[str]) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=300, help="frames of the throughput video")
     parser.add_argument("--rss-frames", type=int, nargs=2, default=(200, 2000), help="short and long video")
     parser.add_argument("--threads", type=int, default=1,

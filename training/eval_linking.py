@@ -32,7 +32,8 @@ METRICS = ("JF", "J", "F", "tIoU", "vIoU")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", default="default",
-                        help="model folder, 'default', or 'random' (tiny config, random weights: a smoke run)")
+                        help="model folder, 'default', or 'random' (tiny config, random weights: a "
+                             "smoke run)")
     parser.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()) / "synthref_long",
                         help="SynthRef root; ROOT/long is generated when missing")
     parser.add_argument("--videos", type=int, default=4, help="long videos to generate")
@@ -114,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
     return run(parser.parse_args(argv))
 
