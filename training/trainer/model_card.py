@@ -88,9 +88,10 @@ def card_text(results: dict | None, pipeline: dict, notes: str = "") -> str:
     if results:
         s = results.get("settings", {})
         parts += ["## SynthRef test results\n",
-                  f"`training/evaluate.py --dataset synthref --split test` (crop size {s.get('crop_size')}, "
-                  f"threshold {s.get('threshold')}; {results.get('num_expressions')} expressions). Baselines "
-                  "use the model's own trajectories: random (one random trajectory), largest (the largest "
+                  f"`training/evaluate.py --dataset synthref --split test` numbers (crop size {s.get('crop_size')}, "
+                  f"threshold {s.get('threshold')}; {results.get('num_expressions')} expressions; run by "
+                  f"{results.get('evaluated_by', 'training/evaluate.py')}). Baselines "
+                  "use the model's own trajectories: random (a random trajectory), largest (the largest "
                   f"one), oracle ({results.get('oracle_method', 'best subset given the ground truth')}).\n",
                   results_table(results)]
     if notes:
