@@ -44,7 +44,7 @@ def memoize_trajectories(model, max_crops: int = 32):
 
 def evaluate_checkpoint(checkpoint, dataset_name: str, root, split: str, out_dir, crop_size: int = 36,
                         threshold: float = 0.7, limit: int | None = None, write_annotations: bool = False,
-                        workers: int = 1):
+                        workers: int = 1, baselines: bool = True):
     """training/evaluate.py's evaluation (same functions, same numbers) with memoized trajectories.
 
     `workers` > 1 splits the expressions into contiguous blocks (whole videos stay together, so the
@@ -56,7 +56,7 @@ def evaluate_checkpoint(checkpoint, dataset_name: str, root, split: str, out_dir
     from derrvos_core.evaluation.runner import build_report
     from derrvos_core.model import load_model
 
-    settings = EvalSettings(crop_size=crop_size, threshold=threshold, limit=limit,
+    settings = EvalSettings(crop_size=crop_size, threshold=threshold, limit=limit, baselines=baselines,
                             write_annotations=write_annotations)
     dataset = open_dataset(dataset_name, root, split)
     total = len(dataset) if limit is None else min(limit, len(dataset))
