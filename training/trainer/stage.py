@@ -6,6 +6,7 @@ writes at the end. The loop owns everything else: optimizer, schedule, checkpoin
 from __future__ import annotations
 
 import importlib
+from abc import ABC, abstractmethod
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 
@@ -30,7 +31,7 @@ STAGES = {
 MULTIMODAL_PREFIXES = ("multimodal.",)
 
 
-class Stage:
+class Stage(ABC):
     """Base class; subclasses override build_model, build_dataset and loss."""
 
     name = "stage"
@@ -44,19 +45,20 @@ class Stage:
         self.cfg = cfg
         self.options = dict(cfg.options)
 
+    @abstractmethod
     def build_model(self, cfg: TrainConfig, ctx: DistContext) -> nn.Module:
-        raise NotImplementedError
+        """The model this stage trains, with frozen parts already frozen."""
 
+    @abstractmethod
     def build_dataset(self, cfg: TrainConfig, model: nn.Module, ctx: DistContext):
         """A map-style dataset indexed by (index, sample_seed) pairs (see ResumableSampler)."""
-        raise NotImplementedError
 
     def collate(self, items: list):
         return items
 
+    @abstractmethod
     def loss(self, model: nn.Module, batch) -> tuple[torch.Tensor, dict[str, float]]:
         """(scalar loss to minimise, plain floats to log)."""
-        raise NotImplementedError
 
     def param_groups(self, model: nn.Module, cfg: TrainConfig) -> list[dict]:
         """AdamW groups: trained multimodal-encoder parameters at lr_multimodal, the rest at lr."""
