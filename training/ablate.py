@@ -120,6 +120,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--limit", type=int, default=None, help="first N expressions only")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--base-threshold", type=float, default=0.7,
+                   help="threshold of the crop-size sweep (use the best of the threshold sweep)")
     p.add_argument("--crop-sizes", nargs="*", default=list(CROP_SIZES),
                    help="crop sizes to sweep (numbers or 'whole'; none: thresholds only)")
     args = p.parse_args(argv)
@@ -130,7 +132,8 @@ def main(argv=None) -> int:
     model = memoize_trajectories(load_model(args.checkpoint, device=args.device))
     dataset = open_dataset("synthref", args.root, args.split)
     n = len(dataset) if args.limit is None else min(args.limit, len(dataset))
-    res = sweep(model, [dataset[i] for i in range(n)], crop_sizes=tuple(args.crop_sizes))
+    res = sweep(model, [dataset[i] for i in range(n)], crop_sizes=tuple(args.crop_sizes),
+                base_threshold=args.base_threshold)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "ablation.json").write_text(json.dumps(res, indent=2))
