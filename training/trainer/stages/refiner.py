@@ -16,20 +16,14 @@ from derrvos_core.trajectory.losses import refiner_loss
 from derrvos_core.trajectory.tracker import TrackerSession
 
 from ..instance_data import InstanceClip, InstanceClipDataset
-from ..stage import Stage
-from .common import build_trajectory_holder, export_trajectory, train_only, video_tracks
-from .segmenter import clip_targets
+from .common import export_trajectory, video_tracks
+from .segmenter import TrajectoryStage, clip_targets
 from .tracker import _accumulate
 
 
-class RefinerStage(Stage):
+class RefinerStage(TrajectoryStage):
     name = "refiner"
     trained = ("trajectory.refiner.",)
-
-    def build_model(self, cfg, ctx):
-        holder = build_trajectory_holder(cfg)
-        train_only(holder, self.trained)
-        return holder
 
     def build_dataset(self, cfg, model, ctx):
         return InstanceClipDataset(video_tracks(cfg), clip_length=cfg.data.clip_length,

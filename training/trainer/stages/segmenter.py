@@ -5,8 +5,6 @@ Options (`options:` in the YAML):
 """
 from __future__ import annotations
 
-import torch
-
 from derrvos_core.trajectory.losses import ClipTargets, segmenter_loss
 
 from ..instance_data import InstanceClip, InstanceClipDataset
@@ -14,14 +12,20 @@ from ..stage import Stage
 from .common import build_trajectory_holder, export_trajectory, train_only, video_tracks
 
 
-class SegmenterStage(Stage):
-    name = "segmenter"
-    trained = ("trajectory.segmenter.",)
+class TrajectoryStage(Stage):
+    """A DVIS++ stage: the trajectory branch alone, with only the parameters under `trained` learning."""
+
+    trained: tuple[str, ...] = ()
 
     def build_model(self, cfg, ctx):
         holder = build_trajectory_holder(cfg)
         train_only(holder, self.trained)
         return holder
+
+
+class SegmenterStage(TrajectoryStage):
+    name = "segmenter"
+    trained = ("trajectory.segmenter.",)
 
     def build_dataset(self, cfg, model, ctx):
         return InstanceClipDataset(video_tracks(cfg), clip_length=cfg.data.clip_length,

@@ -17,21 +17,15 @@ from derrvos_core.trajectory.losses import tracker_loss
 from derrvos_core.trajectory.tracker import TrackerSession
 
 from ..instance_data import InstanceClip, InstanceClipDataset
-from ..stage import Stage
-from .common import build_trajectory_holder, export_trajectory, train_only, video_tracks
-from .segmenter import clip_targets
+from .common import export_trajectory, video_tracks
+from .segmenter import TrajectoryStage, clip_targets
 
 LOGGED = ("loss_cross_entropy", "loss_mask", "loss_dice", "loss_reid")
 
 
-class TrackerStage(Stage):
+class TrackerStage(TrajectoryStage):
     name = "tracker"
     trained = ("trajectory.tracker.",)
-
-    def build_model(self, cfg, ctx):
-        holder = build_trajectory_holder(cfg)
-        train_only(holder, self.trained)
-        return holder
 
     def build_dataset(self, cfg, model, ctx):
         return InstanceClipDataset(video_tracks(cfg), clip_length=cfg.data.clip_length,
