@@ -106,10 +106,15 @@ def test_multimodal_encoder_pairs_text_with_every_frame():
         alone = enc.encode(frames[1:2], ids, pad)
     assert isinstance(out, MultimodalTokens)
     assert out.num_vision_tokens == enc.num_vision_tokens == 65
-    assert out.tokens.shape == (3, 65 + 8, 256)
-    assert out.padding_mask.shape == (3, 73)
-    assert out.padding_mask[:, 65 + 5:].all() and not out.padding_mask[:, : 65 + 5].any()
+    # trailing padding is not computed: 5 real text tokens of 8
+    assert out.tokens.shape == (3, 65 + 5, 256)
+    assert out.padding_mask.shape == (3, 70) and not out.padding_mask.any()
     assert torch.allclose(out.tokens[1], alone.tokens[0], atol=1e-5)  # frames are independent in the batch
+    with torch.no_grad():  # ... and dropping it changes no other token
+        padded = enc.beit3(enc.preprocess(frames), ids.expand(3, -1), pad.expand(3, -1))
+    assert torch.allclose(out.tokens, padded[:, : 65 + 5], atol=1e-5)
+    inner = torch.tensor([False, False, True, False, False, True, True, True])  # padding before a real token
+    assert enc.encode(frames, ids, inner).tokens.shape == (3, 65 + 5, 256)
     assert sorted(enc.state_dict())[0].startswith("beit3.")
     with pytest.raises(InputError):
         enc.encode(frames[0], ids, pad)

@@ -64,14 +64,20 @@ class MultimodalEncoder(nn.Module):
     ) -> MultimodalTokens:
         """frames float [T, 3, H, W] 0..255; text_ids long [L]; text_padding_mask bool [L] (True = pad).
 
-        Returns MultimodalTokens with tokens [T, 1 + P + L, D] and padding_mask [T, 1 + P + L]; the
-        expression is paired with every frame and all frames run as one batch.
+        Returns MultimodalTokens with tokens [T, 1 + P + L', D] and padding_mask [T, 1 + P + L'], L' <= L
+        (trailing padding dropped); the expression is paired with every frame and all frames run as
+        one batch.
         """
         if text_ids.dim() != 1 or text_padding_mask.shape != text_ids.shape:
             raise InputError(
                 f"text_ids and text_padding_mask must both be [L], got {tuple(text_ids.shape)} and "
                 f"{tuple(text_padding_mask.shape)}"
             )
+        # Trailing padding changes no other token (padded keys are masked), so it is not computed:
+        # tokens are [T, 1 + P + L'] with L' up to the expression's last real token.
+        real = (~text_padding_mask.bool()).nonzero()
+        length = int(real.max()) + 1 if len(real) else 1
+        text_ids, text_padding_mask = text_ids[:length], text_padding_mask[:length]
         images = self.preprocess(frames.to(self.beit3.text_embed.weight.device))
         count = images.shape[0]
         ids = text_ids.to(images.device).unsqueeze(0).expand(count, -1)
