@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -56,3 +57,66 @@ def open_frames(video) -> Iterator[tuple[object, int, int, int]]:
             yield reader, reader.info.num_frames, reader.info.height, reader.info.width
         return
     yield video, video.info.num_frames, video.info.height, video.info.width
+
+
+class ReadAhead:
+    """Reads a video's crops in order, decoding the next crop on a worker thread meanwhile.
+
+    PyAV (FFmpeg) and PIL decode without holding the GIL, so while the model works on crop i, crop
+    i + 1 is decoded on the other core. The next crop is read ahead only after a crop was actually
+    read: when a cache holds everything a crop needs, nothing is decoded at all. At most one crop is
+    in flight, so memory stays flat. An error in a crop read ahead surfaces when that crop is read.
+    Use as a context manager (or call `close`) before the reader closes.
+    """
+
+    def __init__(self, reader, num_frames: int, crop_size: int):
+        self.reader, self.num_frames, self.crop_size = reader, int(num_frames), int(crop_size)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="derrvos-read-ahead")
+        self._pending: tuple[int, int, Future] | None = None
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """uint8 [stop - start, H, W, 3]; then starts decoding stop .. stop + crop_size."""
+        frames = None
+        if self._pending is not None:
+            begin, end, future = self._pending
+            self._pending = None
+            if (begin, end) == (start, stop):
+                frames = future.result()
+            else:
+                future.cancel()
+                _wait_quietly(future)  # the reader is not shared between threads
+        if frames is None:
+            frames = self.reader.read(start, stop)
+        if stop < self.num_frames:
+            end = min(stop + self.crop_size, self.num_frames)
+            self._pending = (stop, end, self._pool.submit(self.reader.read, stop, end))
+        return frames
+
+    def close(self) -> None:
+        if self._pending is not None:
+            self._pending[2].cancel()
+            _wait_quietly(self._pending[2])
+            self._pending = None
+        self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> ReadAhead:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _wait_quietly(future: Future) -> None:
+    """Let a read in flight finish (its error, if any, belongs to a crop nobody asked for)."""
+    if not future.cancelled():
+        future.exception()
+
+
+@contextlib.contextmanager
+def crop_reader(reader, num_frames: int, crop_size: int):
+    """`reader` itself for frames already in memory, else a `ReadAhead` over it (closed on exit)."""
+    if isinstance(reader, ArrayFrames):
+        yield reader
+        return
+    with ReadAhead(reader, num_frames, crop_size) as ahead:
+        yield ahead

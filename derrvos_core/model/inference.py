@@ -10,7 +10,7 @@ from derrvos_core.errors import InputError
 from derrvos_core.result import SegmentationResult, TrajectoryResult, select_trajectories
 
 from .cache import SegmentCache
-from .frames import check_video, open_frames
+from .frames import check_video, crop_reader, open_frames
 from .linking import CropBoundary, CropLinker, apply_linked_scores
 from .rle import trajectory_rles
 
@@ -44,7 +44,8 @@ def segment_iter(model, video, expression: str, crop_size: int | None = None, th
     state is carried over and neighbouring crops' trajectories are associated, so each object has one
     `link_id` and one score over the video. With a `cache`, per-frame segmenter outputs and BEiT-3
     tokens come from it when present (and are stored in it), and frames are not even decoded when
-    both are. Stop iterating to cancel: the video is closed.
+    both are; the next crop is decoded on a worker thread while the model runs (`ReadAhead`). Stop
+    iterating to cancel: the video is closed.
     """
     crop_size = model.cfg.crop_size if crop_size is None else crop_size
     threshold = model.cfg.threshold if threshold is None else threshold
@@ -92,7 +93,8 @@ def _crops(model, video, text, crop_size: int, threshold: float, at_least_one: b
     model.eval()
     try:
         video_key = cache.video_key(video) if cache is not None else None
-        with open_frames(video) as (reader, num_frames, height, width):
+        with open_frames(video) as (video_reader, num_frames, height, width), \
+                crop_reader(video_reader, num_frames, crop_size) as reader:
             num_crops = -(-num_frames // crop_size)
             trajectories: list[TrajectoryResult] = []
             for crop_index in range(num_crops):
