@@ -82,6 +82,12 @@ class StudioService(EditMethods, FileMethods):
     def model_version(self) -> str:
         return str(self.model.version)
 
+    @property
+    def default_settings(self) -> tuple[int, float]:
+        """(crop size, threshold) the model's config recommends; (36, 0.7), the paper's, without one."""
+        cfg = getattr(self.model, "cfg", None)
+        return int(getattr(cfg, "crop_size", 36)), float(getattr(cfg, "threshold", 0.7))
+
     # -- sessions -------------------------------------------------------------------------------
     def session(self, session_id: str) -> StudioSession:
         """The session of a tab, created on first use."""
@@ -185,11 +191,12 @@ class StudioService(EditMethods, FileMethods):
         return block[0]
 
     # -- runs -----------------------------------------------------------------------------------
-    def segment(self, session_id: str, expression: str, crop_size: int = 36, threshold: float = 0.7,
-                link_crops: bool = False, user: str | None = None,
+    def segment(self, session_id: str, expression: str, crop_size: int | None = None,
+                threshold: float | None = None, link_crops: bool = False, user: str | None = None,
                 progress: ProgressFn | None = None) -> RunOutcome:
         """Answer `expression` on the session's video: from the cache when the same (video, expression,
-        crop size, model) was answered before, else with the model, stored as a new run.
+        crop size, model) was answered before, else with the model, stored as a new run. A crop size
+        or threshold left None is the model's (`default_settings`).
 
         `progress(SegmentProgress)` is called after every crop. Cancel (`cancel`) stops between crops.
         Raises InputError (no video, empty expression, bad settings) or BusyError.
@@ -197,7 +204,10 @@ class StudioService(EditMethods, FileMethods):
         start = time.perf_counter()
         session = self.session(session_id)
         video = self._require_video(session)
-        expression, crop_size, threshold = _check_settings(expression, crop_size, threshold)
+        default_crop, default_threshold = self.default_settings
+        expression, crop_size, threshold = _check_settings(
+            expression, default_crop if crop_size is None else crop_size,
+            default_threshold if threshold is None else threshold)
         key = ResultKey(video.record.content_hash, expression, crop_size, self.model_version,
                         bool(link_crops))
         cached = self._cached(key)

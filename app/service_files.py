@@ -111,8 +111,9 @@ class FileMethods:
         run = self._require_run(self.session(session_id))
         return scores_payload(run.plan, run.run_id, self.model_version, run.threshold)
 
-    def api_segment(self, video_path: str | Path, expression: str, crop_size: int = 36,
-                    threshold: float = 0.7, user: str | None = None, name: str | None = None) -> ApiOutput:
+    def api_segment(self, video_path: str | Path, expression: str, crop_size: int | None = None,
+                    threshold: float | None = None, user: str | None = None, name: str | None = None
+                    ) -> ApiOutput:
         """One call for scripts: load, segment (stored as a run), and write the three outputs."""
         session_id = self.new_api_session()
         try:

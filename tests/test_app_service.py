@@ -1,6 +1,7 @@
 """StudioService with a tiny random DeRVOS and a real SQLite store: caching, corrections, bad input."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -238,3 +239,13 @@ def test_examples_are_shipped_small_with_expressions():
     assert len(examples) >= 3 and EXAMPLE in [e.path for e in examples]
     assert all(e.path.stat().st_size < 1_000_000 and e.expressions for e in examples)
     assert sum(e.path.stat().st_size for e in examples) < 3_000_000
+
+
+def test_settings_left_out_are_the_models_recommended_ones(service, clip, tiny_model, monkeypatch):
+    cfg = tiny_model.cfg
+    assert service.default_settings == (cfg.crop_size, cfg.threshold)
+    monkeypatch.setattr(tiny_model, "cfg", dataclasses.replace(cfg, threshold=0.05, crop_size=CLIP_FRAMES))
+    assert service.default_settings == (CLIP_FRAMES, 0.05)
+    service.open_video(S, clip)
+    run = service.segment(S, "the orange cross").run
+    assert (run.result.crop_size, run.threshold) == (CLIP_FRAMES, 0.05)

@@ -24,7 +24,7 @@ class ApiPanel:
     scores: gr.JSON
 
 
-def build_api_panel() -> ApiPanel:
+def build_api_panel(crop_size: int = 36, threshold: float = 0.7) -> ApiPanel:
     gr.Markdown("One call does it all: the same as `gradio_client.Client(url).predict(handle_file(video), "
                 "expression, crop_size, threshold, api_name=\"/segment\")`. The run is stored like any "
                 "other.")
@@ -32,8 +32,8 @@ def build_api_panel() -> ApiPanel:
         with gr.Column():
             video = gr.File(label="Video", type="filepath", file_types=["video", *VIDEO_SUFFIXES])
             expression = gr.Textbox(label="Expression")
-            crop_size = gr.Number(36, label="Crop size", precision=0, minimum=1)
-            threshold = gr.Number(0.7, label="Threshold", minimum=0, maximum=1)
+            crop_size = gr.Number(crop_size, label="Crop size", precision=0, minimum=1)
+            threshold = gr.Number(threshold, label="Threshold", minimum=0, maximum=1)
             run = gr.Button("Segment", variant="primary")
         with gr.Column():
             overlay = gr.Video(label="Overlay", interactive=False)

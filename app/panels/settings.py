@@ -23,16 +23,18 @@ class SettingsPanel:
     status: gr.Markdown
 
 
-def build_settings_panel() -> SettingsPanel:
+def build_settings_panel(crop_size: int = 36, threshold: float = 0.7) -> SettingsPanel:
+    """The panel, its sliders starting at the model's recommended `crop_size` and `threshold`."""
     gr.Markdown("### 2 · Expression and settings")
     expression = gr.Textbox(label="Expression", placeholder="e.g. the red circle moving to the left",
                             lines=1, max_lines=3, elem_id="expression")
-    crop_size = gr.Slider(1, 120, value=36, step=1, label="Crop size (frames per inference block)",
+    crop_size = gr.Slider(1, 120, value=crop_size, step=1, label="Crop size (frames per inference block)",
                           info="Changing it needs a Run; sizes already run for this expression come "
                                "from the cache.",
                           elem_id="crop-size")
-    threshold = gr.Slider(0.0, 1.0, value=0.7, step=0.01, label="Confidence threshold",
-                          info="Re-selects trajectories from cached scores at once: no model call.",
+    threshold = gr.Slider(0.0, 1.0, value=threshold, step=0.01, label="Confidence threshold",
+                          info="Re-selects trajectories from cached scores at once: no model call. "
+                               "Starts at the model's recommended value.",
                           elem_id="threshold")
     link_crops = gr.Checkbox(False, label="Link trajectories across crops (beyond the paper)",
                              elem_id="link-crops")
