@@ -26,6 +26,10 @@ def test_mevis_union_of_anno_ids_and_no_target(tmp_path):
     assert none.target_masks.shape == (L.T, L.H,
                                        L.W) and not none.target_masks.any() and none.object_ids == ()
     assert one.load_frames().shape == (L.T, L.H, L.W, 3) and one.load_frames().dtype == np.uint8
+    # the target objects apart, for training labels
+    np.testing.assert_array_equal(both.load_object_masks(), np.stack([masks[1], masks[2]]))
+    np.testing.assert_array_equal(one.load_object_masks(), masks[1][None])
+    assert none.load_object_masks().shape == (0, L.T, L.H, L.W)
 
 
 def test_mevis_is_lazy_frames_are_read_per_sample(tmp_path):
@@ -43,6 +47,7 @@ def test_mevis_split_without_mask_dict_has_empty_targets(tmp_path):
     (tmp_path / "valid" / "mask_dict.json").unlink()
     sample = read_mevis(tmp_path, "valid")[0]
     assert sample.extra["has_annotations"] is False and sample.target_masks.shape == (L.T, L.H, L.W)
+    assert sample.load_object_masks is None
 
 
 @pytest.mark.parametrize("breakage, message", [

@@ -7,8 +7,8 @@ import torch.nn.functional as F
 
 from derrvos_core.errors import InputError
 from derrvos_core.multimodal.types import MultimodalTokens
-from derrvos_core.tais import (TAIS, TAISConfig, kinematic_features, mask_centroids, selection_loss,
-                              trajectory_labels)
+from derrvos_core.tais import (TAIS, RegionPooling, TAISConfig, kinematic_features, mask_centroids,
+                              patch_coverage, selection_loss, trajectory_labels)
 from derrvos_core.trajectory.types import Trajectories, mask_kinematics
 
 CFG = TAISConfig(trajectory_dim=32, token_dim=24, width=32, num_heads=4, ffn_dim=64, dropout=0.0,
@@ -109,6 +109,39 @@ def test_every_layer_is_supervised():
         assert tais.selectors[i].relevance.weight.grad.abs().sum() > 0
         assert tais.layers[i].cross_attn.in_proj_weight.grad.abs().sum() > 0
     assert tais.motion.conv1.weight.grad.abs().sum() > 0
+
+
+def test_patch_coverage_by_hand():
+    masks = torch.full((1, 2, 8, 8), -1.0)
+    masks[0, 0, :4, :4] = 1.0  # frame 0: the top-left patch of a 2 x 2 grid
+    masks[0, 0, 4:, 4:6] = 1.0  # ... and half as much of the bottom-right one
+    cover = patch_coverage(masks, grid=2)
+    assert torch.allclose(cover[0, 0], torch.tensor([2 / 3, 0, 0, 1 / 3]))
+    assert not cover[0, 1].any()  # frame 1: empty mask, no weights
+
+
+def test_region_pooling_reads_the_tokens_under_the_mask():
+    torch.manual_seed(0)
+    pool = RegionPooling(8).eval()
+    masks = torch.full((2, 1, 8, 8), -1.0)
+    masks[0, 0, :4, 4:] = 1.0  # trajectory 0 covers patch 1 (top right); trajectory 1 is absent
+    memory = torch.randn(1, 1 + 4 + 3, 8)
+    out = pool(masks, memory, num_vision_tokens=5)
+    assert torch.allclose(out[0, 0], pool.proj(memory[0, 2]), atol=1e-6)
+    assert not out[1].any()
+    with pytest.raises(InputError):
+        pool(masks, memory, num_vision_tokens=4)  # 3 patches: not a square grid
+
+
+def test_region_pooling_in_tais_is_trained_and_sees_the_region():
+    torch.manual_seed(0)
+    tais = TAIS(TAISConfig(**{**CFG.to_dict(), "region_pooling": True})).eval()
+    masks = boxes_masks(4, 3)
+    traj, tokens = make_trajectories(masks), make_tokens(3)
+    selection_loss(tais(traj, tokens).layer_logits, torch.tensor([1.0, 0, 0, 0])).backward()
+    assert tais.region.proj[1].weight.grad.abs().sum() > 0
+    assert TAIS(CFG).region is None and "region" not in str(TAIS(CFG).state_dict().keys())
+    assert TAISConfig.tiny().region_pooling and TAISConfig.full().region_pooling
 
 
 def test_mask_kinematics_reach_the_logits(tais):
@@ -212,6 +245,30 @@ def test_labels_per_target_object_and_no_target():
     assert trajectory_labels(masks, torch.zeros(0, 1, 8, 8, dtype=torch.bool)).tolist() == [0.0, 0.0, 0.0]
     with pytest.raises(InputError, match="does not match"):
         trajectory_labels(masks, torch.zeros(1, 4, 4, dtype=torch.bool))
+
+
+def test_best_match_labels_give_each_target_object_its_best_trajectory():
+    a = torch.zeros(1, 8, 8, dtype=torch.bool)
+    a[:, :4, :4] = True  # 16 px
+    b = torch.zeros(1, 8, 8, dtype=torch.bool)
+    b[:, 4:, 4:] = True
+    part_a = torch.zeros_like(a)
+    part_a[:, :4, :1] = True  # IoU 4 / 16 = 0.25 with a
+    more_a = torch.zeros_like(a)
+    more_a[:, :4, :2] = True  # IoU 0.5 with a
+    tiny_b = torch.zeros_like(b)
+    tiny_b[:, 4, 4] = True  # IoU 1 / 16 with b
+    masks = torch.stack([part_a, more_a, tiny_b])
+    objects = torch.stack([a, b])
+    assert trajectory_labels(masks, objects).tolist() == [0.0, 1.0, 0.0]
+    # a's best is more_a (already positive); b's best, tiny_b, stays below the bound
+    assert trajectory_labels(masks, objects, best_match_iou=0.2).tolist() == [0.0, 1.0, 0.0]
+    assert trajectory_labels(masks, objects, best_match_iou=0.05).tolist() == [0.0, 1.0, 1.0]
+    # without more_a, a's best is part_a (0.25 >= 0.2)
+    assert trajectory_labels(masks[[0, 2]], objects, best_match_iou=0.2).tolist() == [1.0, 0.0]
+    # a target object absent from the clip makes nothing positive
+    assert trajectory_labels(masks, torch.zeros(1, 1, 8, 8, dtype=torch.bool), best_match_iou=0.0).tolist() == \
+        [0.0, 0.0, 0.0]
 
 
 def test_selection_losses():

@@ -53,3 +53,21 @@ def test_trim_padding_keeps_real_tokens():
     ids, pad = torch.tensor([0, 7, 9, 2, 1, 1]), torch.tensor([False] * 4 + [True] * 2)
     t_ids, t_pad = trim_padding(ids, pad)
     assert t_ids.tolist() == [0, 7, 9, 2] and not t_pad.any()
+
+
+def test_label_targets_keep_objects_apart_at_video_resolution_capped_at_the_model_input():
+    from types import SimpleNamespace
+
+    from training.trainer.referring_data import label_targets
+
+    objects = np.zeros((2, 3, 64, 48), dtype=bool)
+    objects[0, :, :8, :8] = True
+    objects[1, :, 32:, 24:] = True
+    sample = SimpleNamespace(load_object_masks=lambda: objects, target_masks=objects.any(0))
+    frames = np.array([0, 2])
+    out = label_targets(sample, frames, (32, 32))  # cap 128 x 128: the video's own 64 x 48
+    assert out.shape == (2, 2, 64, 48) and torch.equal(out, torch.from_numpy(objects[:, frames]))
+    small = label_targets(sample, frames, (8, 8))  # cap 32 x 32
+    assert small.shape == (2, 2, 32, 32) and small[0, :, :4, :4].all() and not small[0, :, 8:].any()
+    union_only = SimpleNamespace(load_object_masks=None, target_masks=objects.any(0))
+    assert label_targets(union_only, frames, (32, 32)).shape == (2, 64, 48)

@@ -100,7 +100,19 @@ def _build(entry: _Entry, folder: Path, masks, mask_path: Path, name: str) -> RV
                       expression=entry.expression, frame_names=list(entry.frames),
                       load_frames=frame_loader(paths),
                       target_masks=target, object_ids=entry.object_ids, category=entry.category,
-                      extra={**entry.extra, "anno_ids": list(entry.anno_ids)})
+                      extra={**entry.extra, "anno_ids": list(entry.anno_ids)},
+                      load_object_masks=None if masks is None else
+                      lambda: _object_masks(entry, masks, mask_path, target.shape))
+
+
+def _object_masks(entry: _Entry, masks: dict, mask_path: Path, shape: tuple) -> np.ndarray:
+    """bool [K, T, H, W]: each anno_id's mask track (all False where its mask is null)."""
+    out = np.zeros((len(entry.anno_ids),) + tuple(shape), dtype=bool)
+    for k, a in enumerate(entry.anno_ids):
+        for t, rle in enumerate(masks[a]):
+            if rle is not None:
+                out[k, t] = decode_rle_checked(rle, mask_path, f"key '{a}' frame {t}")
+    return out
 
 
 def _union_masks(entry: _Entry, masks: dict, mask_path: Path):

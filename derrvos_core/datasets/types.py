@@ -22,6 +22,10 @@ class RVOSSample:
         object_ids: the target object ids (empty for a no-target expression).
         category: expression category where the dataset has one (SynthRef), else None.
         extra: anything else a reader keeps (annotator id, split, ...).
+        load_object_masks: where a reader keeps target objects apart (MeViS layout), returns bool
+            [K, T, H, W], one mask track per target object (K = 0 for no target), when called; None
+            where only the union is known. Training labels use it: with the union alone, one of
+            three target objects never overlaps "the three white shapes" enough to count as a match.
     """
 
     dataset: str
@@ -34,6 +38,7 @@ class RVOSSample:
     object_ids: Sequence[int] = ()
     category: str | None = None
     extra: dict = field(default_factory=dict)
+    load_object_masks: Callable[[], np.ndarray] | None = None
 
     @property
     def num_frames(self) -> int:

@@ -3,6 +3,7 @@ from derrvos_core.tais.aligner import AlignerLayer
 from derrvos_core.tais.config import TAISConfig
 from derrvos_core.tais.losses import selection_loss, trajectory_labels
 from derrvos_core.tais.motion import MotionEncoder, kinematic_features, mask_centroids
+from derrvos_core.tais.region import RegionPooling, patch_coverage
 from derrvos_core.tais.selector import ImplicitSelector
 from derrvos_core.tais.tais import TAIS, TAISOutput
 
@@ -10,11 +11,13 @@ __all__ = [
     "AlignerLayer",
     "ImplicitSelector",
     "MotionEncoder",
+    "RegionPooling",
     "TAIS",
     "TAISConfig",
     "TAISOutput",
     "kinematic_features",
     "mask_centroids",
+    "patch_coverage",
     "selection_loss",
     "trajectory_labels",
 ]

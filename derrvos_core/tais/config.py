@@ -30,6 +30,10 @@ class TAISConfig:
     dropout: float = 0.1
     #: Kernel (frames) of the motion encoder's two temporal convolutions; odd, so frame t stays centred.
     motion_kernel: int = 5
+    #: Add each trajectory's mask-pooled vision tokens to its stream (`region.RegionPooling`). Beyond
+    #: the paper's aligner; off in configs saved before it existed, on in both presets (measured
+    #: reason in the default model card).
+    region_pooling: bool = False
 
     def __post_init__(self) -> None:
         if self.width % self.num_heads:
@@ -42,13 +46,13 @@ class TAISConfig:
     @classmethod
     def full(cls) -> TAISConfig:
         """For DVIS++ R50 (512-d) and BEiT-3 base (768-d): 3 layers x 256, 8 heads."""
-        return cls()
+        return cls(region_pooling=True)
 
     @classmethod
     def tiny(cls) -> TAISConfig:
         """For the tiny branches (128-d trajectories, 256-d tokens): 3 layers x 96, 4 heads."""
         return cls(trajectory_dim=128, token_dim=256, width=96, num_heads=4, ffn_dim=256, dropout=0.0,
-                   motion_kernel=3)
+                   motion_kernel=3, region_pooling=True)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

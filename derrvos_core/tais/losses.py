@@ -7,8 +7,14 @@ import torch.nn.functional as F
 from derrvos_core.errors import InputError
 
 
-def trajectory_labels(traj_masks: torch.Tensor, target: torch.Tensor, iou: float = 0.5) -> torch.Tensor:
+def trajectory_labels(traj_masks: torch.Tensor, target: torch.Tensor, iou: float = 0.5,
+                      best_match_iou: float | None = None) -> torch.Tensor:
     """1 for trajectories whose clip mask IoU with a target reaches `iou`, else 0.
+
+    With `best_match_iou`, the best-matching trajectory of each target object is positive too when
+    its IoU reaches that lower bound: a weak trajectory branch may cover an object with no
+    trajectory at `iou`, and that object's best trajectory is still what selection should pick
+    (what the oracle would pick).
 
     Clip IoU sums intersections and unions over all T frames. `target` is either the union of the
     expression's objects [T, H, W] or one mask per target object [K, T, H, W] (a trajectory is
@@ -37,7 +43,12 @@ def trajectory_labels(traj_masks: torch.Tensor, target: torch.Tensor, iou: float
     # an empty target never makes a positive, even against an empty trajectory (0 / 0)
     clip_iou = torch.where(union > 0, inter / union.clamp_min(1.0), torch.zeros_like(inter))
     clip_iou = torch.where(g.sum(1).unsqueeze(0) > 0, clip_iou, torch.zeros_like(clip_iou))
-    return (clip_iou.amax(dim=1) >= iou).float()
+    labels = clip_iou.amax(dim=1) >= iou
+    if best_match_iou is not None:
+        best, which = clip_iou.max(dim=0)  # per target object
+        hit = which[(best >= best_match_iou) & (best > 0)]  # an absent object matches nothing
+        labels[hit] = True
+    return labels.float()
 
 
 def selection_loss(layer_logits: torch.Tensor, labels: torch.Tensor, kind: str = "focal",

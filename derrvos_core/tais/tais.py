@@ -13,6 +13,7 @@ from derrvos_core.trajectory.types import Trajectories
 from .aligner import AlignerLayer, time_positions
 from .config import TAISConfig
 from .motion import MotionEncoder, kinematic_features
+from .region import RegionPooling
 from .selector import ImplicitSelector
 
 
@@ -41,7 +42,7 @@ class TAISOutput:
 class TAIS(nn.Module):
     """Cross-frame multimodal aligner + motion-guided implicit selector. Stateless.
 
-    trajectories [N, T, C] -> LayerNorm + Linear -> + motion features -> N_d x (AlignerLayer,
+    trajectories [N, T, C] -> LayerNorm + Linear -> + motion features (+ mask-pooled tokens) -> N_d x (AlignerLayer,
     ImplicitSelector); the multimodal tokens [T, S, D] are projected once to the same width W.
     """
 
@@ -53,6 +54,7 @@ class TAIS(nn.Module):
         self.trajectory_proj = nn.Sequential(nn.LayerNorm(c), nn.Linear(c, w))
         self.token_proj = nn.Sequential(nn.LayerNorm(cfg.token_dim), nn.Linear(cfg.token_dim, w))
         self.motion = MotionEncoder(w, cfg.motion_kernel)
+        self.region = RegionPooling(w) if cfg.region_pooling else None
         self.layers = nn.ModuleList(
             AlignerLayer(w, cfg.num_heads, cfg.ffn_dim, cfg.dropout) for _ in range(cfg.num_layers))
         # one selector per layer: each layer is supervised on its own (deep supervision)
@@ -67,6 +69,8 @@ class TAIS(nn.Module):
         queries = self.trajectory_proj(trajectories.embeddings)
         x = queries + self.motion(queries, kinematic_features(trajectories))
         memory = self.token_proj(tokens.tokens)
+        if self.region is not None:
+            x = x + self.region(trajectories.mask_logits, memory, tokens.num_vision_tokens)
         padding = tokens.padding_mask.to(memory.device).bool()
         pos = time_positions(x.shape[1], self.cfg.width, device=x.device, dtype=x.dtype)
         frame_logits, frame_weights, logits = [], [], []

@@ -10,6 +10,8 @@ Options:
     loss_kind ("bce"): "bce" keeps confidences calibrated for the 0.7 threshold; "focal" as DETR.
     prebuild_cache (true): fill the trajectory cache before the first step (else on first use).
     label_iou (0.5): clip mask IoU with the target that makes a trajectory positive (DESIGN default).
+    label_best_match_iou (none): also make each target object's best trajectory positive when its
+        IoU reaches this (see `trajectory_labels`; the tiny SynthRef default uses 0.2, model card).
     max_videos (all): train on the expressions of the first N videos only (bounds the cache cost).
     tokenizer_vocab (1000): pieces of the sentencepiece model trained when `tokenizer` is null.
 """
@@ -55,7 +57,8 @@ class DeRVOSStage(Stage):
 
         dataset = ReferringClipDataset(samples, cache, crop_trajectories, model.prepare_frames,
                                        encode_text=model.tokenizer.encode, labeler=partial(
-                                           trajectory_labels, iou=float(self.options.get("label_iou", 0.5))),
+                                           trajectory_labels, iou=float(self.options.get("label_iou", 0.5)),
+                                           best_match_iou=_optional_float(self.options.get("label_best_match_iou"))),
                                        clip_length=cfg.data.clip_length, flip_prob=cfg.data.flip_prob)
         if self.options.get("prebuild_cache", True):
             prebuild(dataset, ctx)
@@ -79,6 +82,10 @@ class DeRVOSStage(Stage):
 
     def export(self, model, cfg, out_dir):
         return export_selection_model(model, cfg, out_dir)
+
+
+def _optional_float(value) -> float | None:
+    return None if value is None else float(value)
 
 
 def entry_video_id(entry) -> str:
