@@ -11,7 +11,7 @@ import torch
 from derrvos_core.datasets import open_dataset
 from derrvos_core.datasets.synthref import SynthRefConfig, generate_synthref
 from derrvos_core.model import DeRVOS, DeRVOSConfig, load_model
-from training.ablate import markdown, plot, sweep
+from training.ablate import markdown, plot, recommend_threshold, sweep
 from training.trainer.fast_eval import evaluate_checkpoint, memoize_trajectories
 from training.trainer.model_card import card_text, ship_model
 
@@ -69,3 +69,18 @@ def test_evaluate_ship_and_ablate(setup, tmp_path):
     assert "| 0.7 |" in markdown(res, "test")
     plot(res, tmp_path / "ablation.png")
     assert (tmp_path / "ablation.png").stat().st_size > 1000
+
+
+def test_recommended_threshold_goes_into_the_config_and_becomes_the_default(setup, tmp_path):
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(setup / "model", folder)
+    before = load_model(str(folder))
+    res = {"threshold": {"0.1": {"JF": 0.2}, "0.3": {"JF": 0.5}, "0.5": {"JF": 0.5}, "0.7": {"JF": 0.4}}}
+    assert recommend_threshold(folder, res) == 0.5  # best J&F; the higher threshold on a tie
+    after = load_model(str(folder))
+    assert after.cfg.threshold == 0.5 and before.cfg.threshold == 0.7
+    assert after.version == before.version  # the weights did not change
+    frames = open_dataset("synthref", setup / "data", "test")[0].load_frames()
+    assert after.segment(frames, "the red circle", crop_size=4).threshold == 0.5

@@ -7,7 +7,9 @@ Threshold sweep (0.1 ... 0.9): ONE model run per expression at crop size 36, the
 `SegmentationResult.select(threshold)` re-selects from the cached scores (no model call).
 Crop-size sweep (6, 12, 18, 24, 36, whole video): one run per expression and size at threshold 0.7.
 Writes ablation.json, ablation.md and ablation.png into --out, and an "Ablations" section into
---out/MODEL_CARD.md when that file exists. The seed paper's findings to compare with: J&F rises
+--out/MODEL_CARD.md when that file exists. `--recommend` writes the best threshold of the sweep into
+the checkpoint folder's config.json as the model's recommended threshold (the default of inference,
+the CLI and the app's slider). The seed paper's findings to compare with: J&F rises
 then falls with the threshold, peaking around 0.7; larger crops are better (36 best of those tried).
 """
 from __future__ import annotations
@@ -124,6 +126,8 @@ def main(argv=None) -> int:
                    help="threshold of the crop-size sweep (use the best of the threshold sweep)")
     p.add_argument("--crop-sizes", nargs="*", default=list(CROP_SIZES),
                    help="crop sizes to sweep (numbers or 'whole'; none: thresholds only)")
+    p.add_argument("--recommend", action="store_true",
+                   help="write the best threshold into the checkpoint folder's config.json")
     args = p.parse_args(argv)
     from derrvos_core.model import load_model
     from training.trainer.fast_eval import memoize_trajectories
@@ -143,7 +147,25 @@ def main(argv=None) -> int:
     if (out / "MODEL_CARD.md").is_file():
         write_card_section(out / "MODEL_CARD.md", section)
     print(section)
+    if args.recommend:
+        best = recommend_threshold(Path(args.checkpoint), res)
+        print(f"recommended threshold {best} written to {Path(args.checkpoint) / 'config.json'}")
     return 0
+
+
+def recommend_threshold(folder: Path, res: dict) -> float:
+    """Write the sweep's best threshold (highest J&F; the higher threshold on a tie) into the model
+    folder's config.json; the weights, and so the model version, are unchanged."""
+    from derrvos_core.errors import InputError
+
+    config = folder / "config.json"
+    if not config.is_file():
+        raise InputError(f"--recommend needs a model folder with config.json, got {folder}")
+    best = max(res["threshold"], key=lambda t: (round(res["threshold"][t]["JF"], 6), float(t)))
+    data = json.loads(config.read_text())
+    data["threshold"] = float(best)
+    config.write_text(json.dumps(data, indent=2))
+    return float(best)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
 """Train the shipped tiny default on SynthRef from nothing, evaluate it, and ship it (resumable).
 
-    python training/train_default.py                      # everything: data, 4 stages, test eval, ship
+    python training/train_default.py                      # everything: data, 4 stages, calibrate, eval, ship
     python training/train_default.py --only eval ship     # some steps only
 
 Steps (each skipped when its output exists, so re-running continues where it stopped):
     data      training/make_synthref.py: train 600 videos (seed 0), valid 60 (seed 1), test 100 (seed 2)
     stages    training/train.py --config training/configs/synthref_tiny_{segmenter,tracker,refiner,derrvos}.yaml --resume
-    eval      training/evaluate.py --dataset synthref --split test (model + random/largest/oracle baselines)
+    calibrate training/ablate.py --split valid --crop-sizes --recommend: the threshold sweep on valid; its
+              best threshold becomes the model's recommended one (config.json), used by eval and the app
+    eval      training/evaluate.py --dataset synthref --split test at that threshold (model + random/largest/
+              oracle baselines)
     ship      fp16 weights + config + tokenizer + MODEL_CARD.md into assets/models/derrvos-tiny-synthref
 Wall time of every step goes to runs/default_pipeline.json (read by the model card).
 """
@@ -26,6 +29,8 @@ DATA = ("train", 600, 0), ("valid", 60, 1), ("test", 100, 2)
 STAGES = ("synthref_tiny_segmenter", "synthref_tiny_tracker", "synthref_tiny_refiner", "synthref_tiny_derrvos")
 SHIP_DIR = ROOT / "assets" / "models" / "derrvos-tiny-synthref"
 EVAL_DIR = ROOT / "runs" / "eval" / "synthref-test"
+CALIBRATION_DIR = ROOT / "runs" / "eval" / "synthref-valid-threshold"
+CALIBRATION_EXPRESSIONS = 120
 LOG = ROOT / "runs" / "default_pipeline.json"
 
 
@@ -63,18 +68,31 @@ def train_stages(stages=STAGES, nproc: int = 1) -> None:
                                "--no-progress"])
 
 
+def calibrate(root: Path, checkpoint: Path) -> None:
+    """Threshold sweep on valid (training/ablate.py); the best threshold goes into the model's config."""
+    if (CALIBRATION_DIR / "ablation.json").is_file():
+        return
+    _run("calibrate", [PY, "training/ablate.py", "--checkpoint", str(checkpoint), "--root", str(root),
+                       "--split", "valid", "--out", str(CALIBRATION_DIR), "--limit", str(CALIBRATION_EXPRESSIONS),
+                       "--crop-sizes", "--recommend"])
+
+
 def evaluate(root: Path, checkpoint: Path, workers: int = 1, limit: int | None = None) -> None:
     """training/evaluate.py's numbers (same library calls), with the trajectories of a video computed once
     for all its expressions (training/trainer/fast_eval.py): 6x fewer trajectory-branch runs on SynthRef."""
     from derrvos_core.evaluation import format_summary
     from training.trainer.fast_eval import evaluate_checkpoint
 
+    from derrvos_core.model import load_model
+
+    threshold = load_model(str(checkpoint)).cfg.threshold  # the recommended one after `calibrate`
     start = time.perf_counter()
-    report = evaluate_checkpoint(checkpoint, "synthref", root, "test", EVAL_DIR, workers=workers, limit=limit)
+    report = evaluate_checkpoint(checkpoint, "synthref", root, "test", EVAL_DIR, workers=workers, limit=limit,
+                                 threshold=threshold)
     print(format_summary(report), flush=True)
     _record("eval_test", time.perf_counter() - start,
             ["python", "training/train_default.py", "--only", "eval", "  # = training/evaluate.py --dataset synthref",
-             "--split", "test", "--no-annotations" + (f" --limit {limit}" if limit else "")
+             "--split", "test", f"--threshold {threshold}", "--no-annotations" + (f" --limit {limit}" if limit else "")
              + f", trajectories computed once per video, {workers} process(es)"])
 
 
@@ -88,20 +106,22 @@ def ship(checkpoint: Path, notes: str = "") -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="data/synthref")
-    p.add_argument("--only", nargs="*", choices=("data", "stages", "eval", "ship"), default=None)
+    p.add_argument("--only", nargs="*", choices=("data", "stages", "calibrate", "eval", "ship"), default=None)
     p.add_argument("--stages", nargs="*", choices=STAGES, default=list(STAGES), help="which training stages")
     p.add_argument("--nproc", type=int, default=1, help="processes per stage (DDP under torchrun, gloo on CPU)")
     p.add_argument("--eval-workers", type=int, default=1, help="processes for the test evaluation")
     p.add_argument("--eval-limit", type=int, default=None, help="evaluate the first N test expressions only")
     p.add_argument("--notes", default=None, help="a markdown file appended to the model card as its Notes")
     args = p.parse_args(argv)
-    steps = args.only or ["data", "stages", "eval", "ship"]
+    steps = args.only or ["data", "stages", "calibrate", "eval", "ship"]
     root = ROOT / args.data
     final = ROOT / "runs" / STAGES[-1] / "final"
     if "data" in steps:
         make_data(root)
     if "stages" in steps:
         train_stages(args.stages, args.nproc)
+    if "calibrate" in steps:
+        calibrate(root, final)
     if "eval" in steps:
         evaluate(root, final, args.eval_workers, args.eval_limit)
     if "ship" in steps:
