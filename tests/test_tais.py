@@ -285,3 +285,30 @@ def test_selection_losses():
         selection_loss(logits, labels, kind="dice")
     with pytest.raises(InputError):
         selection_loss(logits, torch.zeros(4))
+
+
+def test_mean_text_token_ignores_padding_and_vision_tokens():
+    from derrvos_core.tais.tais import mean_text_token
+
+    memory = torch.arange(2 * 5 * 1, dtype=torch.float32).reshape(2, 5, 1)  # 2 vision + 3 text tokens
+    padding = torch.tensor([[False, False, False, False, True], [False, False, False, True, True]])
+    assert mean_text_token(memory, padding, 2).flatten().tolist() == [2.5, 7.0]
+
+
+def test_text_matching_adds_a_bilinear_term_to_every_frame():
+    from derrvos_core.tais.selector import ImplicitSelector
+
+    torch.manual_seed(0)
+    sel = ImplicitSelector(8, text_matching=True)
+    x, sentence = torch.randn(3, 4, 8), torch.randn(4, 8)
+    frame_logits, weights, logits = sel(x, sentence)
+    y = sel.norm(x)
+    want = sel.relevance(y).squeeze(-1) + (sel.match_query(y) * sel.match_key(sentence)).sum(-1) / 8 ** 0.5
+    assert torch.allclose(frame_logits, want, atol=1e-6)
+    assert torch.allclose(logits, (weights * frame_logits).sum(-1), atol=1e-6)
+    assert not torch.allclose(sel(x, -sentence)[0], frame_logits)  # the words matter directly
+    tais = TAIS(TAISConfig(**{**CFG.to_dict(), "text_matching": True}))
+    traj, tokens = make_trajectories(boxes_masks(4, 3)), make_tokens(3)
+    selection_loss(tais(traj, tokens).layer_logits, torch.tensor([1.0, 0, 0, 0])).backward()
+    assert all(s.match_key[1].weight.grad.abs().sum() > 0 for s in tais.selectors)
+    assert TAISConfig.tiny().text_matching and not TAISConfig().text_matching

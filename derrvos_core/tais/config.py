@@ -34,6 +34,9 @@ class TAISConfig:
     #: the paper's aligner; off in configs saved before it existed, on in both presets (measured
     #: reason in the default model card).
     region_pooling: bool = False
+    #: Add a bilinear trajectory-expression match to every selector's frame relevance
+    #: (`selector.ImplicitSelector`). Beyond the paper; off in older configs, on in both presets.
+    text_matching: bool = False
 
     def __post_init__(self) -> None:
         if self.width % self.num_heads:
@@ -46,13 +49,13 @@ class TAISConfig:
     @classmethod
     def full(cls) -> TAISConfig:
         """For DVIS++ R50 (512-d) and BEiT-3 base (768-d): 3 layers x 256, 8 heads."""
-        return cls(region_pooling=True)
+        return cls(region_pooling=True, text_matching=True)
 
     @classmethod
     def tiny(cls) -> TAISConfig:
         """For the tiny branches (128-d trajectories, 256-d tokens): 3 layers x 96, 4 heads."""
         return cls(trajectory_dim=128, token_dim=256, width=96, num_heads=4, ffn_dim=256, dropout=0.0,
-                   motion_kernel=3, region_pooling=True)
+                   motion_kernel=3, region_pooling=True, text_matching=True)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

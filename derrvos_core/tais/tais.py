@@ -58,7 +58,7 @@ class TAIS(nn.Module):
         self.layers = nn.ModuleList(
             AlignerLayer(w, cfg.num_heads, cfg.ffn_dim, cfg.dropout) for _ in range(cfg.num_layers))
         # one selector per layer: each layer is supervised on its own (deep supervision)
-        self.selectors = nn.ModuleList(ImplicitSelector(w) for _ in range(cfg.num_layers))
+        self.selectors = nn.ModuleList(ImplicitSelector(w, cfg.text_matching) for _ in range(cfg.num_layers))
 
     @classmethod
     def from_config(cls, cfg: TAISConfig) -> TAIS:
@@ -73,10 +73,11 @@ class TAIS(nn.Module):
             x = x + self.region(trajectories.mask_logits, memory, tokens.num_vision_tokens)
         padding = tokens.padding_mask.to(memory.device).bool()
         pos = time_positions(x.shape[1], self.cfg.width, device=x.device, dtype=x.dtype)
+        sentence = mean_text_token(memory, padding, tokens.num_vision_tokens) if self.cfg.text_matching else None
         frame_logits, frame_weights, logits = [], [], []
         for layer, selector in zip(self.layers, self.selectors):
             x = layer(x, memory, padding, pos)
-            f, w, lg = selector(x)
+            f, w, lg = selector(x, sentence)
             frame_logits.append(f)
             frame_weights.append(w)
             logits.append(lg)
@@ -100,3 +101,9 @@ class TAIS(nn.Module):
         if tokens.padding_mask.shape != tok.shape[:2]:
             raise InputError(f"padding_mask {tuple(tokens.padding_mask.shape)} does not match tokens "
                              f"{tuple(tok.shape[:2])}")
+
+
+def mean_text_token(memory: torch.Tensor, padding: torch.Tensor, num_vision_tokens: int) -> torch.Tensor:
+    """float [T, W]: the mean of each frame's non-padded text tokens (memory [T, S, W], padding [T, S])."""
+    text, keep = memory[:, num_vision_tokens:], (~padding[:, num_vision_tokens:]).to(memory.dtype)
+    return (text * keep.unsqueeze(-1)).sum(1) / keep.sum(1, keepdim=True).clamp_min(1.0)
