@@ -113,6 +113,8 @@ def test_multimodal_encoder_pairs_text_with_every_frame():
     with torch.no_grad():  # ... and dropping it changes no other token
         padded = enc.beit3(enc.preprocess(frames), ids.expand(3, -1), pad.expand(3, -1))
     assert torch.allclose(out.tokens, padded[:, : 65 + 5], atol=1e-5)
+    assert out.text_embeddings.shape == (5, 256)  # the 5 real tokens' input embeddings
+    assert torch.equal(out.text_embeddings, enc.text_inputs(ids, pad))
     inner = torch.tensor([False, False, True, False, False, True, True, True])  # padding before a real token
     assert enc.encode(frames, ids, inner).tokens.shape == (3, 65 + 5, 256)
     assert sorted(enc.state_dict())[0].startswith("beit3.")

@@ -287,12 +287,22 @@ def test_selection_losses():
         selection_loss(logits, torch.zeros(4))
 
 
-def test_mean_text_token_ignores_padding_and_vision_tokens():
-    from derrvos_core.tais.tais import mean_text_token
-
-    memory = torch.arange(2 * 5 * 1, dtype=torch.float32).reshape(2, 5, 1)  # 2 vision + 3 text tokens
-    padding = torch.tensor([[False, False, False, False, True], [False, False, False, True, True]])
-    assert mean_text_token(memory, padding, 2).flatten().tolist() == [2.5, 7.0]
+def test_text_matching_reads_the_expressions_input_embeddings_not_padding():
+    torch.manual_seed(0)
+    tais = TAIS(TAISConfig(**{**CFG.to_dict(), "text_matching": True})).eval()
+    traj, tokens = make_trajectories(boxes_masks(4, 3)), make_tokens(3, s=10, pad=2)  # 5 vision, 5 text
+    words = torch.randn(5, 24)
+    with_words = MultimodalTokens(tokens.tokens, tokens.padding_mask, 5, text_embeddings=words)
+    padded_changed = words.clone()
+    padded_changed[-2:] = 50.0  # the two padded positions
+    other = torch.randn(5, 24)
+    a = tais(traj, with_words).logits
+    assert torch.allclose(a, tais(traj, MultimodalTokens(tokens.tokens, tokens.padding_mask, 5,
+                                                         text_embeddings=padded_changed)).logits, atol=1e-5)
+    assert not torch.allclose(a, tais(traj, MultimodalTokens(tokens.tokens, tokens.padding_mask, 5,
+                                                             text_embeddings=other)).logits, atol=1e-4)
+    with pytest.raises(InputError, match="text_embeddings"):
+        tais(traj, tokens)
 
 
 def test_text_matching_adds_a_bilinear_term_to_every_frame():
@@ -309,6 +319,8 @@ def test_text_matching_adds_a_bilinear_term_to_every_frame():
     assert not torch.allclose(sel(x, -sentence)[0], frame_logits)  # the words matter directly
     tais = TAIS(TAISConfig(**{**CFG.to_dict(), "text_matching": True}))
     traj, tokens = make_trajectories(boxes_masks(4, 3)), make_tokens(3)
+    tokens.text_embeddings = torch.randn(5, 24, requires_grad=True)
     selection_loss(tais(traj, tokens).layer_logits, torch.tensor([1.0, 0, 0, 0])).backward()
     assert all(s.match_key[1].weight.grad.abs().sum() > 0 for s in tais.selectors)
+    assert tokens.text_embeddings.grad.abs().sum() > 0  # the words get trained through the match
     assert TAISConfig.tiny().text_matching and not TAISConfig().text_matching

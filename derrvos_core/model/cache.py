@@ -137,7 +137,8 @@ class SegmentCache:
         self.stats.token_hits += len(keys)
         return MultimodalTokens(tokens=torch.stack([h[0] for h in hits]),
                                 padding_mask=torch.stack([h[1] for h in hits]),
-                                num_vision_tokens=int(hits[0][2]))
+                                num_vision_tokens=int(hits[0][2]),
+                                text_embeddings=model.multimodal.text_inputs(expression.ids, expression.padding_mask))
 
     # -- LRU ----------------------------------------------------------------------------------------
     def _get_all(self, keys: list) -> list | None:

@@ -73,11 +73,7 @@ class MultimodalEncoder(nn.Module):
                 f"text_ids and text_padding_mask must both be [L], got {tuple(text_ids.shape)} and "
                 f"{tuple(text_padding_mask.shape)}"
             )
-        # Trailing padding changes no other token (padded keys are masked), so it is not computed:
-        # tokens are [T, 1 + P + L'] with L' up to the expression's last real token.
-        real = (~text_padding_mask.bool()).nonzero()
-        length = int(real.max()) + 1 if len(real) else 1
-        text_ids, text_padding_mask = text_ids[:length], text_padding_mask[:length]
+        text_ids, text_padding_mask = trim_trailing_padding(text_ids, text_padding_mask)
         images = self.preprocess(frames.to(self.beit3.text_embed.weight.device))
         count = images.shape[0]
         ids = text_ids.to(images.device).unsqueeze(0).expand(count, -1)
@@ -89,9 +85,28 @@ class MultimodalEncoder(nn.Module):
             tokens=tokens,
             padding_mask=torch.cat([vision_mask, text_mask], dim=1),
             num_vision_tokens=num_vision,
+            text_embeddings=self.text_inputs(text_ids, text_padding_mask),
         )
+
+    def text_inputs(self, text_ids: torch.Tensor, text_padding_mask: torch.Tensor) -> torch.Tensor:
+        """float [L', D]: the expression's embeddings (words + positions) as BEiT-3 reads them, trailing
+        padding dropped as in `encode`. Cheap (a table lookup): a cache of tokens need not keep it."""
+        text_ids, text_padding_mask = trim_trailing_padding(text_ids, text_padding_mask)
+        device = self.beit3.text_embed.weight.device
+        embedded, _ = self.beit3._embed_text(text_ids.to(device).unsqueeze(0),
+                                             text_padding_mask.to(device).bool().unsqueeze(0))
+        return embedded[0]
 
     def forward(
         self, frames: torch.Tensor, text_ids: torch.Tensor, text_padding_mask: torch.Tensor
     ) -> MultimodalTokens:
         return self.encode(frames, text_ids, text_padding_mask)
+
+
+def trim_trailing_padding(text_ids: torch.Tensor, text_padding_mask: torch.Tensor
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ids and mask up to the last real token (at least one). Trailing padding changes no other token
+    (padded keys are masked), so it is not computed."""
+    real = (~text_padding_mask.bool()).nonzero()
+    length = int(real.max()) + 1 if len(real) else 1
+    return text_ids[:length], text_padding_mask[:length]

@@ -55,6 +55,8 @@ class TAIS(nn.Module):
         self.token_proj = nn.Sequential(nn.LayerNorm(cfg.token_dim), nn.Linear(cfg.token_dim, w))
         self.motion = MotionEncoder(w, cfg.motion_kernel)
         self.region = RegionPooling(w) if cfg.region_pooling else None
+        self.sentence_proj = nn.Sequential(nn.LayerNorm(cfg.token_dim), nn.Linear(cfg.token_dim, w)) \
+            if cfg.text_matching else None
         self.layers = nn.ModuleList(
             AlignerLayer(w, cfg.num_heads, cfg.ffn_dim, cfg.dropout) for _ in range(cfg.num_layers))
         # one selector per layer: each layer is supervised on its own (deep supervision)
@@ -73,7 +75,7 @@ class TAIS(nn.Module):
             x = x + self.region(trajectories.mask_logits, memory, tokens.num_vision_tokens)
         padding = tokens.padding_mask.to(memory.device).bool()
         pos = time_positions(x.shape[1], self.cfg.width, device=x.device, dtype=x.dtype)
-        sentence = mean_text_token(memory, padding, tokens.num_vision_tokens) if self.cfg.text_matching else None
+        sentence = self._sentence(tokens, x.shape[1]) if self.sentence_proj is not None else None
         frame_logits, frame_weights, logits = [], [], []
         for layer, selector in zip(self.layers, self.selectors):
             x = layer(x, memory, padding, pos)
@@ -84,6 +86,19 @@ class TAIS(nn.Module):
         layer_logits = torch.stack(logits)
         return TAISOutput(logits=layer_logits[-1], layer_logits=layer_logits,
                           frame_logits=torch.stack(frame_logits), frame_weights=torch.stack(frame_weights))
+
+    def _sentence(self, tokens: MultimodalTokens, num_frames: int) -> torch.Tensor:
+        """float [T, W]: the projected mean of the expression's input embeddings (not BEiT-3's text
+        outputs: trained from scratch, its joint layers learned to wash the words out of them)."""
+        if tokens.text_embeddings is None:
+            raise InputError("TAIS text matching needs MultimodalTokens.text_embeddings "
+                             "(MultimodalEncoder.encode fills it)")
+        keep = (~tokens.padding_mask[0, tokens.num_vision_tokens:]).to(tokens.text_embeddings.dtype)
+        if keep.shape[0] != tokens.text_embeddings.shape[0]:
+            raise InputError(f"text_embeddings has {tokens.text_embeddings.shape[0]} tokens, the "
+                             f"padding mask {keep.shape[0]}")
+        mean = (tokens.text_embeddings * keep.unsqueeze(-1)).sum(0) / keep.sum().clamp_min(1.0)
+        return self.sentence_proj(mean).unsqueeze(0).expand(num_frames, -1)
 
     def _check(self, trajectories: Trajectories, tokens: MultimodalTokens) -> None:
         emb, tok = trajectories.embeddings, tokens.tokens
@@ -102,8 +117,3 @@ class TAIS(nn.Module):
             raise InputError(f"padding_mask {tuple(tokens.padding_mask.shape)} does not match tokens "
                              f"{tuple(tok.shape[:2])}")
 
-
-def mean_text_token(memory: torch.Tensor, padding: torch.Tensor, num_vision_tokens: int) -> torch.Tensor:
-    """float [T, W]: the mean of each frame's non-padded text tokens (memory [T, S, W], padding [T, S])."""
-    text, keep = memory[:, num_vision_tokens:], (~padding[:, num_vision_tokens:]).to(memory.dtype)
-    return (text * keep.unsqueeze(-1)).sum(1) / keep.sum(1, keepdim=True).clamp_min(1.0)
