@@ -70,7 +70,7 @@ def markdown(res: dict, split: str) -> str:
              f"Confidence threshold (crop size {res['base_crop']}; one model run per expression, "
              "then `select(threshold)`):", "", "| threshold | J&F | J | F |", "|---|---|---|---|"]
     lines += [f"| {t} | {v['JF']:.3f} | {v['J']:.3f} | {v['F']:.3f} |" for t, v in res["threshold"].items()]
-    best_t = max(res["threshold"], key=lambda t: res["threshold"][t]["JF"])
+    best_t = best_threshold(res)
     lines += ["", f"Best threshold here: {best_t} (the paper's default is 0.7)."]
     if res["crop_size"]:
         lines += ["", f"Inference crop size (threshold {res['base_threshold']}):", "",
@@ -153,6 +153,11 @@ def main(argv=None) -> int:
     return 0
 
 
+def best_threshold(res: dict) -> str:
+    """The swept threshold with the highest J&F; the higher threshold on a tie (fewer false selections)."""
+    return max(res["threshold"], key=lambda t: (round(res["threshold"][t]["JF"], 6), float(t)))
+
+
 def recommend_threshold(folder: Path, res: dict) -> float:
     """Write the sweep's best threshold (highest J&F; the higher threshold on a tie) into the model
     folder's config.json; the weights, and so the model version, are unchanged."""
@@ -161,7 +166,7 @@ def recommend_threshold(folder: Path, res: dict) -> float:
     config = folder / "config.json"
     if not config.is_file():
         raise InputError(f"--recommend needs a model folder with config.json, got {folder}")
-    best = max(res["threshold"], key=lambda t: (round(res["threshold"][t]["JF"], 6), float(t)))
+    best = best_threshold(res)
     data = json.loads(config.read_text())
     data["threshold"] = float(best)
     config.write_text(json.dumps(data, indent=2))
