@@ -1,7 +1,7 @@
 """Take the README's screenshot of the studio: start it on a throwaway database, drive Debian's chromium
 through load example -> type expression -> Run -> scrub, and save the page.
 
-    python -m app.make_screenshot [--checkpoint default] [--example synthref-diamonds]
+    python -m app.make_screenshot [--checkpoint default] [--example synthref-crosses]
                                   [--out docs/screenshot.png]
 
 Re-run it whenever the shipped model changes: the page shows the model's real answer.
@@ -78,8 +78,9 @@ def capture(url: str, example_title: str, expression: str, frame: int, threshold
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default="default")
-    parser.add_argument("--example", default="synthref-diamonds")
-    parser.add_argument("--expression", default=None, help="default: the example's first suggestion")
+    parser.add_argument("--example", default="synthref-crosses")
+    parser.add_argument("--expression", default="the two orange objects",
+                        help="'' for the example's first suggestion")
     parser.add_argument("--frame", type=int, default=20)
     parser.add_argument("--threshold", type=float, default=None)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "screenshot.png")
