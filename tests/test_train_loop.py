@@ -138,6 +138,21 @@ def test_config_errors_name_the_key(tmp_path):
                                        "schedule": {"max_steps": 1}}), progress=False)
 
 
+def test_numbers_written_without_a_dot_are_numbers(tmp_path):
+    """YAML 1.1 reads `2e-4` as a string; the config must still train with lr 0.0002, and a value
+    that is no number at all must be refused with the key's name, not fail inside the optimizer."""
+    path = tmp_path / "c.yaml"
+    path.write_text("name: x\nstage: segmenter\noptim:\n  lr: 2e-4\n")
+    cfg = load_config(path, ["optim.lr_multimodal=1e-5", "schedule.max_steps=1e3"])
+    assert cfg.optim.lr == pytest.approx(2e-4) and isinstance(cfg.optim.lr, float)
+    assert cfg.optim.lr_multimodal == pytest.approx(1e-5)
+    assert cfg.schedule.max_steps == 1000 and isinstance(cfg.schedule.max_steps, int)
+    with pytest.raises(InputError, match="optim.lr must be a number"):
+        load_config(path, ["optim.lr=fast"])
+    with pytest.raises(InputError, match="max_steps must be a whole number"):
+        load_config(path, ["schedule.max_steps=12.5"])
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -120,7 +120,28 @@ def _section(cls, raw: dict, where: str):
             raise InputError(f"{where}: unknown key '{key}' (known: {', '.join(sorted(names))})")
     # YAML gives lists; tuples keep the dataclass hashable and frozen in spirit.
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
-    return cls(**values)
+    return cls(**{k: _number(v, names[k].type, f"{where}.{k}") for k, v in values.items()})
+
+
+def _number(value: Any, annotation: str, where: str) -> Any:
+    """`value` as the float or int its field declares. YAML 1.1 reads `2e-4` (no dot) as a string,
+    which would otherwise reach the optimizer and fail deep inside it, or train with a wrong type."""
+    kind = annotation.split("|")[0].strip()
+    if kind not in ("float", "int") or value is None or isinstance(value, bool):
+        return value
+    if kind == "float" and isinstance(value, (int, float)):
+        return float(value)
+    if kind == "int" and isinstance(value, int):
+        return value
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{where} must be a number ({kind}), got {value!r}") from None
+    if kind == "int":
+        if not number.is_integer():
+            raise InputError(f"{where} must be a whole number, got {value!r}")
+        return int(number)
+    return number
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
