@@ -42,7 +42,7 @@ def _overrides(path: Path, root: Path, out: Path) -> list[str]:
     data = [f"data.root={root / 'ris' if image else root}", "data.split=train",
             f"data.dataset={'synthref_ris' if image else 'synthref'}"]
     return data + [f"out={out}", "model=tiny", "init=null", "init_dvis=null", "init_beit3=null",
-                   "tokenizer=null", "batch_size=1", "data.image_size=64", "data.max_samples=3",
+                   "tokenizer=null", "data.cache_dir=null", "batch_size=1", "data.image_size=64", "data.max_samples=3",
                    "schedule.max_steps=2", "schedule.epochs=null", "checkpoint_every=1", "log_every=1",
                    "num_threads=null", "data.clip_length=" + str(min(raw.get("data", {}).get("clip_length", 3), 4))]
 
