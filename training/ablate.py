@@ -89,12 +89,14 @@ def plot(res: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.4))
+    # One J&F axis for both panels: a flat crop-size curve must look flat next to the threshold curve.
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
     ts = list(res["threshold"])
     a.plot([float(t) for t in ts], [res["threshold"][t]["JF"] for t in ts], "o-")
     a.set_xlabel("confidence threshold")
     a.set_ylabel("J&F")
     a.axvline(0.7, ls="--", c="grey", lw=0.8)
+    a.text(0.7, 0.02, " paper's 0.7", transform=a.get_xaxis_transform(), color="grey", fontsize=8)
     cs = list(res["crop_size"])
     if cs:
         b.plot(range(len(cs)), [res["crop_size"][c]["JF"] for c in cs], "o-")
