@@ -22,8 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", default="default",
                         help="model folder, or 'default' (the shipped model)")
     parser.add_argument("--crop-size", type=int, default=None,
-                        help="frames per independent crop (default: 36)")
-    parser.add_argument("--threshold", type=float, default=None, help="confidence to select (default: 0.7)")
+                        help="frames per independent crop (default: the model's, 36 for the shipped one)")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="confidence to select (default: the model's recommended one, 0.3 for the shipped "
+                             "model; 0.7, the paper's, for a checkpoint that names none)")
     parser.add_argument("--at-least-one", action="store_true",
                         help="keep each crop's best trajectory when none reaches the threshold")
     parser.add_argument("--link-crops", action="store_true",
