@@ -121,6 +121,45 @@ def gpu_full(folder: Path, num_frames: int = 108) -> dict | None:
             "device": torch.cuda.get_device_name()}
 
 
+#: Where end-to-end time goes: (label, submodule path under the model). Nested entries are part of
+#: the one above them.
+COMPONENTS = (
+    ("segmenter", "trajectory.segmenter"),
+    ("  backbone", "trajectory.segmenter.mask2former.model.pixel_level_module.encoder"),
+    ("  pixel decoder", "trajectory.segmenter.mask2former.model.pixel_level_module.decoder"),
+    ("    of it, deformable-attention layers", "trajectory.segmenter.mask2former.model.pixel_level_module."
+                                               "decoder.encoder"),
+    ("  transformer decoder", "trajectory.segmenter.mask2former.model.transformer_module"),
+    ("tracker", "trajectory.tracker"),
+    ("refiner", "trajectory.refiner"),
+    ("BEiT-3", "multimodal.beit3"),
+    ("TAIS", "tais"),
+)
+
+
+def component_times(model, video: Path, num_frames: int) -> list[tuple[str, float]]:
+    """(label, ms per frame) of each of COMPONENTS in one uncached run, then the rest of the run."""
+    spent = {label: 0.0 for label, _ in COMPONENTS}
+    started: dict[str, float] = {}
+    handles = []
+    for label, path in COMPONENTS:
+        module = model.get_submodule(path)
+        handles.append(module.register_forward_pre_hook(
+            lambda m, a, label=label: started.__setitem__(label, time.perf_counter())))
+        handles.append(module.register_forward_hook(
+            lambda m, a, o, label=label: spent.__setitem__(label, spent[label] + time.perf_counter()
+                                                           - started[label])))
+    try:
+        _, total = timed(lambda: model.segment(video, EXPRESSION, crop_size=36, threshold=0.7))
+    finally:
+        for handle in handles:
+            handle.remove()
+    top = sum(seconds for label, seconds in spent.items() if not label.startswith(" "))
+    rows = [(label, 1000 * seconds / num_frames) for label, seconds in spent.items()]
+    return rows + [("rest: decoding, resizing, masks to RLE, Python", 1000 * (total - top) / num_frames),
+                   ("end to end", 1000 * total / num_frames)]
+
+
 def measure(args) -> tuple[list[tuple[str, str, str]], str]:
     """All rows of the table, (measure, value, target), and which model ran."""
     folder = Path(args.workdir or tempfile.mkdtemp(prefix="derrvos_bench_"))
@@ -169,6 +208,8 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (1: on a shared 2-core machine 2 threads ran 2-5x slower)")
     parser.add_argument("--workdir", default=None, help="where the videos go (default: a temp folder)")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also print where the end-to-end time goes (ms per frame per component)")
     parser.add_argument("--linking", action="store_true",
                         help="run training/eval_linking.py instead (its options follow)")
     parser.add_argument("--rss-child", type=Path, default=None, help=argparse.SUPPRESS)
@@ -191,6 +232,13 @@ def main(argv=None) -> int:
               f"load average {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after; "
               f"{time.perf_counter() - tic:.0f} s in all", ""]
     print_table(rows, header)
+    if args.breakdown:
+        model, _ = pick_model()
+        video = make_video(Path(args.workdir or tempfile.mkdtemp(prefix="derrvos_bench_")), args.frames)
+        print(f"\nWhere the time goes (one more run of the {args.frames}-frame video, no cache):\n\n"
+              "| component | ms per frame |\n|---|---|")
+        for label, ms in component_times(model, video, args.frames):
+            print(f"| {label.strip() if not label.startswith(' ') else '— ' + label.strip()} | {ms:.2f} |")
     return 0
 
 

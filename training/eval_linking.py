@@ -48,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    parser.add_argument("--changes", type=int, default=0, metavar="N",
+                        help="also list, per threshold and crop size, the N expressions whose J&F linking "
+                             "changes most")
 
 
 def ensure_long_split(args: argparse.Namespace) -> None:
@@ -87,8 +90,17 @@ def run_setting(model, dataset, cache: SegmentCache, crop_size: int, link: bool,
                             write_annotations=False)
     report = evaluate(segment, dataset, tempfile.mkdtemp(prefix="derrvos_link_"), settings)
     overall = report.overall["model"]
+    per_expression = {(r.video_id, r.expression_id): (r.expression, r.scores["model"].JF)
+                      for r in report.records if r.scores}
     return {"threshold": threshold, "crop_size": crop_size, "linked": link, "count": overall["count"],
-            **{m: overall[m] for m in METRICS}, "identities": sum(identities) / max(1, len(identities))}
+            **{m: overall[m] for m in METRICS}, "identities": sum(identities) / max(1, len(identities)),
+            "per_expression": per_expression}
+
+
+def largest_changes(off: dict, on: dict, n: int) -> list[tuple[float, float, str]]:
+    """(J&F off, J&F on, expression) of the n expressions linking moves most, largest move first."""
+    pairs = [(off[k][1], on[k][1], off[k][0]) for k in off if k in on]
+    return sorted(pairs, key=lambda p: -abs(p[1] - p[0]))[:n]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -109,8 +121,15 @@ def run(args: argparse.Namespace) -> int:
     for r in rows:
         print(f"| {r['threshold']} | {r['crop_size']} | {'on' if r['linked'] else 'off'} | " +
               " | ".join(f"{100 * r[m]:.1f}" for m in METRICS) + f" | {r['identities']:.2f} |")
+    if args.changes > 0:
+        for off, on in zip(rows[0::2], rows[1::2]):
+            print(f"\nthreshold {off['threshold']}, crop {off['crop_size']}: largest J&F changes (off -> on)")
+            for before, after, text in largest_changes(off["per_expression"], on["per_expression"],
+                                                       args.changes):
+                print(f"  {100 * before:5.1f} -> {100 * after:5.1f} ({100 * (after - before):+6.1f})  {text}")
     if args.json is not None:
-        args.json.write_text(json.dumps({"model": which, "rows": rows}, indent=2))
+        public = [{k: v for k, v in r.items() if k != "per_expression"} for r in rows]
+        args.json.write_text(json.dumps({"model": which, "rows": public}, indent=2))
     return 0
 
 

@@ -1,0 +1,25 @@
+"""training/benchmark.py: the time breakdown adds up on a tiny random model and a short video."""
+from __future__ import annotations
+
+from training import benchmark
+from derrvos_core.video import write_video
+
+from .test_model import build_model
+
+
+def test_component_times_add_up(tmp_path):
+    model = build_model(seed=3)
+    video = write_video(tmp_path / "v.mp4", benchmark.shape_frames(5, height=64, width=96), fps=25)
+    rows = dict(benchmark.component_times(model, video, 5))
+    labels = [label for label, _ in benchmark.COMPONENTS]
+    assert list(rows)[:len(labels)] == labels
+    assert all(rows[label] > 0 for label in labels)
+    top = sum(rows[label] for label in labels if not label.startswith(" "))
+    assert rows["rest: decoding, resizing, masks to RLE, Python"] >= 0
+    assert abs(top + rows["rest: decoding, resizing, masks to RLE, Python"] - rows["end to end"]) < 1e-6
+    parts = rows["  backbone"] + rows["  pixel decoder"] + rows["  transformer decoder"]
+    assert parts <= rows["segmenter"]
+    assert rows["    of it, deformable-attention layers"] <= rows["  pixel decoder"]
+    # the hooks are removed afterwards: a second call starts from zero, not from the first call's sums
+    again = dict(benchmark.component_times(model, video, 5))
+    assert again["segmenter"] < 3 * rows["segmenter"] + 50
