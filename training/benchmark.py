@@ -160,8 +160,9 @@ def component_times(model, video: Path, num_frames: int) -> list[tuple[str, floa
                    ("end to end", 1000 * total / num_frames)]
 
 
-def measure(args) -> tuple[list[tuple[str, str, str]], str]:
-    """All rows of the table, (measure, value, target), and which model ran."""
+def measure(args) -> tuple[list[tuple[str, str, str]], str, list[tuple[str, float]] | None]:
+    """All rows of the table, (measure, value, target), which model ran, and with `args.breakdown` the
+    rows of `component_times` (else None)."""
     folder = Path(args.workdir or tempfile.mkdtemp(prefix="derrvos_bench_"))
     video = make_video(folder, args.frames)
     model, which = pick_model()
@@ -189,7 +190,8 @@ def measure(args) -> tuple[list[tuple[str, str, str]], str]:
         rows.append((f"full config, bf16, 480p, crop 36, {gpu['device']} (frames/s)", f"{gpu['fps']:.1f}",
                      ">= 30 on one H100"))
         rows.append(("full config, peak GPU memory (GiB)", f"{gpu['peak_gib']:.2f}", ""))
-    return rows, which
+    breakdown = component_times(model, video, args.frames) if args.breakdown else None
+    return rows, which, breakdown
 
 
 def print_table(rows: list[tuple[str, str, str]], header: list[str]) -> None:
@@ -226,19 +228,18 @@ def main(argv=None) -> int:
         return eval_linking.main(rest)
     load_before = os.getloadavg()
     tic = time.perf_counter()
-    rows, which = measure(args)
+    rows, which, breakdown = measure(args)
     header = [f"DeRVOS benchmark: {which}; torch {torch.__version__}, {args.threads} CPU thread(s), "
               f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}); "
               f"load average {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after; "
               f"{time.perf_counter() - tic:.0f} s in all", ""]
     print_table(rows, header)
-    if args.breakdown:
-        model, _ = pick_model()
-        video = make_video(Path(args.workdir or tempfile.mkdtemp(prefix="derrvos_bench_")), args.frames)
+    if breakdown is not None:
         print(f"\nWhere the time goes (one more run of the {args.frames}-frame video, no cache):\n\n"
               "| component | ms per frame |\n|---|---|")
-        for label, ms in component_times(model, video, args.frames):
-            print(f"| {label.strip() if not label.startswith(' ') else '— ' + label.strip()} | {ms:.2f} |")
+        for label, ms in breakdown:
+            depth = (len(label) - len(label.lstrip())) // 2
+            print(f"| {'— ' * depth}{label.strip()} | {ms:.2f} |")
     return 0
 
 
