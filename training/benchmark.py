@@ -1,6 +1,7 @@
 """Speed and memory of DeRVOS inference, measured in one run and printed as one table.
 
     python training/benchmark.py                     # the table (tiny model, 480p videos made here)
+    python training/benchmark.py --breakdown         # also ms per frame per model component
     python training/benchmark.py --linking           # J&F, tIoU, vIoU with/without linking (eval_linking.py)
 
 Measured: decode-only vs end-to-end frames/s on a 480p video (crop 36, the tiny model: the shipped
