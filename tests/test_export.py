@@ -281,8 +281,9 @@ def test_output_folder_rules(filled, tmp_path):
     with pytest.raises(ExportError, match="not empty"):
         export_dataset(store, "mevis", out)
     assert (out / "keep.txt").read_text() == "mine"
-    export_dataset(store, "mevis", out, overwrite=True)
-    assert not (out / "keep.txt").exists() and (out / SIDECAR).exists()
+    with pytest.raises(ExportError, match="not made by an export"):
+        export_dataset(store, "mevis", out, overwrite=True)
+    assert (out / "keep.txt").read_text() == "mine"
     with pytest.raises(InputError, match="unknown export format"):
         export_dataset(store, "yaml", tmp_path / "x")
     with pytest.raises(ExportError, match="no video with id"):

@@ -3,10 +3,14 @@ elsewhere, flagged per frame in `derrvos_export.json`.
 
 The dataset is written into a temporary folder beside `out_dir` and moved into place at the end, so
 a failure (a full disk, a vanished video) leaves no half-written dataset behind.
+
+Export never deletes what it did not write: every export's sidecar lists the files it wrote, and `overwrite` replaces only a folder whose files are all in its manifest and
+which holds neither the store nor a stored video.
 """
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import tempfile
@@ -25,8 +29,10 @@ from derrvos_core.store.safe_names import safe_name
 FORMATS = tuple(WRITERS)
 Progress = Callable[[int, int], None]
 SIDECAR = "derrvos_export.json"
+_ZIP_COMMENT = b"derrvos-export"
 
-__all__ = ["FORMATS", "SIDECAR", "ExportError", "ExportReport", "export_dataset", "export_zip"]
+__all__ = ["FORMATS", "SIDECAR", "ExportError", "ExportReport", "check_replaceable", "export_dataset",
+           "export_zip"]
 
 
 @dataclass(frozen=True)
@@ -60,28 +66,34 @@ def export_dataset(store, fmt: str, out_dir: str | os.PathLike, video_ids: list[
                    progress: Progress | None = None) -> ExportReport:
     """Write the store's answers (all videos, or `video_ids`) as a `fmt` dataset into `out_dir`.
 
-    `out_dir` must not exist or be empty, unless `overwrite` (the old folder is replaced only once
-    the new one is complete). `progress(videos_done, num_videos)` is called after each video.
-    Raises ExportError (nothing written) or InputError (bad arguments).
+    `out_dir` must not exist or be empty, unless `overwrite`: then it must be a folder an earlier
+    export made, holding only the files that export wrote (its sidecar's `written_files`), and it is replaced only
+    once the new one is complete. `progress(videos_done, num_videos)` is called after each video.
+    Raises ExportError (nothing written or deleted) or InputError (bad arguments).
     """
     _check_args(fmt, split)
     out_dir = Path(out_dir).resolve()
     if out_dir.exists() and not out_dir.is_dir():
         raise ExportError(f"{out_dir} exists and is not a folder")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
-        raise ExportError(f"{out_dir} is not empty; choose another folder or pass overwrite")
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        if not overwrite:
+            raise ExportError(f"{out_dir} is not empty; choose another folder or pass overwrite")
+        check_replaceable(store, out_dir)
     report, items = _export(store, fmt, out_dir, video_ids, split, progress)
     return _recorded(store, report, items, out_dir)
 
 
 def export_zip(store, fmt: str, zip_path: str | os.PathLike, video_ids: list[int] | None = None,
-               split: str = "train", progress: Progress | None = None) -> Path:
+               split: str = "train", progress: Progress | None = None, overwrite: bool = False) -> Path:
     """The export as one zip file (for download), recorded in the store. Its entries sit under a
-    folder named after the zip; the zip appears only when complete."""
+    folder named after the zip; the zip appears only when complete. An existing `zip_path` is
+    replaced only with `overwrite` and only when an earlier export wrote it (its zip comment)."""
     zip_path = Path(zip_path).resolve()
     if zip_path.suffix != ".zip":
         raise InputError(f"{zip_path} should end in .zip")
     _check_args(fmt, split)
+    if zip_path.exists() or zip_path.is_symlink():
+        _check_zip_replaceable(zip_path, overwrite)
     zip_path.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{zip_path.stem}.partial-", dir=zip_path.parent))
     try:
@@ -89,6 +101,7 @@ def export_zip(store, fmt: str, zip_path: str | os.PathLike, video_ids: list[int
         report, items = _export(store, fmt, folder, video_ids, split, progress)
         partial = work / "partial.zip"
         with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.comment = _ZIP_COMMENT
             for file in sorted(folder.rglob("*")):
                 if file.is_file():
                     archive.write(file, file.relative_to(work).as_posix())
@@ -98,6 +111,19 @@ def export_zip(store, fmt: str, zip_path: str | os.PathLike, video_ids: list[int
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return _recorded(store, report, items, zip_path).out_dir
+
+
+def _check_zip_replaceable(zip_path: Path, overwrite: bool) -> None:
+    if not overwrite:
+        raise ExportError(f"{zip_path} exists; choose another name or pass overwrite")
+    try:
+        with zipfile.ZipFile(zip_path) as archive:
+            ours = zip_path.is_file() and not zip_path.is_symlink() and archive.comment == _ZIP_COMMENT
+    except (OSError, zipfile.BadZipFile):
+        ours = False
+    if not ours:
+        raise ExportError(f"{zip_path} was not written by an export; overwrite replaces only an earlier "
+                          f"export's zip. Nothing was changed")
 
 
 def _check_args(fmt: str, split: str) -> None:
@@ -144,7 +170,8 @@ def _write(store, fmt: str, root: Path, items: list[VideoExport], split: str,
         if progress is not None:
             progress(items.index(item) + 1, len(items))
     writer.finish()
-    write_json(root / SIDECAR, _sidecar(store, fmt, split, items))
+    written = sorted([p.relative_to(root).as_posix() for p in root.rglob("*") if not p.is_dir()] + [SIDECAR])
+    write_json(root / SIDECAR, {**_sidecar(store, fmt, split, items), "written_files": written})
     return ExportReport(format=fmt, out_dir=root, num_videos=len(items),
                         num_expressions=sum(len(i.expressions) for i in items), num_frames=frames,
                         num_corrected_frames=corrected, num_model_frames=model,
@@ -167,6 +194,48 @@ def _sidecar(store, fmt: str, split: str, items: list[VideoExport]) -> dict:
                 "corrected_frames": [i for i, c in enumerate(a.corrected) if c],
                 "model_frames": [i for i, c in enumerate(a.corrected) if not c],
             } for a in item.expressions}} for item in items}}
+
+
+def check_replaceable(store, out_dir: Path) -> None:
+    """ExportError unless `overwrite` may replace the non-empty folder `out_dir`: it holds neither the
+    store's database nor a stored video, it has an export's sidecar, and every file in it is listed
+    there (nothing a person added since)."""
+    for protected in _store_paths(store):
+        if protected == out_dir or out_dir in protected.parents:
+            raise ExportError(f"{out_dir} holds {protected.name}, which belongs to the store; overwrite "
+                              f"replaces only a folder an earlier export made. Nothing was changed")
+    listed = _manifest_files(out_dir)
+    if listed is None:
+        raise ExportError(f"{out_dir} was not made by an export (no {SIDECAR} listing its files); overwrite "
+                          f"replaces only an earlier export's folder. Choose a new folder. Nothing was changed")
+    present = {p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if not p.is_dir()}
+    foreign = sorted(present - listed)
+    if foreign:
+        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+        raise ExportError(f"{out_dir} holds {foreign[0]!r}{more}, which the earlier export did not write; "
+                          f"move it out or choose a new folder. Nothing was changed")
+
+
+def _manifest_files(out_dir: Path) -> set[str] | None:
+    try:
+        sidecar = json.loads((out_dir / SIDECAR).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    files = sidecar.get("written_files") if isinstance(sidecar, dict) else None
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        return None
+    return set(files)
+
+
+def _store_paths(store) -> list[Path]:
+    """The database file (SQLite, with its journal files) and every stored video."""
+    paths = []
+    url = store.engine.url
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        db = Path(url.database).resolve()
+        paths += [db] + [db.with_name(db.name + s) for s in ("-wal", "-shm", "-journal")]
+    paths += [Path(v.path).resolve() for v in store.videos()]
+    return paths
 
 
 def _move_into_place(staging: Path, out_dir: Path) -> None:

@@ -22,7 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="train", help="split folder name in the layout (default: train)")
     parser.add_argument("--zip", action="store_true", help="write one zip file at --out instead of a folder")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace a non-empty --out folder (only once the new export is complete)")
+                        help="replace an earlier export at --out (only a folder or zip an export made, "
+                        "holding nothing else; replaced once the new export is complete)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
             raise DeRVOSError(f"no database at {sqlite_file}")
         with Store.open(url) as store:
             if args.zip:
-                path = export_zip(store, args.format, args.out, video_ids=args.videos, split=args.split)
+                path = export_zip(store, args.format, args.out, video_ids=args.videos, split=args.split,
+                                  overwrite=args.overwrite)
                 print(f"wrote {path} ({args.format}) from {redact(url)}")
                 return 0
             report = export_dataset(store, args.format, args.out, video_ids=args.videos, split=args.split,
