@@ -1,0 +1,124 @@
+"""A mask per detection, kept as a box-relative patch: a person model for people, GrabCut for the rest.
+
+A patch is uint8 [P, P], the foreground probability x 255 over the detection box (row 0 = the box's top),
+so a mask never leaves its box and a patch moves with its box when a frame is carried or filled.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from derrvos_core.real.config import RealBranchConfig
+from derrvos_core.real.features import SOURCE_BOX, SOURCE_GRABCUT, SOURCE_PERSON_MODEL
+from derrvos_core.real.parts import load_onnx, single_input
+
+
+def _region(box_px: np.ndarray, aspect: float, margin: float) -> tuple[float, float, float, float]:
+    """A region (x0, y0, w, h) of width / height = aspect, centred on the box and holding it with a margin."""
+    x0, y0, x1, y1 = box_px
+    bw, bh = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
+    pad = margin * max(bw, bh)
+    w, h = bw + 2 * pad, bh + 2 * pad
+    if w / h < aspect:
+        w = h * aspect
+    else:
+        h = w / aspect
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    return cx - w / 2, cy - h / 2, w, h
+
+
+def _warp_region(image: np.ndarray, region, size: tuple[int, int], border: int) -> np.ndarray:
+    """The region (x0, y0, w, h) of `image` resampled to size (width, height)."""
+    x0, y0, w, h = region
+    sx, sy = size[0] / w, size[1] / h
+    m = np.array([[sx, 0, -x0 * sx + 0.5 * sx - 0.5], [0, sy, -y0 * sy + 0.5 * sy - 0.5]], np.float32)
+    return cv2.warpAffine(image, m, size, flags=cv2.INTER_LINEAR, borderMode=border)
+
+
+def _box_patch(prob: np.ndarray, region, box_px: np.ndarray, patch: int) -> np.ndarray:
+    """The box's part of a probability map `prob` that covers `region`, resampled to patch x patch."""
+    rx, ry, rw, rh = region
+    h, w = prob.shape
+    sx, sy = w / rw, h / rh
+    x0, y0, x1, y1 = box_px
+    bx, by = (x0 - rx) * sx, (y0 - ry) * sy
+    bw, bh = (x1 - x0) * sx, (y1 - y0) * sy
+    # dst (u, v) in the patch -> src in prob: x = bx + (u + 0.5) * bw / patch - 0.5
+    m = np.array([[bw / patch, 0, bx + 0.5 * bw / patch - 0.5], [0, bh / patch, by + 0.5 * bh / patch - 0.5]],
+                 np.float32)
+    return cv2.warpAffine(prob, m, (patch, patch), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def ellipse_patch(patch: int) -> np.ndarray:
+    """uint8 [P, P]: the ellipse inscribed in the box (the fallback when no model finds the object)."""
+    out = np.zeros((patch, patch), np.uint8)
+    cv2.ellipse(out, (patch // 2, patch // 2), (patch // 2 - 1, patch // 2 - 1), 0, 0, 360, 255, -1)
+    return out
+
+
+class PersonSegmenter:
+    """MediaPipe person segmentation (selfie / meet, ONNX) run on the region around a person box."""
+
+    def __init__(self, cfg: RealBranchConfig):
+        self.cfg = cfg
+        path = cfg.person_path
+        self.session = load_onnx(path, cfg.threads)
+        self.input_name, shape = single_input(self.session, path)
+        self.height, self.width = int(shape[1]), int(shape[2])
+        self.output_name = self.session.get_outputs()[0].name
+
+    def probability(self, frame: np.ndarray, box_px: np.ndarray) -> tuple[np.ndarray, tuple]:
+        """Foreground probability float32 [h, w] over the region around `box_px`, and that region."""
+        region = _region(box_px, self.width / self.height, self.cfg.person_margin)
+        x = _warp_region(frame, region, (self.width, self.height), cv2.BORDER_REPLICATE)
+        out = self.session.run([self.output_name], {self.input_name: x.astype(np.float32)[None] / 255.0})[0][0]
+        prob = out[..., -1] if out.shape[-1] <= 2 else out  # meet: 2 channels (background, person)
+        return np.clip(prob.astype(np.float32), 0.0, 1.0), region
+
+    def patch(self, frame: np.ndarray, box_px: np.ndarray) -> np.ndarray:
+        prob, region = self.probability(frame, box_px)
+        return _box_patch(prob, region, box_px, self.cfg.patch_size)
+
+
+def grabcut_patch(frame: np.ndarray, box_px: np.ndarray, cfg: RealBranchConfig) -> np.ndarray:
+    """float32 [P, P] foreground (0 / 1) of GrabCut seeded by the box, run at low resolution."""
+    x0, y0, x1, y1 = box_px
+    bw, bh = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
+    pad = 0.2 * max(bw, bh)
+    region = (x0 - pad, y0 - pad, bw + 2 * pad, bh + 2 * pad)
+    scale = cfg.grabcut_size / max(region[2], region[3])
+    size = (max(int(round(region[2] * scale)), 8), max(int(round(region[3] * scale)), 8))
+    crop = _warp_region(frame, region, size, cv2.BORDER_REPLICATE)
+    sx, sy = size[0] / region[2], size[1] / region[3]
+    rect = (max(int(pad * sx), 1), max(int(pad * sy), 1), max(int(bw * sx), 2), max(int(bh * sy), 2))
+    rect = (rect[0], rect[1], min(rect[2], size[0] - rect[0] - 1), min(rect[3], size[1] - rect[1] - 1))
+    mask = np.zeros((size[1], size[0]), np.uint8)
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    try:
+        cv2.grabCut(cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), mask, rect, bgd, fgd, cfg.grabcut_iterations,
+                    cv2.GC_INIT_WITH_RECT)
+    except cv2.error:  # degenerate colour models (a flat crop): no segmentation
+        return np.zeros((cfg.patch_size, cfg.patch_size), np.float32)
+    fg = ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).astype(np.float32)
+    return _box_patch(fg, region, box_px, cfg.patch_size)
+
+
+def object_patch(frame: np.ndarray, box: np.ndarray, cls: int, cfg: RealBranchConfig,
+                 person: PersonSegmenter | None) -> tuple[np.ndarray, int]:
+    """uint8 [P, P] mask patch of one detection and its source (`features.SOURCE_*`).
+
+    Args:
+        frame: uint8 [H, W, 3] RGB; box: float [4] in [0, 1]; cls: COCO-80 class.
+    """
+    h, w = frame.shape[:2]
+    box_px = box * np.array([w, h, w, h], np.float32)
+    min_fill = cfg.min_person_fill
+    if cls == 0 and person is not None:
+        prob = person.patch(frame, box_px)
+        if (prob > 0.5).mean() >= min_fill:
+            return (prob * 255).round().astype(np.uint8), SOURCE_PERSON_MODEL
+    fg = grabcut_patch(frame, box_px, cfg)
+    if (fg > 0.5).mean() >= min_fill:
+        return (fg * 255).round().astype(np.uint8), SOURCE_GRABCUT
+    return ellipse_patch(cfg.patch_size), SOURCE_BOX

@@ -1,0 +1,216 @@
+"""The `detector` trajectory branch: NMS, masks inside boxes, tracking through occlusion, per-frame
+features, sessions across crops, clear errors for missing parts, and real footage (vtest.avi)."""
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from derrvos_core.errors import CheckpointError, InputError
+from derrvos_core.model.branches import TrajectoryBranch
+from derrvos_core.real import CONVERT_COMMAND, DetectorBranch, RealBranchConfig, TrackerConfig
+from derrvos_core.real import features as F
+from derrvos_core.real.assemble import paste
+from derrvos_core.real.detector import Detections, postprocess
+from derrvos_core.trajectory.types import Trajectories
+
+# ---------------------------------------------------------------- synthetic scenes (no model files)
+
+COLOURS = {"red": (200, 30, 30), "blue": (30, 60, 200)}
+SIZE = (120, 160)  # H, W
+
+
+def crossing_frames(n: int = 24) -> np.ndarray:
+    """Red moves right behind blue moving left; they cross mid-clip (red hidden for a few frames)."""
+    h, w = SIZE
+    frames = np.full((n, h, w, 3), 120, np.uint8)
+    frames[:, 80:, :] = (60, 140, 60)  # a lawn, so GrabCut has a background model
+    for t in range(n):
+        rx = int(10 + t * 5.5)
+        bx = int(140 - t * 5.5)
+        frames[t, 40:90, rx:rx + 16] = COLOURS["red"]
+        frames[t, 38:92, bx - 18:bx] = COLOURS["blue"]  # drawn last: in front
+    return frames
+
+
+class ColourDetector:
+    """A stand-in detector: one 'car' per palette colour with enough visible pixels (per frame only)."""
+
+    def detect(self, frame: np.ndarray) -> Detections:
+        h, w = frame.shape[:2]
+        rows = []
+        for colour in COLOURS.values():
+            ys, xs = np.nonzero((np.abs(frame.astype(int) - colour).sum(-1) < 10))
+            if ys.size < 150:
+                continue
+            rows.append([xs.min() / w, ys.min() / h, (xs.max() + 1) / w, (ys.max() + 1) / h, 0.9, 2])
+        raw = np.asarray(rows, np.float32).reshape(-1, 6)
+        return postprocess(raw, RealBranchConfig(), None)
+
+
+@pytest.fixture(scope="module")
+def fake_branch() -> DetectorBranch:
+    return DetectorBranch(RealBranchConfig(person_file=""), detector=ColourDetector())
+
+
+def test_branch_is_a_trajectory_branch(fake_branch):
+    assert isinstance(fake_branch, TrajectoryBranch)
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(InputError, match="detector_stride"):
+        RealBranchConfig(detector_stride=0)
+    with pytest.raises(InputError, match="low_score"):
+        TrackerConfig(low_score=0.6, high_score=0.4)
+    cfg = RealBranchConfig(top_k=7, tracker=TrackerConfig(max_age=3))
+    assert RealBranchConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_nms_merges_classes_and_suppresses_duplicates():
+    raw = np.array([[0.1, 0.1, 0.5, 0.9, 0.8, 0],     # person
+                    [0.11, 0.1, 0.5, 0.9, 0.6, 0],    # duplicate person
+                    [0.1, 0.1, 0.5, 0.895, 0.3, 2],   # same object seen as a car
+                    [0.6, 0.2, 0.9, 0.5, 0.7, 2],     # a car
+                    [0.6, 0.2, 0.9, 0.5, 0.1, 7]],    # below the score threshold
+                   np.float32)
+    dets = postprocess(raw, RealBranchConfig(), None)
+    assert len(dets) == 2
+    assert dets.classes.tolist() == [0, 2]
+    np.testing.assert_allclose(dets.class_probs.sum(1), 1.0, rtol=1e-5)
+    assert dets.class_probs[0, 2] > 0 and dets.class_probs[0, 0] > dets.class_probs[0, 2]
+    assert dets.class_probs[1, 7] == 0
+
+
+def test_paste_stays_inside_box_and_never_empty():
+    patch = np.full((48, 48), 255, np.uint8)
+    box = np.array([0.2, 0.3, 0.45, 0.8], np.float32)
+    logits = paste(patch, box, (30, 40))
+    ys, xs = np.nonzero(logits > 0)
+    assert xs.min() >= 0.2 * 40 - 0.5 and xs.max() + 1 <= 0.45 * 40 + 0.5
+    assert ys.min() >= 0.3 * 30 - 0.5 and ys.max() + 1 <= 0.8 * 30 + 0.5
+    tiny = paste(patch, np.array([0.5, 0.5, 0.505, 0.506], np.float32), (30, 40))
+    assert (tiny > 0).sum() == 1
+
+
+def test_appearance_separates_colours():
+    crop = np.zeros((20, 10, 3), np.uint8)
+    crop[:10] = (235, 135, 175)  # pink top
+    crop[10:] = (40, 70, 180)   # blue legs
+    a = F.appearance(crop, np.ones((20, 10), bool))
+    pal = F.PALETTE_NAMES
+    off = F.APPEARANCE.start
+    upper = a[F.PALETTE_UPPER.start - off:F.PALETTE_UPPER.stop - off]
+    lower = a[F.PALETTE_LOWER.start - off:F.PALETTE_LOWER.stop - off]
+    assert pal[int(upper.argmax())] == "pink" and pal[int(lower.argmax())] == "blue"
+    assert F.appearance_similarity(a[None], a[None])[0, 0] > 0.99
+    other = F.appearance(np.full((20, 10, 3), (20, 20, 20), np.uint8), np.ones((20, 10), bool))
+    assert F.appearance_similarity(a[None], other[None])[0, 0] < 0.3
+
+
+def test_frame_features_are_per_frame(fake_branch):
+    frames = crossing_frames(6)
+    feats = fake_branch.frame_features(fake_branch.prepare(frames))
+    alone = fake_branch.frame_features(fake_branch.prepare(frames[3:4]))
+    one = feats.frame(3)
+    for name in ("boxes", "scores", "class_probs", "patches", "sources", "appearance", "frame_index"):
+        assert torch.equal(getattr(one, name), getattr(alone, name)), name
+    back = type(feats).concat([feats.frame(i) for i in range(6)])
+    assert torch.equal(back.frame_index, feats.frame_index) and torch.equal(back.patches, feats.patches)
+    assert feats.nbytes == sum(feats.frame(i).nbytes for i in range(6))
+
+
+def test_identities_hold_through_a_crossing(fake_branch):
+    frames = crossing_frames(24)
+    feats = fake_branch.frame_features(fake_branch.prepare(frames))
+    assert min(len(range(*feats.rows(t).indices(len(feats.scores)))) for t in range(24)) == 1  # red hidden
+    traj, slots = fake_branch.trajectories(feats, fake_branch.new_session())
+    _check_shapes(traj, slots, 24, SIZE, 4)
+    assert traj.num_trajectories == 2
+    red_x = [traj.embeddings[:, t, F.CENTROID][:, 0] for t in (0, 23)]
+    # the trajectory that starts on the left (red) ends on the right
+    first = int(torch.argmin(red_x[0]))
+    assert red_x[1][first] > 0.6
+    mean_lab = traj.embeddings[first, 0, F.LAB_MEAN]
+    assert mean_lab[1] > 0.3  # red: large a*
+    _check_inside_boxes(traj)
+    assert (traj.mask_sources == F.SOURCE_GRABCUT).all()
+
+
+def test_session_keeps_slots_across_crops(fake_branch):
+    frames = crossing_frames(24)
+    feats = fake_branch.frame_features(fake_branch.prepare(frames))
+    whole, whole_slots = fake_branch.trajectories(feats, fake_branch.new_session())
+    session = fake_branch.new_session()
+    parts = [type(feats).concat([feats.frame(i) for i in range(a, a + 8)]) for a in (0, 8, 16)]
+    slot_sets = [set(fake_branch.trajectories(p, session)[1].tolist()) for p in parts]
+    assert slot_sets[0] == slot_sets[2] == set(whole_slots.tolist())
+    fresh = fake_branch.trajectories(parts[2], fake_branch.new_session())[0]
+    assert fresh.embeddings[:, 0, F.VELOCITY].abs().sum() == 0  # no history in a fresh session
+    linked = fake_branch.trajectories(parts[2], _session_after(fake_branch, parts[:2]))[0]
+    assert linked.embeddings[:, 0, F.VELOCITY].abs().sum() > 0
+
+
+def _session_after(branch, parts):
+    session = branch.new_session()
+    for p in parts:
+        branch.trajectories(p, session)
+    return session
+
+
+def test_empty_crop_gives_no_trajectories(fake_branch):
+    frames = np.full((3, 64, 80, 3), 120, np.uint8)
+    traj, slots = fake_branch.trajectories(fake_branch.frame_features(fake_branch.prepare(frames)),
+                                           fake_branch.new_session())
+    _check_shapes(traj, slots, 3, (64, 80), 4)
+    assert traj.num_trajectories == 0
+
+
+def test_prepare_rejects_bad_frames(fake_branch):
+    with pytest.raises(InputError, match="uint8"):
+        fake_branch.prepare(np.zeros((2, 32, 32, 3), np.float32))
+    with pytest.raises(InputError, match="no frames"):
+        fake_branch.prepare(np.zeros((0, 32, 32, 3), np.uint8))
+
+
+def test_missing_or_corrupt_model_files_fail_clearly(tmp_path):
+    with pytest.raises(CheckpointError) as err:
+        DetectorBranch(RealBranchConfig(parts_dir=str(tmp_path)))
+    assert str(tmp_path / "centernet.onnx") in str(err.value) and CONVERT_COMMAND in str(err.value)
+    (tmp_path / "centernet.onnx").write_bytes(b"\x00not an onnx model" * 10)
+    with pytest.raises(CheckpointError) as err:
+        DetectorBranch(RealBranchConfig(parts_dir=str(tmp_path)))
+    assert "corrupt" in str(err.value) and CONVERT_COMMAND in str(err.value)
+
+
+def _check_shapes(traj: Trajectories, slots: torch.Tensor, t: int, image: tuple[int, int], stride: int):
+    n = traj.num_trajectories
+    h, w = -(-image[0] // stride), -(-image[1] // stride)
+    assert traj.embeddings.shape == (n, t, F.EMBED_DIM)
+    assert traj.mask_logits.shape == (n, t, h, w)
+    assert traj.scores.shape == (n,) and traj.class_logits.shape == (n, F.NUM_CLASSES + 1)
+    assert traj.boxes.shape == (n, t, 4) and traj.areas.shape == (n, t)
+    assert slots.shape == (n,) and slots.dtype == torch.int64
+    assert ((traj.scores >= 0) & (traj.scores <= 1)).all()
+    assert torch.all(traj.scores[:-1] >= traj.scores[1:])
+    present = traj.embeddings[..., F.PRESENT.start] > 0
+    assert torch.equal(present, (traj.mask_logits > 0).flatten(2).any(-1))  # a mask wherever present
+    assert torch.equal(present, traj.boxes.abs().sum(-1) > 0)
+
+
+def _check_inside_boxes(traj: Trajectories):
+    n, t, h, w = traj.mask_logits.shape
+    ys = (torch.arange(h) + 0.5) / h
+    xs = (torch.arange(w) + 0.5) / w
+    b = traj.boxes[..., None, None]
+    inside = (xs >= b[..., 0, :, :]) & (xs <= b[..., 2, :, :]) & \
+        (ys[:, None] >= b[..., 1, :, :]) & (ys[:, None] <= b[..., 3, :, :])
+    assert not ((traj.mask_logits > 0) & ~inside).any()
+
+
+# ---------------------------------------------------------------- real footage (vtest.avi + model files)
+
+VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
