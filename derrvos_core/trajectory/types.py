@@ -17,6 +17,9 @@ class Trajectories:
         class_logits: float [N, K + 1]; time-pooled class logits (last column is "no object").
         boxes: float [N, T, 4]; (x0, y0, x1, y1) of the mask in [0, 1] image coordinates, zeros where empty.
         areas: float [N, T]; mask area as a fraction of the frame.
+        mask_sources: LongTensor [N] or None; where each trajectory's masks came from, for branches that
+            combine several mask makers (the `detector` branch: codes in `derrvos_core.real.features.
+            MASK_SOURCES`); None when the branch has one (DVIS++).
     """
 
     embeddings: torch.Tensor
@@ -25,6 +28,7 @@ class Trajectories:
     class_logits: torch.Tensor
     boxes: torch.Tensor
     areas: torch.Tensor
+    mask_sources: torch.Tensor | None = None
 
     @property
     def num_trajectories(self) -> int:
@@ -36,7 +40,8 @@ class Trajectories:
 
     def index(self, idx: torch.Tensor) -> Trajectories:
         """The trajectories at `idx` (a LongTensor of indices), in that order."""
-        return Trajectories(**{k: getattr(self, k)[idx] for k in _FIELDS})
+        sources = None if self.mask_sources is None else self.mask_sources[idx]
+        return Trajectories(**{k: getattr(self, k)[idx] for k in _FIELDS}, mask_sources=sources)
 
     def top_k(self, k: int) -> Trajectories:
         """The k best-scored trajectories, best first (all of them when fewer than k)."""
@@ -44,7 +49,8 @@ class Trajectories:
         return self.index(order)
 
     def to(self, device: torch.device | str) -> Trajectories:
-        return replace(self, **{k: getattr(self, k).to(device) for k in _FIELDS})
+        sources = None if self.mask_sources is None else self.mask_sources.to(device)
+        return replace(self, **{k: getattr(self, k).to(device) for k in _FIELDS}, mask_sources=sources)
 
 
 _FIELDS = ("embeddings", "mask_logits", "scores", "class_logits", "boxes", "areas")
