@@ -5,12 +5,13 @@ from derrvos_core.datasets.common import RVOSDataset
 from derrvos_core.datasets.davis import read_davis
 from derrvos_core.datasets.longrvos import read_longrvos
 from derrvos_core.datasets.mevis import read_mevis, read_synthref
+from derrvos_core.datasets.realref import read_realref
 from derrvos_core.datasets.refcoco import read_refcoco
 from derrvos_core.datasets.refytvos import read_refytvos
 from derrvos_core.errors import InputError
 
 DATASETS = ("mevis", "refytvos", "davis", "refcoco", "refcoco+", "refcocog", "longrvos", "synthref",
-            "synthref_ris")
+            "synthref_ris", "realref")
 _ALIASES = {"ref-youtube-vos": "refytvos", "refyoutubevos": "refytvos", "ref-davis17": "davis",
             "refdavis": "davis",
             "long-rvos": "longrvos", "long_rvos": "longrvos"}
@@ -35,6 +36,8 @@ def open_dataset(name: str, root, split: str, **options) -> RVOSDataset:
         return read_refcoco(root, split, dataset=key, **options)
     if key == "synthref_ris":
         return read_refcoco(root, split, dataset="refcoco", split_by="unc", **options)
+    if key == "realref":
+        return read_realref(root, split, **options)
     if key == "longrvos":
         return read_longrvos(root, split)
     raise InputError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
