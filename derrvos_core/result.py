@@ -55,6 +55,7 @@ class SegmentationResult:
         selected: trajectory_ids that form the answer.
         crop_size: frames per inference crop.
         expression: the expression as the model read it (after truncation).
+        ignored: words of the expression the model could not use (empty for DeRVOS, which reads all).
         warnings: anything the user should know (truncated expression, ...).
     """
 
@@ -67,6 +68,7 @@ class SegmentationResult:
     at_least_one: bool = False
     selected: tuple = ()
     expression: str = ""
+    ignored: tuple[str, ...] = ()
     warnings: tuple = field(default=())
 
     def select(self, threshold: float, at_least_one: bool | None = None) -> "SegmentationResult":

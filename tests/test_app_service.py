@@ -69,7 +69,7 @@ def test_crop_size_change_runs_again_and_earlier_size_comes_from_cache(service, 
     assert {t.crop_index for t in other.run.result.trajectories} == {0}
     assert {t.crop_index for t in first.run.result.trajectories} == {0, 1}
     if service.segment_cache is not None:  # the second crop size reused every frame's segmenter output
-        assert service.segment_cache.stats.segmenter_hits >= CLIP_FRAMES
+        assert service.segment_cache.stats.feature_hits >= CLIP_FRAMES
     back = service.segment(S, "the orange cross", CROP, 0.7)
     assert back.cached and back.run.run_id == first.run.run_id and counter.calls == 2
     new_text = service.segment(S, "the white object", CROP, 0.7)

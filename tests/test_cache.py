@@ -16,14 +16,16 @@ EXPRESSION = "the red square moving right"
 
 
 class Counted:
-    """Counts calls of the model's per-crop steps (instance attributes shadow the methods)."""
+    """Counts calls of the branches' per-crop steps (instance attributes shadow the methods)."""
 
-    STEPS = ("segment_frames", "multimodal_tokens", "trajectories", "align_and_select", "prepare_frames")
+    STEPS = (("trajectory", "prepare"), ("trajectory", "frame_features"), ("trajectory", "trajectories"),
+             ("multimodal", "frame_tokens"), ("tais", "scores"))
 
     def __init__(self, model):
-        self.model, self.calls = model, dict.fromkeys(self.STEPS, 0)
-        for name in self.STEPS:
-            setattr(model, name, self._wrap(name, getattr(model, name)))
+        self.model, self.calls = model, dict.fromkeys((name for _, name in self.STEPS), 0)
+        for part, name in self.STEPS:
+            branch = getattr(model, part)
+            setattr(branch, name, self._wrap(name, getattr(branch, name)))
 
     def _wrap(self, name, method):
         def counted(*args, **kwargs):
@@ -32,12 +34,12 @@ class Counted:
         return counted
 
     def take(self) -> dict:
-        calls, self.calls = self.calls, dict.fromkeys(self.STEPS, 0)
+        calls, self.calls = self.calls, dict.fromkeys(self.calls, 0)
         return calls
 
     def restore(self):
-        for name in self.STEPS:
-            delattr(self.model, name)
+        for part, name in self.STEPS:
+            delattr(getattr(self.model, part), name)
 
 
 @pytest.fixture(scope="module")
@@ -62,28 +64,28 @@ def same(a, b) -> bool:
 def test_second_run_threshold_and_crop_size_reuse_the_cache(model, counted):
     frames, cache = moving_squares(12), SegmentCache()
     first = model.segment(frames, EXPRESSION, crop_size=4, threshold=0.3, cache=cache)
-    assert counted.take() == {"segment_frames": 3, "multimodal_tokens": 3, "trajectories": 3,
-                              "align_and_select": 3, "prepare_frames": 3}
-    assert (cache.stats.segmenter_misses, cache.stats.token_misses) == (12, 12)
+    assert counted.take() == {"frame_features": 3, "frame_tokens": 3, "trajectories": 3,
+                              "scores": 3, "prepare": 3}
+    assert (cache.stats.feature_misses, cache.stats.token_misses) == (12, 12)
     # a new threshold: no model at all
     reselected = first.select(0.31)
     assert sum(counted.take().values()) == 0 and reselected.threshold == 0.31
     # the same query again: only tracker, refiner and TAIS run; frames are not even resized
     again = model.segment(frames, EXPRESSION, crop_size=4, threshold=0.3, cache=cache)
-    assert counted.take() == {"segment_frames": 0, "multimodal_tokens": 0, "trajectories": 3,
-                              "align_and_select": 3, "prepare_frames": 0}
+    assert counted.take() == {"frame_features": 0, "frame_tokens": 0, "trajectories": 3,
+                              "scores": 3, "prepare": 0}
     assert same(first, again)
     # a new crop size: per-frame outputs reused, tracker/refiner/TAIS on the new crops
     cropped = model.segment(frames, EXPRESSION, crop_size=6, threshold=0.3, cache=cache)
-    assert counted.take() == {"segment_frames": 0, "multimodal_tokens": 0, "trajectories": 2,
-                              "align_and_select": 2, "prepare_frames": 0}
-    assert cache.stats.segmenter_hits == 24 and cache.stats.token_hits == 24
+    assert counted.take() == {"frame_features": 0, "frame_tokens": 0, "trajectories": 2,
+                              "scores": 2, "prepare": 0}
+    assert cache.stats.feature_hits == 24 and cache.stats.token_hits == 24
     assert same(cropped, model.segment(frames, EXPRESSION, crop_size=6, threshold=0.3))
     counted.take()
     # a new expression: BEiT-3 runs, the segmenter does not
     other = model.segment(frames, "the blue square", crop_size=6, threshold=0.3, cache=cache)
     calls = counted.take()
-    assert calls["segment_frames"] == 0 and calls["multimodal_tokens"] == 2
+    assert calls["frame_features"] == 0 and calls["frame_tokens"] == 2
     assert same(other, model.segment(frames, "the blue square", crop_size=6, threshold=0.3))
 
 
@@ -91,7 +93,7 @@ def test_cached_linked_run_equals_uncached(model):
     frames, cache = moving_squares(12), SegmentCache()
     model.segment(frames, EXPRESSION, crop_size=3, cache=cache)
     linked = model.segment(frames, EXPRESSION, crop_size=4, threshold=0.3, link_crops=True, cache=cache)
-    assert cache.stats.segmenter_misses == 12 and cache.stats.segmenter_hits == 12
+    assert cache.stats.feature_misses == 12 and cache.stats.feature_hits == 12
     assert same(linked, model.segment(frames, EXPRESSION, crop_size=4, threshold=0.3, link_crops=True))
 
 
@@ -99,14 +101,14 @@ def test_keyed_by_content_and_model(model):
     frames, cache = moving_squares(8), SegmentCache()
     model.segment(frames, EXPRESSION, crop_size=4, cache=cache)
     model.segment(frames.copy(), EXPRESSION, crop_size=4, cache=cache)  # another array, same pixels
-    assert cache.stats.segmenter_misses == 8 and cache.stats.segmenter_hits == 8
+    assert cache.stats.feature_misses == 8 and cache.stats.feature_hits == 8
     changed = frames.copy()
     changed[5, 0, 0] = 255
     model.segment(changed, EXPRESSION, crop_size=4, cache=cache)
-    assert cache.stats.segmenter_misses == 16
+    assert cache.stats.feature_misses == 16
     other_weights = build_model(seed=4)
     other_weights.segment(frames, EXPRESSION, crop_size=4, cache=cache)
-    assert cache.stats.segmenter_misses == 24
+    assert cache.stats.feature_misses == 24
 
 
 def test_cached_crops_are_not_decoded(model, tmp_path):

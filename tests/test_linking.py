@@ -7,6 +7,7 @@ import torch
 
 from derrvos_core.model.linking import CropBoundary, CropLinker, LinkingConfig, apply_linked_scores
 from derrvos_core.result import TrajectoryResult, linked_score, select_trajectories
+from derrvos_core.trajectory.tracker import TrackerSession
 from derrvos_core.trajectory.types import Trajectories, mask_kinematics
 
 from .test_model import build_model
@@ -46,7 +47,7 @@ def test_each_object_keeps_one_identity_across_crops():
     rng, objects = np.random.default_rng(0), crossing_squares()
     torch.manual_seed(0)
     base = torch.randn(1, 16).repeat(2, 1)  # the embeddings cannot tell the two apart
-    linker = CropLinker(LinkingConfig(carry_session=False))
+    linker = CropLinker(TrackerSession.new, LinkingConfig(carry_session=False))
     identity = {0: set(), 1: set()}
     all_links = []
     for start in range(0, T, CROP):
@@ -66,7 +67,7 @@ def test_slot_and_embedding_link_an_object_absent_on_the_boundary():
     empty = torch.zeros(2, 4, 4, dtype=torch.bool)
     emb = torch.eye(2, 8)
     previous = CropBoundary(empty, empty, emb, emb, slots=torch.tensor([3, 7]))
-    linker = CropLinker(previous=previous, previous_links=[10, 11], next_link=12)
+    linker = CropLinker(TrackerSession.new, previous=previous, previous_links=[10, 11], next_link=12)
     # same slots, same embeddings, swapped order: follows the slots; a stranger gets a new id
     stranger = torch.zeros(1, 8)
     stranger[0, 5] = 1

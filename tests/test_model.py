@@ -84,9 +84,9 @@ def test_save_and_load_with_sentencepiece(spm_file, tmp_path):
     for key, value in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value), key
     text = "the red circle"
-    assert torch.equal(loaded.encode_expression(text).ids, model.encode_expression(text).ids)
-    assert loaded.tokenizer.tokenize("the red circle") == ["▁the", "▁red", "▁circle"]
-    long = loaded.encode_expression(" ".join(SENTENCES))
+    assert torch.equal(loaded.multimodal.read(text).ids, model.multimodal.read(text).ids)
+    assert loaded.multimodal.tokenizer.tokenize("the red circle") == ["▁the", "▁red", "▁circle"]
+    long = loaded.multimodal.read(" ".join(SENTENCES))
     assert long.truncated and " ".join(SENTENCES).startswith(long.text) and len(long.text) > 20
     assert int((~long.padding_mask).sum()) == loaded.cfg.max_text_len
 

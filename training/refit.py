@@ -121,7 +121,7 @@ def _build(s: RefitSettings, base_dir: Path, train: list, held_out: list, data: 
         torch.set_num_threads(s.num_threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model = load_model(str(base_dir), device=device)
-    base_version, base_name = model.version, model.cfg.name
+    base_version, base_name = model.version, model.name
     name = s.name or (base_name if base_name.endswith("-refit") else f"{base_name}-refit")
     ev = EvalSettings(crop_size=s.crop_size or model.cfg.crop_size,
                       threshold=model.cfg.threshold if s.threshold is None else s.threshold,
@@ -167,8 +167,8 @@ def _train(model, base_dir: Path, train: list, s: RefitSettings, crop_size: int,
 
 def _save(model, name: str, dtype: torch.dtype, folder: Path) -> Path:
     model.eval()
-    if model.cfg.name != name:
-        model.cfg = dataclasses.replace(model.cfg, name=name)
+    if model.name != name:
+        model.rename(name)
     model.refresh_version()
     return model.save(folder, card_text="", dtype=dtype)
 

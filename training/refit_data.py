@@ -20,7 +20,7 @@ from derrvos_core.tais.losses import trajectory_labels
 from .trainer.referring_data import ReferringClipDataset
 from .trainer.stages.common import train_only
 from .trainer.stages.derrvos import DeRVOSStage, prebuild
-from .trainer.trajectory_cache import CacheKey, TrajectoryCache, weights_hash
+from .trainer.trajectory_cache import CacheKey, TrajectoryCache, frozen_crop_trajectories
 
 
 def held_out_videos(video_ids, holdout: float, seed: int) -> set[str]:
@@ -86,17 +86,10 @@ class RefitStage(DeRVOSStage):
         return self.model.train()
 
     def build_dataset(self, cfg, model, ctx):
-        key = CacheKey(weights=weights_hash(model.trajectory), crop_size=int(self.options["crop_size"]),
-                       image_size=model.cfg.input_size, top_k=model.cfg.top_k)
-        cache = TrajectoryCache(Path(cfg.data.cache_dir or cfg.out_dir / "cache"), key)
-
-        def crop_trajectories(frames):
-            model.trajectory.eval()
-            with torch.no_grad():
-                return model.trajectories(model.segment_frames(model.prepare_frames(frames)))
-
-        dataset = ReferringClipDataset(self.samples, cache, crop_trajectories, model.prepare_frames,
-                                       encode_text=model.tokenizer.encode, labeler=trajectory_labels,
+        cache = TrajectoryCache(Path(cfg.data.cache_dir or cfg.out_dir / "cache"),
+                                CacheKey.of(model, int(self.options["crop_size"])))
+        dataset = ReferringClipDataset(self.samples, cache, frozen_crop_trajectories(model), model.trajectory.prepare,
+                                       encode_text=model.multimodal.tokenizer.encode, labeler=trajectory_labels,
                                        clip_length=cfg.data.clip_length, flip_prob=cfg.data.flip_prob)
         prebuild(dataset, ctx)
         return dataset

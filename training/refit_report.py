@@ -7,7 +7,7 @@ from pathlib import Path
 
 from derrvos_core.evaluation import EvalSettings, evaluate, model_segmenter
 
-from .trainer.fast_eval import memoize_trajectories
+from .trainer.fast_eval import forget_trajectories, memoize_trajectories
 
 SETS = ("held_out", "train")
 _COLUMNS = ("JF", "J", "F")
@@ -28,8 +28,7 @@ def score_sets(model, sets: dict[str, list], settings: EvalSettings, work_dir: P
                 report = evaluate(model_segmenter(model, settings), samples, work_dir / name, settings)
                 out[name] = {"summary": report.overall, "records": report.records}
     finally:
-        for wrapped in ("segment_frames", "trajectories"):  # back to the class's methods, memo freed
-            model.__dict__.pop(wrapped, None)
+        forget_trajectories(model)
         model.train(was_training)
     return out
 

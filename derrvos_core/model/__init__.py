@@ -1,11 +1,15 @@
 """The DeRVOS model: config, module, checkpoints and whole-video inference."""
+from derrvos_core.model.branches import (ModelDefaults, MultimodalBranch, SegmentationModel, Selector,
+                                         TrajectoryBranch)
 from derrvos_core.model.cache import CacheStats, SegmentCache
 from derrvos_core.model.checkpoint import DEFAULT_MODEL, load_model
 from derrvos_core.model.config import DeRVOSConfig
-from derrvos_core.model.derrvos import DeRVOS, ExpressionInput
+from derrvos_core.model.derrvos import DeRVOS
 from derrvos_core.model.inference import SegmentProgress
 from derrvos_core.model.linking import LinkingConfig
-from derrvos_core.model.text import ByteTokenizer
+from derrvos_core.multimodal.branch import ExpressionInput
+from derrvos_core.multimodal.text import ByteTokenizer
 
 __all__ = ["DEFAULT_MODEL", "ByteTokenizer", "CacheStats", "DeRVOS", "DeRVOSConfig", "ExpressionInput",
-           "LinkingConfig", "SegmentCache", "SegmentProgress", "load_model"]
+           "LinkingConfig", "ModelDefaults", "MultimodalBranch", "SegmentCache", "SegmentProgress",
+           "SegmentationModel", "Selector", "TrajectoryBranch", "load_model"]

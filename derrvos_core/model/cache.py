@@ -1,14 +1,14 @@
 """A cache of per-frame work, so a second query on the same video skips what does not change.
 
-Frames are segmented one by one and BEiT-3 encodes each frame with the expression on its own, so
-both are kept per frame: a new crop size re-runs only the tracker, the refiner and TAIS (which do
-depend on the crops), and a new expression re-runs BEiT-3 but not the segmenter. A new threshold
-needs no model at all (`SegmentationResult.select`).
+A trajectory branch's `frame_features` and a multimodal branch's `frame_tokens` treat each frame on its
+own (see `branches`), so both are kept per frame: a new crop size re-runs only the per-crop steps
+(`trajectories`, the selector), and a new expression re-runs `frame_tokens` but not `frame_features`.
+A new threshold needs no model at all (`SegmentationResult.select`).
 
-Entries are keyed by the video's content (a hash of its bytes, not its name), the model's version
-(weights) and input sizes, the frame index and, for tokens, the expression's ids. The caller owns the
-cache object (one per app or process); it is never global. Least recently used frames are dropped
-once the held tensors pass `max_bytes`.
+Entries are keyed by the video's content (a hash of its bytes, not its name), the model's version,
+the branch's `key` (input size, device), the frame index and, for tokens, the expression as read. The
+caller owns the cache object (one per app or process); it is never global. Least recently used frames
+are dropped once the held bytes pass `max_bytes`.
 """
 from __future__ import annotations
 
@@ -18,33 +18,32 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
 
 from derrvos_core.errors import InputError
-from derrvos_core.multimodal.types import MultimodalTokens
-from derrvos_core.trajectory.segmenter import SegmenterOutput
+
+from .branches import Expression, FrameFeatures, SegmentationModel
 
 
 @dataclass
 class CacheStats:
     """Counts since the cache was made, per frame (a 36-frame crop served from the cache = 36 hits)."""
 
-    segmenter_hits: int = 0
-    segmenter_misses: int = 0
+    feature_hits: int = 0
+    feature_misses: int = 0
     token_hits: int = 0
     token_misses: int = 0
     evictions: int = 0
 
 
 class SegmentCache:
-    """LRU of per-frame segmenter outputs and multimodal tokens, bounded in bytes.
+    """LRU of per-frame features and tokens, bounded in bytes.
 
-    Only what the tracker and refiner read of the segmenter is kept (query embeddings and mask
-    features); its own per-query class and mask logits are not, to fit more frames (they are empty
-    tensors in a `SegmenterOutput` served from the cache). Tensors stay on the model's device.
-    Not thread-safe: use it where the model is used (under the service's model lock).
+    What is kept of a frame is what its `frame(i)` returns (DVIS++: the query embeddings and mask
+    features the tracker and refiner read, not the segmenter's own logits). Tensors stay on the
+    model's device. Not thread-safe: use it where the model is used (under the service's model lock).
 
     Args:
         max_bytes: bound on the tensors held (the tiny model at 128 px: ~0.3 MB per frame for the
@@ -56,7 +55,7 @@ class SegmentCache:
             raise InputError(f"max_bytes must be >= 0, got {max_bytes}")
         self.max_bytes = int(max_bytes)
         self.stats = CacheStats()
-        self._entries: OrderedDict[Hashable, tuple[tuple[torch.Tensor, ...], int]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[FrameFeatures | None, int]] = OrderedDict()
         self._bytes = 0
         self._file_hashes: dict[tuple, str] = {}
 
@@ -93,52 +92,40 @@ class SegmentCache:
             self._file_hashes[stamp] = "file:" + digest.hexdigest()
         return self._file_hashes[stamp]
 
-    @staticmethod
-    def model_key(model) -> str:
-        """The weights' version plus the sizes frames are resized to (they change every output)."""
-        cfg = model.cfg
-        return f"{model.version}/{cfg.input_size}/{cfg.multimodal_image_size}/{model.device}"
-
     # -- per-frame steps ----------------------------------------------------------------------------
-    def segmenter_outputs(self, model, video_key: str, start: int, stop: int,
-                          frames: Callable[[], torch.Tensor]) -> SegmenterOutput:
-        """Segmenter outputs of frames [start, stop): from the cache, or `model.segment_frames(frames())`
-        when any frame is missing (then all of them are stored)."""
-        keys = [("seg", self.model_key(model), video_key, i) for i in range(start, stop)]
+    def frame_features(self, model: SegmentationModel, video_key: str, start: int, stop: int,
+                       prepared: Callable[[], Any]) -> FrameFeatures:
+        """`model.trajectory.frame_features` of frames [start, stop): from the cache, or computed on
+        `prepared()` when any frame is missing (then all of them are stored)."""
+        branch = model.trajectory
+        keys = [("features", model.version, branch.key, video_key, i) for i in range(start, stop)]
         hits = self._get_all(keys)
         if hits is None:
-            self.stats.segmenter_misses += len(keys)
-            seg = model.segment_frames(frames())
+            self.stats.feature_misses += len(keys)
+            features = branch.frame_features(prepared())
             for i, key in enumerate(keys):
-                self._put(key, (seg.embeddings[i], seg.raw_embeddings[i], seg.mask_features[i],
-                                torch.tensor(seg.image_size)))
-            return seg
-        self.stats.segmenter_hits += len(keys)
-        emb, raw, feat = (torch.stack([h[j] for h in hits]) for j in range(3))
-        t, q = emb.shape[:2]
-        return SegmenterOutput(embeddings=emb, raw_embeddings=raw, mask_features=feat,
-                               class_logits=emb.new_zeros((t, q, 0)), mask_logits=emb.new_zeros((t, q, 0, 0)),
-                               image_size=tuple(int(s) for s in hits[0][3]))
+                self._put(key, features.frame(i))
+            return features
+        self.stats.feature_hits += len(keys)
+        return hits[0].concat(hits)
 
-    def multimodal_tokens(self, model, video_key: str, start: int, stop: int, expression,
-                          frames: Callable[[], torch.Tensor]) -> MultimodalTokens:
-        """BEiT-3 tokens of frames [start, stop) with `expression` (an `ExpressionInput`)."""
-        text = hashlib.blake2b(expression.ids[~expression.padding_mask].cpu().numpy().tobytes(),
-                               digest_size=16).hexdigest()
-        keys = [("tok", self.model_key(model), video_key, text, i) for i in range(start, stop)]
+    def frame_tokens(self, model: SegmentationModel, video_key: str, start: int, stop: int,
+                     expression: Expression, prepared: Callable[[], Any]) -> FrameFeatures | None:
+        """`model.multimodal.frame_tokens` of frames [start, stop) with `expression` (None is kept too:
+        a branch without per-frame tokens does not make the frames be decoded again)."""
+        branch = model.multimodal
+        reading = (expression.text, expression.truncated)
+        keys = [("tokens", model.version, branch.key, model.trajectory.key, video_key, reading, i)
+                for i in range(start, stop)]
         hits = self._get_all(keys)
         if hits is None:
             self.stats.token_misses += len(keys)
-            tokens = model.multimodal_tokens(frames(), expression)
+            tokens = branch.frame_tokens(prepared(), expression)
             for i, key in enumerate(keys):
-                self._put(key, (tokens.tokens[i], tokens.padding_mask[i],
-                                torch.tensor(tokens.num_vision_tokens)))
+                self._put(key, None if tokens is None else tokens.frame(i))
             return tokens
         self.stats.token_hits += len(keys)
-        return MultimodalTokens(tokens=torch.stack([h[0] for h in hits]),
-                                padding_mask=torch.stack([h[1] for h in hits]),
-                                num_vision_tokens=int(hits[0][2]),
-                                text_embeddings=model.multimodal.text_inputs(expression.ids, expression.padding_mask))
+        return None if hits[0] is None else hits[0].concat(hits)
 
     # -- LRU ----------------------------------------------------------------------------------------
     def _get_all(self, keys: list) -> list | None:
@@ -148,15 +135,14 @@ class SegmentCache:
             self._entries.move_to_end(k)
         return [self._entries[k][0] for k in keys]
 
-    def _put(self, key: Hashable, tensors: tuple[torch.Tensor, ...]) -> None:
-        # clone: a view would keep the whole crop's storage alive behind a one-frame entry
-        tensors = tuple(t.detach().clone() for t in tensors)
-        size = sum(t.numel() * t.element_size() for t in tensors)
+    def _put(self, key: Hashable, value: FrameFeatures | None) -> None:
+        # `frame` copies: a view would keep the whole crop's storage alive behind a one-frame entry
+        size = 0 if value is None else value.nbytes
         if key in self._entries:
             self._bytes -= self._entries.pop(key)[1]
         if size > self.max_bytes:
             return
-        self._entries[key] = (tensors, size)
+        self._entries[key] = (value, size)
         self._bytes += size
         while self._bytes > self.max_bytes:
             _, (_, dropped) = self._entries.popitem(last=False)

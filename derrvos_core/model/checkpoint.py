@@ -31,15 +31,19 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "assets" / "models" / "der
 def save_model(model: DeRVOS, directory: str | Path, card_text: str | None = None,
                dtype: torch.dtype = torch.float32) -> Path:
     """Write the model folder; `dtype=torch.float16` halves the size for shipping (loads back as fp32)."""
+    if model.cfg is None:
+        raise InputError("this model was assembled from parts, not built from a DeRVOSConfig: "
+                         "it has no config.json to save")
     if dtype not in (torch.float32, torch.float16, torch.bfloat16):
         raise InputError(f"checkpoint dtype must be float32, float16 or bfloat16, got {dtype}")
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     state = {k: _cast(v.detach().cpu().contiguous(), dtype) for k, v in model.state_dict().items()}
     save_file(state, str(out / WEIGHTS))
-    if model.tokenizer_path is not None and model.tokenizer_path.resolve() != (out / TOKENIZER).resolve():
-        shutil.copyfile(model.tokenizer_path, out / TOKENIZER)
-    meta = {"format": FORMAT_VERSION, "tokenizer": TOKENIZER if model.tokenizer_path else None,
+    tokenizer = model.multimodal.tokenizer_path
+    if tokenizer is not None and tokenizer.resolve() != (out / TOKENIZER).resolve():
+        shutil.copyfile(tokenizer, out / TOKENIZER)
+    meta = {"format": FORMAT_VERSION, "tokenizer": TOKENIZER if tokenizer else None,
             "dtype": str(dtype).removeprefix("torch.")}
     (out / CONFIG).write_text(json.dumps({**model.cfg.to_dict(), "checkpoint": meta}, indent=2))
     version = f"{model.cfg.name}-{_saved_hash(out)}" if dtype != torch.float32 else model.refresh_version()
@@ -52,7 +56,7 @@ def load_model(path_or_name: str | Path = "default", device: str | torch.device 
     folder = resolve_checkpoint(path_or_name)
     cfg, tokenizer = read_config(folder)
     try:
-        model = DeRVOS(cfg, tokenizer_path=tokenizer)
+        model = DeRVOS.from_config(cfg, tokenizer_path=tokenizer)
     except InputError as err:
         raise CheckpointError(f"{folder / TOKENIZER}: {err}") from err
     load_weights(model, folder / WEIGHTS)
@@ -141,7 +145,8 @@ def default_card(model: DeRVOS, version: str) -> str:
     lines += ["", f"Input {cfg.input_size} px (trajectory branch), {cfg.multimodal_image_size} px (BEiT-3); "
               f"top-K {cfg.top_k}; text {cfg.max_text_len} ids; defaults crop {cfg.crop_size}, "
               f"threshold {cfg.threshold}.",
-              f"Tokenizer: {'sentencepiece (tokenizer.spm)' if model.tokenizer_path else 'UTF-8 bytes'}.", "",
+              f"Tokenizer: {'sentencepiece (tokenizer.spm)' if model.multimodal.tokenizer_path else 'UTF-8 bytes'}.",
+              "",
               "Training data and results: not recorded (random or untracked weights).", ""]
     return "\n".join(lines)
 

@@ -9,6 +9,7 @@ import torch
 from derrvos_core.errors import InputError
 from derrvos_core.result import SegmentationResult, TrajectoryResult, select_trajectories
 
+from .branches import Expression, SegmentationModel, TrajectoryBranch
 from .cache import SegmentCache
 from .frames import check_video, crop_reader, open_frames
 from .linking import CropBoundary, CropLinker, apply_linked_scores
@@ -32,38 +33,39 @@ class SegmentProgress:
     num_frames: int
 
 
-def segment_iter(model, video, expression: str, crop_size: int | None = None, threshold: float | None = None,
-                 at_least_one: bool = False, link_crops: bool = False, cache: SegmentCache | None = None
-                 ) -> Iterator[SegmentProgress | SegmentationResult]:
+def segment_iter(model: SegmentationModel, video, expression: str, crop_size: int | None = None,
+                 threshold: float | None = None, at_least_one: bool = False, link_crops: bool = False,
+                 cache: SegmentCache | None = None) -> Iterator[SegmentProgress | SegmentationResult]:
     """A `SegmentProgress` after every crop of `crop_size` frames, then the `SegmentationResult`.
 
     Arguments are checked at the call (InputError / VideoError naming the cause), not at the first
     step. Frames are read crop by crop, never the whole video at once, and masks are kept as RLE, so
-    memory does not grow with the video beyond the RLEs. Each crop runs on its own (fresh tracker
-    state), as in the paper, unless `link_crops` (beyond the paper; see `linking`): then the tracker
-    state is carried over and neighbouring crops' trajectories are associated, so each object has one
-    `link_id` and one score over the video. With a `cache`, per-frame segmenter outputs and BEiT-3
-    tokens come from it when present (and are stored in it), and frames are not even decoded when
-    both are; the next crop is decoded on a worker thread while the model runs (`ReadAhead`). Stop
-    iterating to cancel: the video is closed.
+    memory does not grow with the video beyond the RLEs. Each crop runs on its own (a fresh branch
+    session), as in the paper, unless `link_crops` (beyond the paper; see `linking`): then the
+    session is carried over and neighbouring crops' trajectories are associated, so each object has
+    one `link_id` and one score over the video. With a `cache`, per-frame features and tokens come
+    from it when present (and are stored in it), and frames are not even decoded when both are; the
+    next crop is decoded on a worker thread while the model runs (`ReadAhead`). Stop iterating to
+    cancel: the video is closed. Only the `SegmentationModel` interfaces are used.
     """
-    crop_size = model.cfg.crop_size if crop_size is None else crop_size
-    threshold = model.cfg.threshold if threshold is None else threshold
+    crop_size = model.defaults.crop_size if crop_size is None else crop_size
+    threshold = model.defaults.threshold if threshold is None else threshold
     if isinstance(crop_size, bool) or not isinstance(crop_size, int) or crop_size < 1:
         raise InputError(f"crop_size must be a whole number of frames >= 1, got {crop_size!r}")
     if not 0.0 <= float(threshold) <= 1.0:
         raise InputError(f"threshold must be in [0, 1], got {threshold}")
     if cache is not None and not isinstance(cache, SegmentCache):
         raise InputError(f"cache must be a SegmentCache or None, got {type(cache).__name__}")
-    text = model.encode_expression(expression)
+    text = model.multimodal.read(expression)
     check_video(video)
-    linker = CropLinker() if link_crops else None
+    linker = CropLinker(model.trajectory.new_session) if link_crops else None
     return _crops(model, video, text, crop_size, float(threshold), bool(at_least_one), linker, cache)
 
 
-def segment(model, video, expression: str, crop_size: int | None = None, threshold: float | None = None,
-            at_least_one: bool = False, progress: Callable[[int, int], None] | None = None,
-            link_crops: bool = False, cache: SegmentCache | None = None) -> SegmentationResult:
+def segment(model: SegmentationModel, video, expression: str, crop_size: int | None = None,
+            threshold: float | None = None, at_least_one: bool = False,
+            progress: Callable[[int, int], None] | None = None, link_crops: bool = False,
+            cache: SegmentCache | None = None) -> SegmentationResult:
     """Run `segment_iter` to the end; `progress(done_crops, total_crops)` after every crop."""
     for step in segment_iter(model, video, expression, crop_size, threshold, at_least_one, link_crops, cache):
         if isinstance(step, SegmentationResult):
@@ -74,24 +76,22 @@ def segment(model, video, expression: str, crop_size: int | None = None, thresho
 
 
 class CropFrames:
-    """One crop's frames, decoded and resized for the model only when a step needs them."""
+    """One crop's frames, decoded and prepared by the trajectory branch only when a step needs them."""
 
-    def __init__(self, model, reader, start: int, stop: int):
-        self.model, self.reader, self.start, self.stop = model, reader, start, stop
-        self._prepared: torch.Tensor | None = None
+    def __init__(self, branch: TrajectoryBranch, reader, start: int, stop: int):
+        self.branch, self.reader, self.start, self.stop = branch, reader, start, stop
+        self._prepared = None
 
-    def prepared(self) -> torch.Tensor:
-        """float [t, 3, s, s] on the model's device (decoded on the first call)."""
+    def prepared(self):
+        """`branch.prepare` of the crop's frames (decoded on the first call)."""
         if self._prepared is None:
-            self._prepared = self.model.prepare_frames(self.reader.read(self.start, self.stop))
+            self._prepared = self.branch.prepare(self.reader.read(self.start, self.stop))
         return self._prepared
 
 
-def _crops(model, video, text, crop_size: int, threshold: float, at_least_one: bool,
-           linker: CropLinker | None, cache: SegmentCache | None):
-    was_training = model.training
-    model.eval()
-    try:
+def _crops(model: SegmentationModel, video, text: Expression, crop_size: int, threshold: float,
+           at_least_one: bool, linker: CropLinker | None, cache: SegmentCache | None):
+    with model.evaluating():
         video_key = cache.video_key(video) if cache is not None else None
         with open_frames(video) as (video_reader, num_frames, height, width), \
                 crop_reader(video_reader, num_frames, crop_size) as reader:
@@ -99,42 +99,37 @@ def _crops(model, video, text, crop_size: int, threshold: float, at_least_one: b
             trajectories: list[TrajectoryResult] = []
             for crop_index in range(num_crops):
                 start = crop_index * crop_size
-                crop = CropFrames(model, reader, start, min(start + crop_size, num_frames))
+                crop = CropFrames(model.trajectory, reader, start, min(start + crop_size, num_frames))
                 # inference mode only around the work: a generator must not leave it on for its caller
                 with torch.inference_mode():
                     trajectories += _segment_crop(model, crop, text, crop_index, (height, width),
                                                   len(trajectories), linker, cache, video_key)
                 yield SegmentProgress(crop_index, num_crops, crop.stop, num_frames)
-    finally:
-        model.train(was_training)
     if linker is not None:
         trajectories = apply_linked_scores(trajectories)
     warnings = ()
     if text.truncated:
-        warnings = (f"the expression is longer than the model's {model.cfg.max_text_len - 2} text tokens; "
-                    f"it was cut to: \"{text.text}\"",)
+        warnings = (f"the expression is longer than the model reads; it was cut to: \"{text.text}\"",)
     yield SegmentationResult(
         num_frames=num_frames, height=height, width=width, trajectories=tuple(trajectories),
         threshold=threshold, crop_size=crop_size, at_least_one=at_least_one,
         selected=select_trajectories(trajectories, threshold, at_least_one), expression=text.text,
-        warnings=warnings)
+        ignored=tuple(text.ignored), warnings=warnings)
 
 
-def _segment_crop(model, crop: CropFrames, text, crop_index: int, size: tuple[int, int], first_id: int,
-                  linker: CropLinker | None, cache: SegmentCache | None, video_key: str | None
-                  ) -> list[TrajectoryResult]:
+def _segment_crop(model: SegmentationModel, crop: CropFrames, text: Expression, crop_index: int,
+                  size: tuple[int, int], first_id: int, linker: CropLinker | None,
+                  cache: SegmentCache | None, video_key: str | None) -> list[TrajectoryResult]:
     """Trajectories of one crop, with their scores and RLE masks at the video's size."""
     if cache is None:
-        seg = model.segment_frames(crop.prepared())
-        tokens = model.multimodal_tokens(crop.prepared(), text)
+        features = model.trajectory.frame_features(crop.prepared())
+        tokens = model.multimodal.frame_tokens(crop.prepared(), text)
     else:
-        seg = cache.segmenter_outputs(model, video_key, crop.start, crop.stop, crop.prepared)
-        tokens = cache.multimodal_tokens(model, video_key, crop.start, crop.stop, text, crop.prepared)
-    if linker is None:
-        traj = model.trajectories(seg)
-    else:
-        traj, slots = model.tracked_trajectories(seg, linker.tracker_session())
-    scores = model.align_and_select(traj, tokens).scores.cpu()
+        features = cache.frame_features(model, video_key, crop.start, crop.stop, crop.prepared)
+        tokens = cache.frame_tokens(model, video_key, crop.start, crop.stop, text, crop.prepared)
+    session = model.trajectory.new_session() if linker is None else linker.crop_session()
+    traj, slots = model.trajectory.trajectories(features, session)
+    scores = model.selector.scores(traj, tokens, text).cpu()
     ids = list(range(first_id, first_id + traj.num_trajectories))
     links = ids if linker is None else linker.link(CropBoundary.of(traj, slots))
     rles = trajectory_rles(traj.mask_logits, size)

@@ -3,11 +3,11 @@
 The paper runs every crop on its own, so an object gets a new trajectory at every crop boundary.
 With linking on, two cues join the trajectories of neighbouring crops:
 
-1. The tracker session is carried from crop to crop (DVIS++ runs its online tracker over a whole
-   video this way), so tracker slot i of crop c + 1 continues slot i of crop c.
+1. The trajectory branch's session is carried from crop to crop (DVIS++ runs its online tracker over
+   a whole video this way), so slot i of crop c + 1 continues slot i of crop c.
 2. The trajectories of crop c (their last frame) and crop c + 1 (their first frame) are
    Hungarian-matched on the two adjacent boundary frames: mask IoU at the model's mask resolution,
-   cosine similarity of the refiner's per-frame object embeddings, and agreement of tracker slots.
+   cosine similarity of the branch's per-frame object embeddings, and agreement of session slots.
    The masks catch a slot swap at the boundary; slot and embedding link an object whose mask is
    empty on the boundary frame (it left and comes back).
 
@@ -17,13 +17,14 @@ a crop where the slot is mostly empty (the object left) does not drag a clear an
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import torch
 from scipy.optimize import linear_sum_assignment
 
 from derrvos_core.result import TrajectoryResult, linked_score
-from derrvos_core.trajectory.tracker import TrackerSession
 from derrvos_core.trajectory.types import Trajectories
 
 
@@ -102,22 +103,28 @@ class CropLinker:
     """Per-video linking state, carried from crop to crop (one per `segment_iter` call).
 
     Attributes:
+        new_session: the trajectory branch's `new_session`.
         cfg: the association weights.
-        session: the tracker session every crop continues (when `cfg.carry_session`).
+        session: the branch session every crop continues (when `cfg.carry_session`).
         previous: the last crop's boundary, None before the first crop.
         previous_links: link ids of the last crop's trajectories, in its order.
         next_link: the next unused link id.
     """
 
+    new_session: Callable[[], Any]
     cfg: LinkingConfig = field(default_factory=LinkingConfig)
-    session: TrackerSession = field(default_factory=TrackerSession.new)
+    session: Any = None
     previous: CropBoundary | None = None
     previous_links: list[int] = field(default_factory=list)
     next_link: int = 0
 
-    def tracker_session(self) -> TrackerSession:
+    def __post_init__(self) -> None:
+        if self.session is None:
+            self.session = self.new_session()
+
+    def crop_session(self) -> Any:
         """The session for the next crop: the carried one, or a fresh one."""
-        return self.session if self.cfg.carry_session else TrackerSession.new()
+        return self.session if self.cfg.carry_session else self.new_session()
 
     def link(self, boundary: CropBoundary) -> list[int]:
         """Link ids of a crop's trajectories (in their order), continuing the previous crop's."""

@@ -22,3 +22,20 @@ class MultimodalTokens:
     padding_mask: torch.Tensor
     num_vision_tokens: int
     text_embeddings: torch.Tensor | None = None
+
+    def frame(self, index: int) -> MultimodalTokens:
+        """Frame `index`, copied (for the per-frame cache); `text_embeddings` is shared, not copied."""
+        return MultimodalTokens(tokens=self.tokens[index:index + 1].clone(),
+                                padding_mask=self.padding_mask[index:index + 1].clone(),
+                                num_vision_tokens=self.num_vision_tokens, text_embeddings=self.text_embeddings)
+
+    @staticmethod
+    def concat(parts: list[MultimodalTokens]) -> MultimodalTokens:
+        return MultimodalTokens(tokens=torch.cat([p.tokens for p in parts]),
+                                padding_mask=torch.cat([p.padding_mask for p in parts]),
+                                num_vision_tokens=parts[0].num_vision_tokens, text_embeddings=parts[0].text_embeddings)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the per-frame tensors (`text_embeddings`, one per expression, is not counted)."""
+        return self.tokens.numel() * self.tokens.element_size() + self.padding_mask.numel()

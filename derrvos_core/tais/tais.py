@@ -87,6 +87,10 @@ class TAIS(nn.Module):
         return TAISOutput(logits=layer_logits[-1], layer_logits=layer_logits,
                           frame_logits=torch.stack(frame_logits), frame_weights=torch.stack(frame_weights))
 
+    def scores(self, trajectories: Trajectories, tokens: MultimodalTokens, expression=None) -> torch.Tensor:
+        """The `Selector` contract: float [N] confidences in [0, 1] (the expression is already in `tokens`)."""
+        return self(trajectories, tokens).scores
+
     def _sentence(self, tokens: MultimodalTokens, num_frames: int) -> torch.Tensor:
         """float [T, W]: the projected mean of the expression's input embeddings (not BEiT-3's text
         outputs: trained from scratch, its joint layers learned to wash the words out of them)."""

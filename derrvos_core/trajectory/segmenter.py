@@ -58,6 +58,22 @@ class SegmenterOutput:
         return replace(parts[0], **{k: torch.cat([getattr(p, k) for p in parts]) for k in _TENSORS},
                        aux_class_logits=None, aux_mask_logits=None)
 
+    def frame(self, index: int) -> SegmenterOutput:
+        """Frame `index` as the tracker and refiner read it, copied (for the per-frame cache): the
+        segmenter's own class and mask logits are left empty, to fit more frames."""
+        emb = self.embeddings[index:index + 1].clone()
+        q = emb.shape[1]
+        return SegmenterOutput(embeddings=emb, raw_embeddings=self.raw_embeddings[index:index + 1].clone(),
+                               mask_features=self.mask_features[index:index + 1].clone(),
+                               class_logits=emb.new_zeros((1, q, 0)), mask_logits=emb.new_zeros((1, q, 0, 0)),
+                               image_size=self.image_size)
+
+    concat = cat
+
+    @property
+    def nbytes(self) -> int:
+        return sum(getattr(self, k).numel() * getattr(self, k).element_size() for k in _TENSORS)
+
     def detach(self) -> SegmenterOutput:
         return replace(self, **{k: getattr(self, k).detach() for k in _TENSORS})
 

@@ -2,7 +2,7 @@
 
 `DeRVOS.segment` runs the whole model per (video, expression); the trajectory branch does not read
 the expression, so all expressions of a video share its trajectories. `memoize_trajectories` wraps
-a loaded model's `segment_frames` / `trajectories` steps (the seams the model exposes for caching)
+a loaded model's trajectory branch (`frame_features` / `trajectories`, the seams the model exposes)
 with a small LRU keyed by the crop's pixels: results are identical, the branch runs once per crop.
 Evaluation datasets list a video's expressions together, so a short LRU suffices.
 """
@@ -16,30 +16,40 @@ from pathlib import Path
 
 
 def memoize_trajectories(model, max_crops: int = 32):
-    """Wrap `model` in place (and return it) so identical crops reuse their trajectories."""
-    segment_frames, trajectories = model.segment_frames, model.trajectories
+    """Wrap `model.trajectory` in place (and return the model) so identical crops reuse their trajectories.
+
+    Only crops run on a fresh session are memoized (a carried session must see every crop)."""
+    branch = model.trajectory
+    frame_features, trajectories = branch.frame_features, branch.trajectories
     memo: OrderedDict = OrderedDict()
 
-    def cached_segment_frames(x):
+    def cached_frame_features(x):
         key = (tuple(x.shape), hashlib.sha1(x.detach().contiguous().cpu().numpy().tobytes()).hexdigest())
         if key in memo:
             memo.move_to_end(key)
             return memo[key][0]
-        seg = segment_frames(x)
-        memo[key] = (seg, trajectories(seg))
+        features = frame_features(x)
+        memo[key] = (features, trajectories(features, branch.new_session()))
         while len(memo) > max_crops:
             memo.popitem(last=False)
-        return seg
+        return features
 
-    def cached_trajectories(seg):
-        for known, traj in memo.values():
-            if known is seg:
-                return traj
-        return trajectories(seg)
+    def cached_trajectories(features, session):
+        if not session.started:
+            for known, traj in memo.values():
+                if known is features:
+                    return traj
+        return trajectories(features, session)
 
-    model.segment_frames = cached_segment_frames
-    model.trajectories = cached_trajectories
+    branch.frame_features = cached_frame_features
+    branch.trajectories = cached_trajectories
     return model
+
+
+def forget_trajectories(model) -> None:
+    """Undo `memoize_trajectories` (the branch's own methods again, the memo freed)."""
+    for wrapped in ("frame_features", "trajectories"):
+        model.trajectory.__dict__.pop(wrapped, None)
 
 
 def evaluate_checkpoint(checkpoint, dataset_name: str, root, split: str, out_dir, crop_size: int = 36,

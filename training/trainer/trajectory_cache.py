@@ -25,6 +25,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from derrvos_core.model.branches import crop_trajectories
 from derrvos_core.trajectory.types import Trajectories
 
 _FIELDS = ("embeddings", "mask_logits", "scores", "class_logits", "boxes", "areas")
@@ -39,6 +40,13 @@ class CacheKey:
     image_size: int
     top_k: int
 
+    @staticmethod
+    def of(model, crop_size: int) -> CacheKey:
+        """The key of what inference computes with `model`'s DVIS++ branch: its input size and top-K."""
+        branch = model.trajectory
+        return CacheKey(weights=weights_hash(branch), crop_size=int(crop_size), image_size=branch.input_size,
+                        top_k=branch.top_k_trajectories)
+
     def folder(self, root: Path) -> Path:
         text = json.dumps(self.__dict__, sort_keys=True)
         return Path(root) / hashlib.sha1(text.encode()).hexdigest()[:16]
@@ -50,6 +58,15 @@ def weights_hash(module: torch.nn.Module) -> str:
         h.update(name.encode())
         h.update(value.detach().cpu().contiguous().float().numpy().tobytes())
     return h.hexdigest()[:16]
+
+
+def frozen_crop_trajectories(model) -> Callable[[np.ndarray], Trajectories]:
+    """uint8 crop frames -> the model's trajectories as inference computes them (eval, no gradients)."""
+    def crop(frames: np.ndarray) -> Trajectories:
+        model.trajectory.eval()
+        with torch.no_grad():
+            return crop_trajectories(model.trajectory, frames)[1]
+    return crop
 
 
 def crop_starts(num_frames: int, crop_size: int) -> list[int]:
@@ -77,7 +94,7 @@ class TrajectoryCache:
         """Store the top-K trajectories (fp16) of every crop of one video (uint8 [T, H, W, 3]).
 
         `crop_trajectories(uint8 crop frames) -> Trajectories` is the frozen branch as inference runs it
-        (e.g. `DeRVOS.prepare_frames` -> `segment_frames` -> `trajectories`).
+        (`frozen_crop_trajectories`).
         """
         crops = []
         for start in crop_starts(len(frames), self.key.crop_size):

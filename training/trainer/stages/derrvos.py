@@ -21,14 +21,12 @@ import time
 from functools import partial
 from pathlib import Path
 
-import torch
-
 from derrvos_core.datasets import open_dataset
 from derrvos_core.tais.losses import selection_loss, trajectory_labels
 
 from ..referring_data import ReferringClip, ReferringClipDataset
 from ..stage import Stage
-from ..trajectory_cache import CacheKey, TrajectoryCache, weights_hash
+from ..trajectory_cache import CacheKey, TrajectoryCache, frozen_crop_trajectories
 from .common import train_only
 from .derrvos_model import build_selection_model, export_selection_model, tokenizer_for
 
@@ -46,19 +44,12 @@ class DeRVOSStage(Stage):
         samples = limit_samples(open_dataset(cfg.data.dataset, cfg.data.root, cfg.data.split),
                                 self.options.get("max_videos"), cfg.data.max_samples)
         # The cache holds what inference computes: the model's own input size and top-K.
-        key = CacheKey(weights=weights_hash(model.trajectory), crop_size=int(self.options.get("crop_size", 36)),
-                       image_size=model.cfg.input_size, top_k=model.cfg.top_k)
-        cache = TrajectoryCache(Path(cfg.data.cache_dir or cfg.out_dir / "cache"), key)
-
-        def crop_trajectories(frames):
-            model.trajectory.eval()
-            with torch.no_grad():
-                return model.trajectories(model.segment_frames(model.prepare_frames(frames)))
-
-        dataset = ReferringClipDataset(samples, cache, crop_trajectories, model.prepare_frames,
-                                       encode_text=model.tokenizer.encode, labeler=partial(
-                                           trajectory_labels, iou=float(self.options.get("label_iou", 0.5)),
-                                           best_match_iou=_optional_float(self.options.get("label_best_match_iou"))),
+        cache = TrajectoryCache(Path(cfg.data.cache_dir or cfg.out_dir / "cache"),
+                                CacheKey.of(model, int(self.options.get("crop_size", 36))))
+        labeler = partial(trajectory_labels, iou=float(self.options.get("label_iou", 0.5)),
+                          best_match_iou=_optional_float(self.options.get("label_best_match_iou")))
+        dataset = ReferringClipDataset(samples, cache, frozen_crop_trajectories(model), model.trajectory.prepare,
+                                       encode_text=model.multimodal.tokenizer.encode, labeler=labeler,
                                        clip_length=cfg.data.clip_length, flip_prob=cfg.data.flip_prob)
         if self.options.get("prebuild_cache", True):
             prebuild(dataset, ctx)

@@ -74,7 +74,8 @@ class RISStage(Stage):
     def build_dataset(self, cfg, model, ctx):
         samples = limit_samples(open_dataset(cfg.data.dataset, cfg.data.root, cfg.data.split), None,
                                 cfg.data.max_samples)
-        return ImageReferringDataset(samples, model.tokenizer.encode, model.prepare_frames, model.cfg.input_size,
+        return ImageReferringDataset(samples, model.multimodal.tokenizer.encode, model.trajectory.prepare,
+                                     model.trajectory.input_size,
                                      cfg.data.flip_prob)
 
     def loss(self, model, batch: list[ImageExample]):

@@ -1,0 +1,56 @@
+"""DVIS++ as a trajectory branch (`derrvos_core.model.branches.TrajectoryBranch`)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from derrvos_core.errors import InputError
+from derrvos_core.video import resize_frames
+
+from .config import TrajectoryConfig
+from .generator import TrajectoryGenerator
+from .segmenter import SegmenterOutput
+from .tracker import TrackerSession
+from .types import Trajectories
+
+
+class DVISBranch(TrajectoryGenerator):
+    """The DVIS++ generator plus what a model's pipeline asks of a trajectory branch.
+
+    A subclass, not a wrapper, so the state-dict keys stay the generator's own (`segmenter.*`,
+    `tracker.*`, `refiner.*`, under the model's `trajectory.`).
+
+    Args:
+        cfg: the generator's sizes.
+        input_size: frames are resized to input_size x input_size before the segmenter.
+        top_k: trajectories per crop passed on to the selector, best first.
+    """
+
+    def __init__(self, cfg: TrajectoryConfig, *, input_size: int, top_k: int):
+        super().__init__(cfg)
+        if top_k < 1:
+            raise InputError(f"top_k must be >= 1, got {top_k}")
+        self.input_size, self.top_k_trajectories = int(input_size), int(top_k)
+
+    @property
+    def key(self) -> str:
+        return f"dvis/{self.input_size}/{self.segmenter.pixel_mean.device}"
+
+    def prepare(self, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """uint8 [t, H, W, 3] -> float [t, 3, s, s] in 0..255 on the branch's device, s = `input_size`."""
+        return resize_frames(frames, self.input_size).to(self.segmenter.pixel_mean.device)
+
+    def frame_features(self, prepared: torch.Tensor) -> SegmenterOutput:
+        """Per-frame segmenter outputs (each frame on its own: cacheable)."""
+        return self.segment_frames(prepared)
+
+    def new_session(self) -> TrackerSession:
+        return TrackerSession.new()
+
+    def trajectories(self, features: SegmenterOutput, session: TrackerSession
+                     ) -> tuple[Trajectories, torch.Tensor]:
+        """Tracker continuing `session` + refiner -> (top-K best first, LongTensor [K] of their tracker
+        slots). With a session carried across crops, equal slots mean the tracker's same object."""
+        refined = self.refine(features, self.track(features, session))
+        slots = torch.argsort(refined.scores, descending=True)[:self.top_k_trajectories]
+        return refined.index(slots), slots
