@@ -179,8 +179,8 @@ def test_prepare_rejects_bad_frames(fake_branch):
 def test_missing_or_corrupt_model_files_fail_clearly(tmp_path):
     with pytest.raises(CheckpointError) as err:
         DetectorBranch(RealBranchConfig(parts_dir=str(tmp_path)))
-    assert str(tmp_path / "centernet.onnx") in str(err.value) and CONVERT_COMMAND in str(err.value)
-    (tmp_path / "centernet.onnx").write_bytes(b"\x00not an onnx model" * 10)
+    assert str(tmp_path / "nanodet.onnx") in str(err.value) and CONVERT_COMMAND in str(err.value)
+    (tmp_path / "nanodet.onnx").write_bytes(b"\x00not an onnx model" * 10)
     with pytest.raises(CheckpointError) as err:
         DetectorBranch(RealBranchConfig(parts_dir=str(tmp_path)))
     assert "corrupt" in str(err.value) and CONVERT_COMMAND in str(err.value)

@@ -13,10 +13,10 @@ import torch
 from derrvos_core.errors import InputError
 from derrvos_core.real.assemble import TrackFrames, assemble, fill_gaps, patch_centroid
 from derrvos_core.real.config import RealBranchConfig
-from derrvos_core.real.detector import CenterNetDetector, Detections
-from derrvos_core.real.features import APPEARANCE_DIM, PERSON, appearance
+from derrvos_core.real.detector import CenterNetDetector, Detections, NanoDetDetector, make_detector
+from derrvos_core.real.features import APPEARANCE_DIM, appearance
 from derrvos_core.real.frame_features import DetectionFeatures
-from derrvos_core.real.masks import PersonSegmenter, object_patch
+from derrvos_core.real.masks import PersonSegmenter, frame_patches
 from derrvos_core.real.tracker import TrackingSession, skip, step
 from derrvos_core.trajectory.types import Trajectories
 
@@ -37,12 +37,12 @@ class DetectorBranch:
     from the crop's first frame (the stride is part of `key`).
     """
 
-    def __init__(self, cfg: RealBranchConfig | None = None, *, detector: CenterNetDetector | None = None,
+    def __init__(self, cfg: RealBranchConfig | None = None, *, detector: NanoDetDetector | CenterNetDetector | None = None,
                  person: PersonSegmenter | None = None):
         """Load the parts named by `cfg` (CheckpointError naming a missing or corrupt file and the command
         that makes it); `detector` / `person` replace the loaded parts (tests pass stand-ins)."""
         self.cfg = cfg or RealBranchConfig()
-        self.detector = detector or CenterNetDetector(self.cfg)
+        self.detector = detector or make_detector(self.cfg)
         if person is None and self.cfg.person_path is not None:
             person = PersonSegmenter(self.cfg)
         self.person = person
@@ -75,13 +75,10 @@ class DetectorBranch:
         cfg, p = self.cfg, self.cfg.patch_size
         dets = self.detector.detect(frame) if run_detector else Detections.empty()
         d = len(dets)
-        patches = np.zeros((d, p, p), np.uint8)
-        sources = np.zeros(d, np.int64)
+        patches, sources = frame_patches(frame, dets.boxes, dets.classes, dets.scores, cfg, self.person)
         colour = np.zeros((d, APPEARANCE_DIM), np.float32)
         h, w = frame.shape[:2]
         for k in range(d):
-            patches[k], sources[k] = object_patch(frame, dets.boxes[k], int(dets.classes[k]), cfg,
-                                                  self.person if dets.classes[k] == PERSON else None)
             colour[k] = appearance(_box_pixels(frame, dets.boxes[k] * np.array([w, h, w, h]), p),
                                    patches[k] >= 128)
         return DetectionFeatures(
@@ -138,7 +135,7 @@ class DetectorBranch:
         stride = self.cfg.detector_stride
         if stride == 1:
             return
-        velocity = {t.slot: t.velocity for t in session.tracks}
+        velocity = {t.slot: np.tile(t.velocity, 2) for t in session.tracks}
         last_detected = ((t_len - 1) // stride) * stride
         for tr in tracks.values():
             if last_detected not in tr.detected or tr.slot not in velocity:

@@ -34,8 +34,18 @@ class TrackerConfig:
     min_motion: float = 0.05
     #: A pair is matched only when its combined similarity reaches this.
     min_similarity: float = 0.25
-    #: Centre distance, in box heights, at which the centre term of the motion similarity is exp(-1).
+    #: Distance of box top centres, in box heights, at which the nearness term of the motion
+    #: similarity is exp(-1) (used for identities missed on the previous frame).
     centre_scale: float = 0.6
+    #: A detection matches an identity only if its height is within this factor of the identity's
+    #: (partly hidden objects are shorter; fragments such as feet detected as skis are far shorter).
+    min_height_ratio: float = 0.4
+    #: A detection at least this fraction of the identity's height is a full view (it updates size,
+    #: velocity and appearance); a shorter one is a partial view (position only).
+    full_height: float = 0.8
+    #: An unmatched detection whose box shares this fraction of the smaller area with an already matched
+    #: box does not start an identity.
+    duplicate_containment: float = 0.6
     #: Smoothing of the per-frame velocity estimate (0 = last displacement only, 1 = never updated).
     velocity_momentum: float = 0.7
     #: Smoothing of a trajectory's appearance and class statistics (exponential moving average).
@@ -51,7 +61,7 @@ class TrackerConfig:
         if self.max_age < 0 or self.fill_gaps < 0:
             raise InputError(f"max_age and fill_gaps must be >= 0, got {self.max_age}, {self.fill_gaps}")
         for name in ("appearance_weight", "velocity_momentum", "appearance_momentum", "min_motion",
-                     "min_similarity"):
+                     "min_similarity", "min_height_ratio", "full_height", "duplicate_containment"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise InputError(f"tracker.{name} must be in [0, 1], got {getattr(self, name)}")
         if self.centre_scale <= 0:
@@ -62,11 +72,12 @@ class TrackerConfig:
 class RealBranchConfig:
     """Everything the `detector` branch reads; saved as JSON beside the model's other parts."""
 
-    #: Folder holding `centernet.onnx` and the person segmenter (see its SOURCES.md); empty = the
+    #: Folder holding the detector's and the person segmenter's ONNX files (see its SOURCES.md); empty = the
     #: repository's `assets/models/real-parts`.
     parts_dir: str = ""
-    #: Detector file name inside `parts_dir`.
-    detector_file: str = "centernet.onnx"
+    #: Which COCO-80 detector: "nanodet" (NanoDet-g, Apache-2.0: the one that ships) or "centernet"
+    #: (CenterNet-MobileNetV3: no upstream licence, for local comparison only).
+    detector: str = "nanodet"
     #: Person segmentation file name inside `parts_dir`; empty = no person model (GrabCut for all).
     person_file: str = "selfie.onnx"
     #: onnxruntime intra-op threads for every part (the app's target machine has 2 cores).
@@ -94,6 +105,11 @@ class RealBranchConfig:
     grabcut_iterations: int = 2
     #: Margin around a person box, as a fraction of its longer side, given to the person segmenter.
     person_margin: float = 0.15
+    #: Upright people segmented per person-model call, side by side (1 = one call per person; 3 was
+    #: ~5x cheaper per person on vtest with masks nearly as whole, 4 lost the legs).
+    person_tiles: int = 3
+    #: Objects other than people get GrabCut only at or above this score (else the box's ellipse).
+    grabcut_min_score: float = 0.35
     #: A person mask covering less than this fraction of its box is not trusted (GrabCut is used).
     min_person_fill: float = 0.12
     #: A trajectory's presence factor reaches 1 once it is detected in this many frames of a crop.
@@ -105,6 +121,8 @@ class RealBranchConfig:
         if self.threads < 1 or self.detector_stride < 1 or self.mask_stride < 1:
             raise InputError(f"threads, detector_stride and mask_stride must be >= 1, got {self.threads}, "
                              f"{self.detector_stride}, {self.mask_stride}")
+        if self.detector not in ("nanodet", "centernet"):
+            raise InputError(f"detector must be 'nanodet' or 'centernet', got {self.detector!r}")
         if not 0.0 <= self.score_threshold <= 1.0:
             raise InputError(f"score_threshold must be in [0, 1], got {self.score_threshold}")
         if not 0.0 < self.nms_iou <= 1.0 or not 0.0 < self.cross_class_iou <= 1.0:
@@ -113,6 +131,8 @@ class RealBranchConfig:
         if self.max_detections < 1 or self.top_k < 1 or self.presence_frames < 1:
             raise InputError(f"max_detections, top_k and presence_frames must be >= 1, got "
                              f"{self.max_detections}, {self.top_k}, {self.presence_frames}")
+        if self.person_tiles < 1:
+            raise InputError(f"person_tiles must be >= 1, got {self.person_tiles}")
         if self.patch_size < 8 or self.grabcut_size < 16 or self.grabcut_iterations < 1:
             raise InputError(f"patch_size >= 8, grabcut_size >= 16 and grabcut_iterations >= 1 needed, got "
                              f"{self.patch_size}, {self.grabcut_size}, {self.grabcut_iterations}")
@@ -123,7 +143,7 @@ class RealBranchConfig:
 
     @property
     def detector_path(self) -> Path:
-        return self.parts_path / self.detector_file
+        return self.parts_path / f"{self.detector}.onnx"
 
     @property
     def person_path(self) -> Path | None:

@@ -52,18 +52,21 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
-def postprocess(raw: np.ndarray, cfg: RealBranchConfig, heatmap: np.ndarray | None = None) -> Detections:
-    """Raw CenterNet rows [100, 6] (x0, y0, x1, y1 in [0, 1], score, class) -> kept `Detections`.
+def postprocess(raw: np.ndarray, cfg: RealBranchConfig, class_scores: np.ndarray | None = None) -> Detections:
+    """Raw detector rows [M, 6] (x0, y0, x1, y1 in [0, 1], score, class) -> kept `Detections`.
 
     Same-class NMS at `cfg.nms_iou`; then a detection overlapping a stronger one of another class at
     `cfg.cross_class_iou` or more is the same object seen as another class: it is dropped and its score
-    added to the stronger one's evidence for its class. Without `heatmap`, a detection's class
-    distribution is its own class's score and the scores of every raw row of another class on the same
-    object (IoU >= `cfg.cross_class_iou`), normalised; with `heatmap` (float [h, w, 80] class heatmap)
-    it is the heatmap at the box centre, normalised.
+    added to the stronger one's evidence for its class. A detection's class distribution is, normalised,
+    its per-class scores (`class_scores` [M, 80], when the detector gives them; else its own class's
+    score) joined by element-wise max with the scores of the rows it suppressed across classes.
     """
-    raw = raw[raw[:, 4] >= cfg.score_threshold]
-    raw = raw[np.argsort(-raw[:, 4], kind="stable")]
+    keep_raw = raw[:, 4] >= cfg.score_threshold
+    raw = raw[keep_raw]
+    order = np.argsort(-raw[:, 4], kind="stable")
+    raw = raw[order]
+    if class_scores is not None:
+        class_scores = class_scores[keep_raw][order]
     boxes = np.clip(raw[:, :4], 0.0, 1.0).astype(np.float32)
     scores = raw[:, 4].astype(np.float32)
     classes = raw[:, 5].astype(np.int64).clip(0, NUM_CLASSES - 1)
@@ -71,6 +74,8 @@ def postprocess(raw: np.ndarray, cfg: RealBranchConfig, heatmap: np.ndarray | No
     boxes, scores, classes = boxes[ok], scores[ok], classes[ok]
     iou = box_iou(boxes, boxes)
     evidence = np.zeros((len(scores), NUM_CLASSES), np.float32)
+    if class_scores is not None:
+        evidence[:] = np.clip(class_scores[ok], 0.0, 1.0)
     evidence[np.arange(len(scores)), classes] = scores
     alive = np.ones(len(scores), bool)
     for i in range(len(scores)):
@@ -83,22 +88,15 @@ def postprocess(raw: np.ndarray, cfg: RealBranchConfig, heatmap: np.ndarray | No
             evidence[i, classes[j]] = max(evidence[i, classes[j]], scores[j])
         alive[(same | other) & later] = False
     keep = np.nonzero(alive)[0][:cfg.max_detections]
-    dets = Detections(boxes[keep], scores[keep], classes[keep], evidence[keep])
-    if heatmap is not None and len(dets):
-        h, w = heatmap.shape[:2]
-        cx = ((dets.boxes[:, 0] + dets.boxes[:, 2]) / 2 * w).astype(int).clip(0, w - 1)
-        cy = ((dets.boxes[:, 1] + dets.boxes[:, 3]) / 2 * h).astype(int).clip(0, h - 1)
-        probs = np.clip(heatmap[cy, cx].astype(np.float32), 0.0, 1.0)
-        dets.class_probs = np.maximum(probs, dets.class_probs)
-    dets.class_probs = dets.class_probs / np.maximum(dets.class_probs.sum(1, keepdims=True), 1e-6)
-    dets.classes = dets.class_probs.argmax(1) if len(dets) else dets.classes
-    return dets
+    probs = evidence[keep] / np.maximum(evidence[keep].sum(1, keepdims=True), 1e-6)
+    return Detections(boxes[keep], scores[keep], classes[keep], probs.astype(np.float32))
 
 
 class CenterNetDetector:
-    """CenterNet-MobileNetV3 on COCO-80: uint8 RGB frame -> `Detections`.
+    """CenterNet-MobileNetV3 on COCO-80 (`centernet.onnx`): uint8 RGB frame -> `Detections`.
 
-    The frame is resized (stretched) to the model's square input, as `@vladmandic/human` feeds it.
+    The frame is letterboxed into the square input (scaled to fit, zero padding right and bottom), as
+    upstream trains it. Its graph gives boxes, one class and a score per peak, no per-class scores.
     """
 
     def __init__(self, cfg: RealBranchConfig):
@@ -106,21 +104,86 @@ class CenterNetDetector:
         path = cfg.detector_path
         self.session = load_onnx(path, cfg.threads)
         self.input_name, shape = single_input(self.session, path)
-        self.input_size = int(shape[1]) if isinstance(shape[1], int) else 512
+        self.input_size = int(shape[1])
         outputs = {o.name: list(o.shape) for o in self.session.get_outputs()}
-        self.detections_name = _find_output(outputs, lambda s: len(s) == 3 and s[-1] == 6, path, "[1, 100, 6]")
-        heat = [n for n, s in outputs.items() if len(s) == 4 and s[-1] == NUM_CLASSES]
-        self.heatmap_name = heat[0] if heat else None
+        self.output_name = _find_output(outputs, lambda s: len(s) == 3 and s[-1] == 6, path, "[1, 100, 6]")
 
     def detect(self, frame: np.ndarray) -> Detections:
         """Detections of one uint8 [H, W, 3] RGB frame, boxes in [0, 1] of that frame."""
+        h, w = frame.shape[:2]
         size = self.input_size
-        x = cv2.resize(frame, (size, size), interpolation=cv2.INTER_LINEAR).astype(np.float32)[None]
-        names = [self.detections_name] + ([self.heatmap_name] if self.heatmap_name else [])
-        out = self.session.run(names, {self.input_name: x})
-        raw = out[0][0].astype(np.float32).copy()
-        raw[:, :4] /= size
-        return postprocess(raw, self.cfg, out[1][0] if self.heatmap_name else None)
+        scale = size / max(h, w)
+        nh, nw = round(h * scale), round(w * scale)
+        x = np.zeros((1, size, size, 3), np.float32)
+        x[0, :nh, :nw] = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_LINEAR)
+        raw = self.session.run([self.output_name], {self.input_name: x})[0][0].astype(np.float32).copy()
+        raw[:, [0, 2]] /= nw
+        raw[:, [1, 3]] /= nh
+        return postprocess(raw, self.cfg)
+
+
+NANODET_MEAN_BGR = np.array([103.53, 116.28, 123.675], np.float32)
+NANODET_STD_BGR = np.array([57.375, 57.12, 58.395], np.float32)
+NANODET_STRIDES = (8, 16, 32)
+NANODET_BINS = 11
+
+
+class NanoDetDetector:
+    """NanoDet (GFL head) on COCO-80 (`nanodet.onnx`): uint8 RGB frame -> `Detections`.
+
+    The frame is resized (stretched) to the square input, BGR, normalised. Per stride 8 / 16 / 32 the
+    graph gives sigmoid class scores [cells, 80] and box logits [cells, 4 x 11] (distances left, top,
+    right, bottom from the cell centre as the expectation of a softmax over 11 bins, times the stride).
+    Every class score of a detection's cell goes into its class distribution.
+    """
+
+    def __init__(self, cfg: RealBranchConfig):
+        self.cfg = cfg
+        path = cfg.detector_path
+        self.session = load_onnx(path, cfg.threads)
+        self.input_name, shape = single_input(self.session, path)
+        self.input_size = int(shape[2])
+        outputs = {o.name: list(o.shape) for o in self.session.get_outputs()}
+        cells = {(self.input_size // s) ** 2: s for s in NANODET_STRIDES}
+        self.heads = []  # (stride, class output, box output)
+        for n, stride in sorted(cells.items(), key=lambda kv: kv[1]):
+            cls = _find_output(outputs, lambda s, n=n: s[1:] == [n, NUM_CLASSES], path, f"[1, {n}, 80]")
+            box = _find_output(outputs, lambda s, n=n: s[1:] == [n, 4 * NANODET_BINS], path, f"[1, {n}, 44]")
+            self.heads.append((stride, cls, box))
+
+    def detect(self, frame: np.ndarray) -> Detections:
+        size = self.input_size
+        bgr = cv2.resize(frame, (size, size), interpolation=cv2.INTER_LINEAR)[..., ::-1].astype(np.float32)
+        x = ((bgr - NANODET_MEAN_BGR) / NANODET_STD_BGR).transpose(2, 0, 1)[None]
+        names = [n for _, c, b in self.heads for n in (c, b)]
+        out = dict(zip(names, self.session.run(names, {self.input_name: np.ascontiguousarray(x)})))
+        rows, class_rows = [], []
+        bins = np.arange(NANODET_BINS, dtype=np.float32)
+        for stride, cls_name, box_name in self.heads:
+            scores = out[cls_name][0]
+            best = scores.max(1)
+            idx = np.nonzero(best >= self.cfg.score_threshold)[0]
+            if idx.size == 0:
+                continue
+            logits = out[box_name][0][idx].reshape(-1, 4, NANODET_BINS)
+            p = np.exp(logits - logits.max(-1, keepdims=True))
+            dist = (p / p.sum(-1, keepdims=True) @ bins) * stride  # [k, 4]
+            side = size // stride
+            cx, cy = (idx % side + 0.5) * stride, (idx // side + 0.5) * stride
+            box = np.stack([cx - dist[:, 0], cy - dist[:, 1], cx + dist[:, 2], cy + dist[:, 3]], 1) / size
+            rows.append(np.concatenate([box, best[idx, None], scores[idx].argmax(1)[:, None]], 1))
+            class_rows.append(scores[idx])
+        if not rows:
+            return Detections.empty()
+        return postprocess(np.concatenate(rows).astype(np.float32), self.cfg, np.concatenate(class_rows))
+
+
+DETECTORS = {"nanodet": NanoDetDetector, "centernet": CenterNetDetector}
+
+
+def make_detector(cfg: RealBranchConfig):
+    """The detector `cfg.detector` names (its file: `cfg.detector_path`)."""
+    return DETECTORS[cfg.detector](cfg)
 
 
 def _find_output(outputs: dict[str, list], test, path: Path, wanted: str) -> str:

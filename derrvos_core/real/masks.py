@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from derrvos_core.real.config import RealBranchConfig
-from derrvos_core.real.features import SOURCE_BOX, SOURCE_GRABCUT, SOURCE_PERSON_MODEL
+from derrvos_core.real.features import PERSON, SOURCE_BOX, SOURCE_GRABCUT, SOURCE_PERSON_MODEL
 from derrvos_core.real.parts import load_onnx, single_input
 
 
@@ -58,7 +58,12 @@ def ellipse_patch(patch: int) -> np.ndarray:
 
 
 class PersonSegmenter:
-    """MediaPipe person segmentation (selfie / meet, ONNX) run on the region around a person box."""
+    """MediaPipe selfie segmentation (ONNX) run on the regions around person boxes.
+
+    Upright people are segmented `cfg.person_tiles` at a time: their regions (of the tile's aspect) are
+    laid side by side in one model input, which costs one call for several people and, at vtest's
+    pedestrian sizes, gives whole-person masks close to one call each. Wider boxes get a call of their own.
+    """
 
     def __init__(self, cfg: RealBranchConfig):
         self.cfg = cfg
@@ -68,17 +73,38 @@ class PersonSegmenter:
         self.height, self.width = int(shape[1]), int(shape[2])
         self.output_name = self.session.get_outputs()[0].name
 
-    def probability(self, frame: np.ndarray, box_px: np.ndarray) -> tuple[np.ndarray, tuple]:
-        """Foreground probability float32 [h, w] over the region around `box_px`, and that region."""
-        region = _region(box_px, self.width / self.height, self.cfg.person_margin)
-        x = _warp_region(frame, region, (self.width, self.height), cv2.BORDER_REPLICATE)
+    def _run(self, x: np.ndarray) -> np.ndarray:
         out = self.session.run([self.output_name], {self.input_name: x.astype(np.float32)[None] / 255.0})[0][0]
-        prob = out[..., -1] if out.shape[-1] <= 2 else out  # meet: 2 channels (background, person)
-        return np.clip(prob.astype(np.float32), 0.0, 1.0), region
+        if out.shape[-1] == 2:  # meet: (background, person) logits
+            return (1.0 / (1.0 + np.exp(out[..., 0] - out[..., 1]))).astype(np.float32)
+        return np.clip(out[..., 0].astype(np.float32), 0.0, 1.0)
 
-    def patch(self, frame: np.ndarray, box_px: np.ndarray) -> np.ndarray:
-        prob, region = self.probability(frame, box_px)
-        return _box_patch(prob, region, box_px, self.cfg.patch_size)
+    def patches(self, frame: np.ndarray, boxes_px: np.ndarray) -> np.ndarray:
+        """float32 [n, P, P] person probability over each box (boxes in pixels, [n, 4])."""
+        n_tiles, patch = self.cfg.person_tiles, self.cfg.patch_size
+        out = np.zeros((len(boxes_px), patch, patch), np.float32)
+        tile_w = self.width // n_tiles
+        aspect = (boxes_px[:, 2] - boxes_px[:, 0]) / np.maximum(boxes_px[:, 3] - boxes_px[:, 1], 1e-3)
+        upright = [i for i in range(len(boxes_px)) if n_tiles > 1 and aspect[i] <= 1.5 * tile_w / self.height]
+        alone = [i for i in range(len(boxes_px)) if i not in upright]
+        for g in range(0, len(upright), n_tiles):
+            group = upright[g:g + n_tiles]
+            x = np.zeros((self.height, self.width, 3), np.uint8)
+            regions = []
+            for j, i in enumerate(group):
+                region = _region(boxes_px[i], tile_w / self.height, self.cfg.person_margin)
+                x[:, j * tile_w:(j + 1) * tile_w] = _warp_region(frame, region, (tile_w, self.height),
+                                                                 cv2.BORDER_REPLICATE)
+                regions.append(region)
+            prob = self._run(x)
+            for j, i in enumerate(group):
+                tile = np.ascontiguousarray(prob[:, j * tile_w:(j + 1) * tile_w])
+                out[i] = _box_patch(tile, regions[j], boxes_px[i], patch)
+        for i in alone:
+            region = _region(boxes_px[i], self.width / self.height, self.cfg.person_margin)
+            prob = self._run(_warp_region(frame, region, (self.width, self.height), cv2.BORDER_REPLICATE))
+            out[i] = _box_patch(prob, region, boxes_px[i], patch)
+        return out
 
 
 def grabcut_patch(frame: np.ndarray, box_px: np.ndarray, cfg: RealBranchConfig) -> np.ndarray:
@@ -104,21 +130,32 @@ def grabcut_patch(frame: np.ndarray, box_px: np.ndarray, cfg: RealBranchConfig) 
     return _box_patch(fg, region, box_px, cfg.patch_size)
 
 
-def object_patch(frame: np.ndarray, box: np.ndarray, cls: int, cfg: RealBranchConfig,
-                 person: PersonSegmenter | None) -> tuple[np.ndarray, int]:
-    """uint8 [P, P] mask patch of one detection and its source (`features.SOURCE_*`).
+def frame_patches(frame: np.ndarray, boxes: np.ndarray, classes: np.ndarray, scores: np.ndarray,
+                  cfg: RealBranchConfig, person: PersonSegmenter | None) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 [D, P, P] mask patches of a frame's detections and their sources (`features.SOURCE_*`).
+
+    People: the person model (GrabCut when it finds less than `cfg.min_person_fill` of the box). Other
+    classes: GrabCut when the detection scores at least `cfg.grabcut_min_score`. Else, or when the mask
+    is nearly empty: the ellipse inscribed in the box.
 
     Args:
-        frame: uint8 [H, W, 3] RGB; box: float [4] in [0, 1]; cls: COCO-80 class.
+        frame: uint8 [H, W, 3] RGB; boxes: float [D, 4] in [0, 1]; classes, scores: [D].
     """
     h, w = frame.shape[:2]
-    box_px = box * np.array([w, h, w, h], np.float32)
-    min_fill = cfg.min_person_fill
-    if cls == 0 and person is not None:
-        prob = person.patch(frame, box_px)
-        if (prob > 0.5).mean() >= min_fill:
-            return (prob * 255).round().astype(np.uint8), SOURCE_PERSON_MODEL
-    fg = grabcut_patch(frame, box_px, cfg)
-    if (fg > 0.5).mean() >= min_fill:
-        return (fg * 255).round().astype(np.uint8), SOURCE_GRABCUT
-    return ellipse_patch(cfg.patch_size), SOURCE_BOX
+    boxes_px = boxes.reshape(-1, 4) * np.array([w, h, w, h], np.float32)
+    d, p = len(boxes_px), cfg.patch_size
+    patches = np.repeat(ellipse_patch(p)[None], d, axis=0)
+    sources = np.full(d, SOURCE_BOX, np.int64)
+    people = np.nonzero(classes == PERSON)[0] if person is not None else np.zeros(0, np.int64)
+    if people.size:
+        probs = person.patches(frame, boxes_px[people])
+        for i, prob in zip(people.tolist(), probs):
+            if (prob > 0.5).mean() >= cfg.min_person_fill:
+                patches[i], sources[i] = (prob * 255).round().astype(np.uint8), SOURCE_PERSON_MODEL
+    for i in range(d):
+        if sources[i] != SOURCE_BOX or (classes[i] != PERSON and scores[i] < cfg.grabcut_min_score):
+            continue
+        fg = grabcut_patch(frame, boxes_px[i], cfg)
+        if (fg > 0.5).mean() >= cfg.min_person_fill:
+            patches[i], sources[i] = (fg * 255).round().astype(np.uint8), SOURCE_GRABCUT
+    return patches, sources

@@ -1,0 +1,216 @@
+"""Speed and memory of the `detector` trajectory branch (the `real` model) on real footage, in one run.
+
+    python training/benchmark_real.py                        # the table: vtest.avi at 768x576, 2 threads
+    python training/benchmark_real.py --frames 72 --no-rss   # speed rows only
+    python training/benchmark_real.py --overlay /tmp/real    # also PNG overlays of the first crop
+
+Rows: detector alone (CenterNet + NMS) in ms per frame and frames/s; end to end (detection, masks,
+colour statistics, tracking, trajectory assembly, crop by crop with the session carried) in frames/s,
+split into per-frame work and per-crop work; the ratio of end-to-end to detector-alone cost; peak RSS of
+a short and a long video, each streamed crop by crop in its own process (`ru_maxrss`), masks kept as
+RLE as the app keeps them. Targets (issue 15): end to end >= 4 frames/s, ratio <= 2, RSS ratio < 1.5.
+The video is OpenCV's vtest.avi (Debian `opencv-doc`); longer runs wrap around it.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from derrvos_core.masks import encode_rle  # noqa: E402
+from derrvos_core.real import DetectorBranch, RealBranchConfig  # noqa: E402
+
+VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+
+
+def find_vtest() -> Path:
+    """vtest.avi, unzipped to a temporary folder if Debian ships it gzipped."""
+    if VTEST.is_file():
+        return VTEST
+    gz = VTEST.with_name(VTEST.name + ".gz")
+    if gz.is_file():
+        out = Path(tempfile.gettempdir()) / "vtest.avi"
+        if not out.is_file():
+            with gzip.open(gz) as src, open(out, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        return out
+    raise SystemExit(f"{VTEST} not found: apt-get install -y opencv-doc")
+
+
+def stream_frames(path: Path, count: int, start: int = 0):
+    """`count` RGB frames from `start`, wrapping around the video."""
+    cap = cv2.VideoCapture(str(path))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, start)
+    given = 0
+    while given < count:
+        ok, bgr = cap.read()
+        if not ok:
+            cap.release()
+            cap = cv2.VideoCapture(str(path))
+            continue
+        yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        given += 1
+    cap.release()
+
+
+def crops(frames, crop_size: int):
+    block = []
+    for f in frames:
+        block.append(f)
+        if len(block) == crop_size:
+            yield np.stack(block)
+            block = []
+    if block:
+        yield np.stack(block)
+
+
+def run_video(branch: DetectorBranch, frames, crop_size: int, keep_rle: bool = True):
+    """Stream crops through the branch with one session; yields (crop, trajectories, slots, per-frame s,
+    per-crop s). With `keep_rle` the masks are reduced to RLE as the app keeps them."""
+    session = branch.new_session()
+    for crop in crops(frames, crop_size):
+        t0 = time.perf_counter()
+        feats = branch.frame_features(branch.prepare(crop))
+        t1 = time.perf_counter()
+        traj, slots = branch.trajectories(feats, session)
+        if keep_rle:
+            masks = (traj.mask_logits > 0).numpy()
+            _ = [[encode_rle(m) for m in per_traj] for per_traj in masks]
+        t2 = time.perf_counter()
+        yield crop, traj, slots, t1 - t0, t2 - t1
+
+
+def speed_rows(branch: DetectorBranch, video: Path, num_frames: int, crop_size: int) -> list[tuple[str, str]]:
+    frames = list(stream_frames(video, num_frames + 3))
+    for f in frames[:3]:
+        branch.detect(f)  # warm-up
+    frames = frames[3:]
+    t0 = time.perf_counter()
+    for f in frames:
+        branch.detect(f)
+    det_s = (time.perf_counter() - t0) / len(frames)
+    per_frame = per_crop = 0.0
+    t0 = time.perf_counter()
+    for _, _, _, a, b in run_video(branch, frames, crop_size):
+        per_frame += a
+        per_crop += b
+    e2e_s = (time.perf_counter() - t0) / len(frames)
+    h, w = frames[0].shape[:2]
+    return [
+        (f"detector alone ({w}x{h})", f"{det_s * 1e3:.1f} ms/frame = {1 / det_s:.1f} frames/s"),
+        ("end to end", f"{1 / e2e_s:.2f} frames/s ({e2e_s * 1e3:.1f} ms/frame: per-frame work "
+                       f"{per_frame / len(frames) * 1e3:.1f}, per-crop {per_crop / len(frames) * 1e3:.1f})"),
+        ("end to end / detector alone", f"{e2e_s / det_s:.2f}x (target <= 2)"),
+    ]
+
+
+def rss_child(video: Path, num_frames: int, crop_size: int, cfg: RealBranchConfig) -> None:
+    """In a subprocess: stream `num_frames` through the branch and print peak RSS in MiB (JSON)."""
+    branch = DetectorBranch(cfg)
+    n = 0
+    for _, traj, _, _, _ in run_video(branch, stream_frames(video, num_frames), crop_size):
+        n += traj.num_frames
+    rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"frames": n, "peak_rss_mib": rss_kib / 1024}))
+
+
+def peak_rss(video: Path, num_frames: int, args) -> float:
+    out = subprocess.run([sys.executable, __file__, "--rss-child", str(num_frames), "--video", str(video),
+                          "--crop-size", str(args.crop_size), "--threads", str(args.threads),
+                          "--stride", str(args.stride), "--detector", args.detector,
+                          "--parts-dir", args.parts_dir], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])["peak_rss_mib"]
+
+
+def write_overlays(branch: DetectorBranch, video: Path, folder: Path, start: int, num_frames: int,
+                   crop_size: int, every: int) -> list[Path]:
+    """PNG overlays (masks tinted per slot, slot ids and boxes drawn) of every `every`-th frame."""
+    from derrvos_core.masks import overlay_masks, trajectory_colors
+
+    folder.mkdir(parents=True, exist_ok=True)
+    colours = trajectory_colors(64)
+    written, offset = [], start
+    for crop, traj, slots, _, _ in run_video(branch, stream_frames(video, num_frames, start), crop_size,
+                                             keep_rle=False):
+        h, w = crop.shape[1:3]
+        up = torch.nn.functional.interpolate(traj.mask_logits, size=(h, w), mode="bilinear") > 0
+        for t in range(0, crop.shape[0], every):
+            ids = slots.tolist()
+            image = overlay_masks(crop[t], [up[i, t].numpy() if up[i, t].any() else None for i in range(len(ids))],
+                                  [colours[s % 64] for s in ids])
+            for i, s in enumerate(ids):
+                b = traj.boxes[i, t].numpy() * [w, h, w, h]
+                if b.sum() == 0:
+                    continue
+                cv2.rectangle(image, (int(b[0]), int(b[1])), (int(b[2]), int(b[3])), colours[s % 64], 1)
+                cv2.putText(image, str(s), (int(b[0]), max(int(b[1]) - 3, 10)), cv2.FONT_HERSHEY_SIMPLEX,
+                            0.45, colours[s % 64], 1)
+            cv2.putText(image, f"frame {offset + t}", (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 0), 2)
+            path = folder / f"frame_{offset + t:04d}.png"
+            cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+            written.append(path)
+        offset += crop.shape[0]
+    return written
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--video", type=Path, default=None, help="default: vtest.avi from opencv-doc")
+    parser.add_argument("--frames", type=int, default=108, help="frames timed for the speed rows")
+    parser.add_argument("--crop-size", type=int, default=36)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--stride", type=int, default=1, help="detector stride (RealBranchConfig)")
+    parser.add_argument("--detector", default="nanodet", choices=("nanodet", "centernet"))
+    parser.add_argument("--parts-dir", default="", help="folder of the ONNX parts (default: assets/...)")
+    parser.add_argument("--no-rss", action="store_true", help="skip the peak-RSS rows")
+    parser.add_argument("--rss-frames", type=int, nargs=2, default=(200, 2000), metavar=("SHORT", "LONG"))
+    parser.add_argument("--overlay", type=Path, default=None, help="write overlays of frames here")
+    parser.add_argument("--overlay-start", type=int, default=0)
+    parser.add_argument("--overlay-frames", type=int, default=36)
+    parser.add_argument("--overlay-every", type=int, default=6)
+    parser.add_argument("--rss-child", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.threads)
+    video = args.video or find_vtest()
+    cfg = RealBranchConfig(threads=args.threads, detector_stride=args.stride, detector=args.detector,
+                           parts_dir=args.parts_dir)
+    if args.rss_child is not None:
+        rss_child(video, args.rss_child, args.crop_size, cfg)
+        return 0
+    branch = DetectorBranch(cfg)
+    rows = [("video", f"{video.name}, {args.frames} frames, crop {args.crop_size}, {args.threads} threads, "
+                      f"{args.detector}, stride {args.stride}")]
+    if args.frames > 0:
+        rows += speed_rows(branch, video, args.frames, args.crop_size)
+    if not args.no_rss:
+        short, long = (peak_rss(video, n, args) for n in args.rss_frames)
+        rows += [(f"peak RSS, {args.rss_frames[0]} frames", f"{short:.0f} MiB"),
+                 (f"peak RSS, {args.rss_frames[1]} frames", f"{long:.0f} MiB"),
+                 ("peak RSS long / short", f"{long / short:.2f} (target < 1.5)")]
+    width = max(len(r[0]) for r in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    if args.overlay:
+        paths = write_overlays(branch, video, args.overlay, args.overlay_start, args.overlay_frames,
+                               args.crop_size, args.overlay_every)
+        print(f"{len(paths)} overlays in {args.overlay}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
