@@ -6,6 +6,7 @@ import gzip
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -100,24 +101,31 @@ def test_appearance_separates_colours():
     crop = np.zeros((20, 10, 3), np.uint8)
     crop[:10] = (235, 135, 175)  # pink top
     crop[10:] = (40, 70, 180)   # blue legs
-    a = F.appearance(crop, np.ones((20, 10), bool))
+    crop = cv2.resize(crop, (24, 24), interpolation=cv2.INTER_NEAREST)
+    a = F.appearance(crop[None], np.ones((1, 24, 24), bool))[0]
     pal = F.PALETTE_NAMES
     off = F.APPEARANCE.start
     upper = a[F.PALETTE_UPPER.start - off:F.PALETTE_UPPER.stop - off]
     lower = a[F.PALETTE_LOWER.start - off:F.PALETTE_LOWER.stop - off]
     assert pal[int(upper.argmax())] == "pink" and pal[int(lower.argmax())] == "blue"
     assert F.appearance_similarity(a[None], a[None])[0, 0] > 0.99
-    other = F.appearance(np.full((20, 10, 3), (20, 20, 20), np.uint8), np.ones((20, 10), bool))
+    other = F.appearance(np.full((1, 24, 24, 3), (20, 20, 20), np.uint8), np.ones((1, 24, 24), bool))[0]
+    assert not F.appearance(crop[None], np.zeros((1, 24, 24), bool)).any()
     assert F.appearance_similarity(a[None], other[None])[0, 0] < 0.3
 
 
-def test_frame_features_are_per_frame(fake_branch):
+def test_frame_features_are_per_frame():
+    fake_branch = DetectorBranch(RealBranchConfig(person_file="", segment_every=2), detector=ColourDetector())
     frames = crossing_frames(6)
     feats = fake_branch.frame_features(fake_branch.prepare(frames))
-    alone = fake_branch.frame_features(fake_branch.prepare(frames[3:4]))
+    alone = fake_branch.frame_features(fake_branch.prepare(frames[3:4], start=3))
+    cut = fake_branch.frame_features(fake_branch.prepare(frames[2:6], start=2)).frame(1)
     one = feats.frame(3)
     for name in ("boxes", "scores", "class_probs", "patches", "sources", "appearance", "frame_index"):
         assert torch.equal(getattr(one, name), getattr(alone, name)), name
+        assert torch.equal(getattr(one, name), getattr(cut, name)), name
+    assert (one.sources == F.SOURCE_UNSEGMENTED).all()  # segment_every = 2 skips odd video frames
+    assert (feats.frame(2).sources != F.SOURCE_UNSEGMENTED).all()
     back = type(feats).concat([feats.frame(i) for i in range(6)])
     assert torch.equal(back.frame_index, feats.frame_index) and torch.equal(back.patches, feats.patches)
     assert feats.nbytes == sum(feats.frame(i).nbytes for i in range(6))

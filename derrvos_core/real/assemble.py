@@ -11,7 +11,8 @@ import torch
 
 from derrvos_core.real.config import RealBranchConfig
 from derrvos_core.real.features import (
-    APPEARANCE, BOX_SIZE, CENTROID, CLASS, EMBED_DIM, NUM_CLASSES, PRESENT, SCORE, VELOCITY,
+    APPEARANCE, BOX_SIZE, CENTROID, CLASS, EMBED_DIM, NUM_CLASSES, PRESENT, SCORE, SOURCE_BOX,
+    SOURCE_UNSEGMENTED, VELOCITY,
 )
 from derrvos_core.real.frame_features import DetectionFeatures
 
@@ -28,6 +29,8 @@ class TrackFrames:
         rows: crop frame -> detection row; rows of filled frames are the nearest detected frame's.
         boxes: crop frame -> box (x0, y0, x1, y1) in [0, 1]; interpolated on filled frames.
         detected: the crop frames with a detection of its own.
+        mask_rows: crop frame -> the detection row whose mask patch and colours the frame shows (its own
+            row, or the nearest segmented one on frames the mask makers skipped; see `borrow_masks`).
         previous_centroid: (frame offset before the crop's first frame, centroid) from an earlier crop.
     """
 
@@ -36,6 +39,7 @@ class TrackFrames:
     boxes: dict[int, np.ndarray]
     detected: set[int]
     previous_centroid: tuple[int, np.ndarray] | None = None
+    mask_rows: dict[int, int] | None = None
 
 
 def fill_gaps(track: TrackFrames, max_gap: int) -> None:
@@ -48,6 +52,19 @@ def fill_gaps(track: TrackFrames, max_gap: int) -> None:
                 u = (t - a) / (b - a)
                 track.boxes[t] = (1 - u) * track.boxes[a] + u * track.boxes[b]
                 track.rows[t] = track.rows[a] if u <= 0.5 else track.rows[b]
+
+
+def borrow_masks(track: TrackFrames, segmented: np.ndarray) -> None:
+    """Set `track.mask_rows`: each frame's own row when it was segmented, else the row of the nearest
+    frame of the track (in the crop) that was, else its own (the box ellipse)."""
+    frames = sorted(track.rows)
+    good = np.array([t for t in frames if segmented[track.rows[t]]])
+    track.mask_rows = {}
+    for t in frames:
+        row = track.rows[t]
+        if not segmented[row] and good.size:
+            row = track.rows[int(good[np.argmin(np.abs(good - t))])]
+        track.mask_rows[t] = row
 
 
 def patch_centroid(patch: np.ndarray, box: np.ndarray) -> np.ndarray:
@@ -147,18 +164,20 @@ def assemble(tracks: list[TrackFrames], feats: DetectionFeatures, cfg: RealBranc
         dist = probs_all[det_rows].mean(0)
         out.class_logits[i, :NUM_CLASSES] = np.log(np.clip(score * dist / max(dist.sum(), 1e-6), 1e-6, 1))
         out.class_logits[i, NUM_CLASSES] = math.log(max(1.0 - score, 1e-6))
-        out.sources[i] = np.bincount(sources[det_rows]).argmax()
+        mask_rows = tr.mask_rows if tr.mask_rows is not None else tr.rows
+        shown = sources[[mask_rows[t] for t in sorted(tr.detected)]]
+        out.sources[i] = np.bincount(np.where(shown == SOURCE_UNSEGMENTED, SOURCE_BOX, shown)).argmax()
         last = tr.previous_centroid
         for t in sorted(tr.rows):
-            row, box = tr.rows[t], tr.boxes[t]
-            logits = paste(patches[row], box, (h, w))
+            row, box, mrow = tr.rows[t], tr.boxes[t], mask_rows[t]
+            logits = paste(patches[mrow], box, (h, w))
             out.mask_logits[i, t] = logits
             out.boxes[i, t] = box
             out.areas[i, t] = float((logits > 0).mean())
-            centroid = patch_centroid(patches[row], box)
+            centroid = patch_centroid(patches[mrow], box)
             e = out.embeddings[i, t]
             e[CLASS] = probs_all[row]
-            e[APPEARANCE] = appearance[row]
+            e[APPEARANCE] = appearance[mrow]
             e[CENTROID] = centroid
             if last is not None:
                 e[VELOCITY] = (centroid - last[1]) / max(t - last[0], 1)

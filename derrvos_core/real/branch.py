@@ -11,10 +11,10 @@ import numpy as np
 import torch
 
 from derrvos_core.errors import InputError
-from derrvos_core.real.assemble import TrackFrames, assemble, fill_gaps, patch_centroid
+from derrvos_core.real.assemble import TrackFrames, assemble, borrow_masks, fill_gaps, patch_centroid
 from derrvos_core.real.config import RealBranchConfig
 from derrvos_core.real.detector import CenterNetDetector, Detections, NanoDetDetector, make_detector
-from derrvos_core.real.features import APPEARANCE_DIM, appearance
+from derrvos_core.real.features import SOURCE_UNSEGMENTED, appearance
 from derrvos_core.real.frame_features import DetectionFeatures
 from derrvos_core.real.masks import PersonSegmenter, frame_patches
 from derrvos_core.real.tracker import TrackingSession, skip, step
@@ -23,9 +23,10 @@ from derrvos_core.trajectory.types import Trajectories
 
 @dataclass
 class PreparedFrames:
-    """uint8 [t, H, W, 3] RGB frames of one crop, checked."""
+    """uint8 [t, H, W, 3] RGB frames of one crop, checked, and the video index of the first one."""
 
     frames: np.ndarray
+    start: int = 0
 
 
 class DetectorBranch:
@@ -33,8 +34,9 @@ class DetectorBranch:
 
     Stateless: identities carried across crops live in the `TrackingSession` from `new_session`.
     Per-frame work (`frame_features`: detection, one mask patch and colour statistics per detection)
-    reads each frame alone, except that with `detector_stride` > 1 which frames are detected counts
-    from the crop's first frame (the stride is part of `key`).
+    reads each frame alone; with `detector_stride` > 1 the detector runs on video frames whose index is
+    a multiple of the stride (`prepare(frames, start)` says where the crop starts), so a frame's
+    features do not depend on how the video is cut into crops.
     """
 
     def __init__(self, cfg: RealBranchConfig | None = None, *, detector: NanoDetDetector | CenterNetDetector | None = None,
@@ -48,8 +50,9 @@ class DetectorBranch:
         self.person = person
         self.key = _branch_key(self.cfg) if detector is None else "detector-stand-in"
 
-    def prepare(self, frames: np.ndarray) -> PreparedFrames:
-        """Check uint8 [t, H, W, 3] RGB frames (InputError naming what is wrong)."""
+    def prepare(self, frames: np.ndarray, start: int = 0) -> PreparedFrames:
+        """Check uint8 [t, H, W, 3] RGB frames (InputError naming what is wrong); `start` is the video
+        index of the first frame (it decides which frames the detector runs on when the stride is > 1)."""
         if not isinstance(frames, np.ndarray):
             raise InputError(f"frames must be a uint8 numpy array [t, H, W, 3], got {type(frames).__name__}")
         if frames.ndim != 4 or frames.shape[-1] != 3:
@@ -60,7 +63,9 @@ class DetectorBranch:
             raise InputError(f"frames must be uint8 RGB, got dtype {frames.dtype}")
         if min(frames.shape[1:3]) < 16:
             raise InputError(f"frames are too small: {frames.shape[1:3]}; need at least 16 x 16 px")
-        return PreparedFrames(frames=frames)
+        if start < 0:
+            raise InputError(f"start must be >= 0, got {start}")
+        return PreparedFrames(frames=frames, start=int(start))
 
     def detect(self, frame: np.ndarray) -> Detections:
         """The detector alone on one uint8 [H, W, 3] RGB frame (also what the benchmark times)."""
@@ -68,25 +73,31 @@ class DetectorBranch:
 
     def frame_features(self, prepared: PreparedFrames) -> DetectionFeatures:
         frames = prepared.frames
-        parts = [self._one_frame(f, i % self.cfg.detector_stride == 0) for i, f in enumerate(frames)]
-        return DetectionFeatures.concat(parts)
+        stride, every = self.cfg.detector_stride, self.cfg.segment_every
+        parts = [self._one_frame(f, (prepared.start + i) % stride == 0, (prepared.start + i) % every == 0)
+                 for i, f in enumerate(frames)]
+        fields = {name: torch.from_numpy(np.concatenate([p[name] for p in parts])) for name in parts[0]}
+        index = np.repeat(np.arange(len(parts)), [len(p["scores"]) for p in parts])
+        return DetectionFeatures(frame_index=torch.from_numpy(index.astype(np.int64)),
+                                 image_size=tuple(int(v) for v in frames.shape[1:3]), **fields)
 
-    def _one_frame(self, frame: np.ndarray, run_detector: bool) -> DetectionFeatures:
-        cfg, p = self.cfg, self.cfg.patch_size
+    def _one_frame(self, frame: np.ndarray, run_detector: bool, segment: bool) -> dict[str, np.ndarray]:
+        """One frame's detections, mask patches, sources and colour statistics (numpy, by field name)."""
+        cfg = self.cfg
         dets = self.detector.detect(frame) if run_detector else Detections.empty()
         d = len(dets)
-        patches, sources = frame_patches(frame, dets.boxes, dets.classes, dets.scores, cfg, self.person)
-        colour = np.zeros((d, APPEARANCE_DIM), np.float32)
+        patches, sources = frame_patches(frame, dets.boxes, dets.classes, dets.scores, cfg, self.person,
+                                         segment)
         h, w = frame.shape[:2]
+        g = cfg.colour_grid
+        crops = np.zeros((d, g, g, 3), np.uint8)
+        small = np.zeros((d, g, g), bool)
         for k in range(d):
-            colour[k] = appearance(_box_pixels(frame, dets.boxes[k] * np.array([w, h, w, h]), p),
-                                   patches[k] >= 128)
-        return DetectionFeatures(
-            frame_index=torch.zeros(d, dtype=torch.int64), boxes=torch.from_numpy(dets.boxes),
-            scores=torch.from_numpy(dets.scores), class_probs=torch.from_numpy(dets.class_probs),
-            patches=torch.from_numpy(patches), sources=torch.from_numpy(sources),
-            appearance=torch.from_numpy(colour), detected=torch.tensor([run_detector]),
-            image_size=(int(h), int(w)))
+            crops[k] = _box_pixels(frame, dets.boxes[k] * np.array([w, h, w, h]), g)
+            small[k] = cv2.resize(patches[k], (g, g), interpolation=cv2.INTER_AREA) >= 128
+        colour = appearance(crops, small)
+        return {"boxes": dets.boxes, "scores": dets.scores, "class_probs": dets.class_probs, "patches": patches,
+                "sources": sources, "appearance": colour, "detected": np.array([run_detector])}
 
     def new_session(self) -> TrackingSession:
         return TrackingSession()
@@ -104,6 +115,7 @@ class DetectorBranch:
         boxes, scores = features.boxes.numpy(), features.scores.numpy()
         probs, colour = features.class_probs.numpy(), features.appearance.numpy()
         patches = features.patches.numpy()
+        segmented = features.sources.numpy() != SOURCE_UNSEGMENTED
         for t in range(features.num_frames):
             if not bool(features.detected[t]):
                 skip(session, tcfg)
@@ -111,7 +123,7 @@ class DetectorBranch:
             r = features.rows(t)
             centroids = np.stack([patch_centroid(patches[k], boxes[k]) for k in range(r.start, r.stop)]) \
                 if r.stop > r.start else np.zeros((0, 2), np.float32)
-            slots = step(session, boxes[r], scores[r], probs[r], colour[r], centroids, tcfg)
+            slots = step(session, boxes[r], scores[r], probs[r], colour[r], centroids, tcfg, segmented[r])
             for k, slot in zip(range(r.start, r.stop), slots.tolist()):
                 if slot < 0:
                     continue
@@ -121,7 +133,9 @@ class DetectorBranch:
         max_gap = tcfg.fill_gaps + self.cfg.detector_stride - 1
         for tr in tracks.values():
             fill_gaps(tr, max_gap)
-        self._carry_to_end(tracks, session, features.num_frames, start)
+        self._carry_past_detections(tracks, session, features)
+        for tr in tracks.values():
+            borrow_masks(tr, segmented)
         out = assemble(list(tracks.values()), features, self.cfg)
         return Trajectories(
             embeddings=torch.from_numpy(out.embeddings), mask_logits=torch.from_numpy(out.mask_logits),
@@ -129,20 +143,25 @@ class DetectorBranch:
             boxes=torch.from_numpy(out.boxes), areas=torch.from_numpy(out.areas),
             mask_sources=torch.from_numpy(out.sources)), torch.from_numpy(out.slots)
 
-    def _carry_to_end(self, tracks: dict[int, TrackFrames], session: TrackingSession, t_len: int,
-                      start: int) -> None:
-        """With a stride, the frames after a crop's last detected frame: boxes moved by the velocity."""
-        stride = self.cfg.detector_stride
-        if stride == 1:
+    def _carry_past_detections(self, tracks: dict[int, TrackFrames], session: TrackingSession,
+                               features: DetectionFeatures) -> None:
+        """With a stride, a crop's frames before its first and after its last detected frame: the
+        boundary detection's box moved by the identity's velocity, its mask patch moved with it."""
+        detected = np.nonzero(features.detected.numpy())[0]
+        if self.cfg.detector_stride == 1 or detected.size == 0:
             return
         velocity = {t.slot: np.tile(t.velocity, 2) for t in session.tracks}
-        last_detected = ((t_len - 1) // stride) * stride
+        first, last = int(detected[0]), int(detected[-1])
         for tr in tracks.values():
-            if last_detected not in tr.detected or tr.slot not in velocity:
+            v = velocity.get(tr.slot)
+            if v is None:
                 continue
-            for t in range(last_detected + 1, t_len):
-                tr.boxes[t] = np.clip(tr.boxes[last_detected] + velocity[tr.slot] * (t - last_detected), 0, 1)
-                tr.rows[t] = tr.rows[last_detected]
+            for edge, frames in ((first, range(0, first)), (last, range(last + 1, features.num_frames))):
+                if edge not in tr.detected:
+                    continue
+                for t in frames:
+                    tr.boxes[t] = np.clip(tr.boxes[edge] + v * (t - edge), 0, 1)
+                    tr.rows[t] = tr.rows[edge]
 
 
 def _box_pixels(frame: np.ndarray, box_px: np.ndarray, size: int) -> np.ndarray:

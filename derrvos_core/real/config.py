@@ -82,9 +82,14 @@ class RealBranchConfig:
     person_file: str = "selfie.onnx"
     #: onnxruntime intra-op threads for every part (the app's target machine has 2 cores).
     threads: int = 2
-    #: Run the detector on every `detector_stride`-th frame of a crop (frames counted from the crop's
-    #: start); frames between are carried from the last detection with optical flow. 1 = every frame.
+    #: Run the detector (and the masks) on video frames whose index is a multiple of this; frames
+    #: between are filled from the detections on both sides (box interpolated, nearer mask moved into
+    #: it). 1 = every frame.
     detector_stride: int = 1
+    #: The person model and GrabCut run on video frames whose index is a multiple of this; on the
+    #: others a trajectory's mask is its nearest segmented frame's, moved into the frame's own box
+    #: (boxes and tracking still come from every detected frame). 1 = segment every frame.
+    segment_every: int = 1
     #: Detections below this score are dropped before NMS (the tracker's `low_score` should not be lower).
     score_threshold: float = 0.2
     #: Same-class non-maximum suppression IoU.
@@ -105,11 +110,18 @@ class RealBranchConfig:
     grabcut_iterations: int = 2
     #: Margin around a person box, as a fraction of its longer side, given to the person segmenter.
     person_margin: float = 0.15
-    #: Upright people segmented per person-model call, side by side (1 = one call per person; 3 was
-    #: ~5x cheaper per person on vtest with masks nearly as whole, 4 lost the legs).
-    person_tiles: int = 3
-    #: Objects other than people get GrabCut only at or above this score (else the box's ellipse).
-    grabcut_min_score: float = 0.35
+    #: People close together share one person-model call while the window's side stays within this
+    #: many times the tallest box's height (1 = one call per person).
+    person_window: float = 2.0
+    #: Boxes shorter than this (video pixels) get the box's ellipse: the person model fails on them and at
+    #: `mask_stride` 4 they are a few mask pixels tall.
+    min_segment_height: int = 40
+    #: People get the person model only at or above this score (else the box's ellipse).
+    mask_min_score: float = 0.3
+    #: Detections without a person mask get GrabCut only at or above this score (else the box's ellipse).
+    grabcut_min_score: float = 0.4
+    #: Side of the box-relative grid the colour statistics are computed on.
+    colour_grid: int = 24
     #: A person mask covering less than this fraction of its box is not trusted (GrabCut is used).
     min_person_fill: float = 0.12
     #: A trajectory's presence factor reaches 1 once it is detected in this many frames of a crop.
@@ -118,6 +130,8 @@ class RealBranchConfig:
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
 
     def __post_init__(self) -> None:
+        if self.segment_every < 1:
+            raise InputError(f"segment_every must be >= 1, got {self.segment_every}")
         if self.threads < 1 or self.detector_stride < 1 or self.mask_stride < 1:
             raise InputError(f"threads, detector_stride and mask_stride must be >= 1, got {self.threads}, "
                              f"{self.detector_stride}, {self.mask_stride}")
@@ -131,8 +145,8 @@ class RealBranchConfig:
         if self.max_detections < 1 or self.top_k < 1 or self.presence_frames < 1:
             raise InputError(f"max_detections, top_k and presence_frames must be >= 1, got "
                              f"{self.max_detections}, {self.top_k}, {self.presence_frames}")
-        if self.person_tiles < 1:
-            raise InputError(f"person_tiles must be >= 1, got {self.person_tiles}")
+        if self.person_window < 1:
+            raise InputError(f"person_window must be >= 1, got {self.person_window}")
         if self.patch_size < 8 or self.grabcut_size < 16 or self.grabcut_iterations < 1:
             raise InputError(f"patch_size >= 8, grabcut_size >= 16 and grabcut_iterations >= 1 needed, got "
                              f"{self.patch_size}, {self.grabcut_size}, {self.grabcut_iterations}")

@@ -63,7 +63,7 @@ def postprocess(raw: np.ndarray, cfg: RealBranchConfig, class_scores: np.ndarray
     """
     keep_raw = raw[:, 4] >= cfg.score_threshold
     raw = raw[keep_raw]
-    order = np.argsort(-raw[:, 4], kind="stable")
+    order = np.argsort(-raw[:, 4], kind="stable")[:4 * cfg.max_detections]  # NMS keeps far fewer
     raw = raw[order]
     if class_scores is not None:
         class_scores = class_scores[keep_raw][order]

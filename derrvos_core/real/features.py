@@ -83,9 +83,11 @@ APPEARANCE_DIM = APPEARANCE.stop - APPEARANCE.start
 #: Scaling of Lab channels in the embedding (L in 0..100, a and b in about -128..127).
 LAB_SCALE = np.array([100.0, 128.0, 128.0], dtype=np.float32)
 
-#: Codes of `Trajectories.mask_sources` for this branch.
-MASK_SOURCES = ("person_model", "grabcut", "box")
-SOURCE_PERSON_MODEL, SOURCE_GRABCUT, SOURCE_BOX = range(3)
+#: Codes of `Trajectories.mask_sources` for this branch (the most common source of a trajectory's
+#: frames). "unsegmented" marks per-frame rows on frames the mask makers skip (`segment_every`); a
+#: trajectory takes those frames' masks from its nearest segmented frame, so it never reports it.
+MASK_SOURCES = ("person_model", "grabcut", "box", "unsegmented")
+SOURCE_PERSON_MODEL, SOURCE_GRABCUT, SOURCE_BOX, SOURCE_UNSEGMENTED = range(4)
 
 
 @lru_cache(maxsize=1)
@@ -95,34 +97,51 @@ def palette_lab() -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)[0]
 
 
-def _stats(lab: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean, std (scaled) and palette histogram of Lab pixels [n, 3]; zeros when n = 0."""
-    k = len(PALETTE_NAMES)
-    if lab.shape[0] == 0:
-        return np.zeros(3, np.float32), np.zeros(3, np.float32), np.zeros(k, np.float32)
-    d = ((lab[:, None, :] - palette_lab()[None]) ** 2).sum(-1)
-    hist = np.bincount(d.argmin(1), minlength=k).astype(np.float32) / lab.shape[0]
-    return lab.mean(0) / LAB_SCALE, lab.std(0) / LAB_SCALE, hist
+#: RGB is quantised to this many levels per channel for the colour look-up tables.
+LUT_LEVELS = 32
 
 
-def appearance(rgb_crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Colour statistics of the masked pixels of a box crop, float32 [APPEARANCE_DIM].
+@lru_cache(maxsize=1)
+def colour_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Look-up tables over quantised RGB (index r * L^2 + g * L + b, L = LUT_LEVELS): float32 [L^3, 3]
+    scaled Lab of the bin centre and int64 [L^3] its nearest palette colour."""
+    levels = (np.arange(LUT_LEVELS, dtype=np.float32) + 0.5) / LUT_LEVELS
+    rgb = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), -1).reshape(-1, 1, 3)
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).reshape(-1, 3)
+    nearest = ((lab[:, None] - palette_lab()[None]) ** 2).sum(-1).argmin(1)
+    return (lab / LAB_SCALE).astype(np.float32), nearest
+
+
+def appearance(rgb_crops: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """Colour statistics of the masked pixels of box crops, float32 [D, APPEARANCE_DIM].
 
     Args:
-        rgb_crop: uint8 [h, w, 3] RGB pixels of the box.
-        mask: bool [h, w], the object's pixels in the crop (an empty mask gives zeros).
+        rgb_crops: uint8 [D, g, g, 3] RGB pixels of each box (resampled to a g x g grid).
+        masks: bool [D, g, g], each object's pixels in its crop (an empty mask gives zeros).
     Returns:
         LAB_MEAN, LAB_UPPER, LAB_LOWER, LAB_STD, PALETTE, PALETTE_UPPER, PALETTE_LOWER, concatenated.
-        Upper / lower split the mask's rows at their median, so a person's halves are top and legs.
+        Upper / lower split each mask's rows at the row holding its median pixel, so a person's halves
+        are top and legs. Colours go through `colour_tables` (RGB quantised to 32 levels a channel).
     """
-    lab = cv2.cvtColor(rgb_crop.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
-    ys, xs = np.nonzero(mask)
-    pixels = lab[ys, xs]
-    split = np.median(ys) if ys.size else 0.0
-    mean, std, hist = _stats(pixels)
-    upper_mean, _, upper_hist = _stats(pixels[ys < split] if ys.size > 1 else pixels)
-    lower_mean, _, lower_hist = _stats(pixels[ys >= split])
-    return np.concatenate([mean, upper_mean, lower_mean, std, hist, upper_hist, lower_hist]).astype(np.float32)
+    d, g = masks.shape[:2]
+    k = len(PALETTE_NAMES)
+    if d == 0:
+        return np.zeros((0, APPEARANCE_DIM), np.float32)
+    lab_table, nearest_table = colour_tables()
+    q = (rgb_crops.reshape(d, g * g, 3) >> 3).astype(np.int64)  # 256 / 32 = 8 values a level
+    index = (q[..., 0] * LUT_LEVELS + q[..., 1]) * LUT_LEVELS + q[..., 2]
+    lab = lab_table[index]  # [D, g*g, 3]
+    values = np.concatenate([lab, lab ** 2, np.eye(k, dtype=np.float32)[nearest_table[index]]], -1)
+    rows = masks.sum(2).cumsum(1)  # [D, g]
+    split = (rows >= rows[:, -1:] / 2).argmax(1)  # the row holding the median pixel
+    upper = masks & (np.arange(g)[None, :, None] < split[:, None, None])
+    upper = np.where(upper.any((1, 2), keepdims=True), upper, masks)  # one-row masks: all "upper"
+    parts = np.stack([masks, upper, masks & ~upper], 1).reshape(d, 3, g * g).astype(np.float32)
+    sums = parts @ values  # [D, 3, 6 + k]
+    means = sums / np.maximum(parts.sum(-1, keepdims=True), 1)
+    std = np.sqrt(np.maximum(means[:, 0, 3:6] - means[:, 0, :3] ** 2, 0))
+    return np.concatenate([means[:, 0, :3], means[:, 1, :3], means[:, 2, :3], std,
+                           means[:, 0, 6:], means[:, 1, 6:], means[:, 2, 6:]], 1).astype(np.float32)
 
 
 def appearance_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from derrvos_core.real.config import RealBranchConfig
-from derrvos_core.real.features import PERSON, SOURCE_BOX, SOURCE_GRABCUT, SOURCE_PERSON_MODEL
+from derrvos_core.real.features import PERSON, SOURCE_BOX, SOURCE_GRABCUT, SOURCE_PERSON_MODEL, SOURCE_UNSEGMENTED
 from derrvos_core.real.parts import load_onnx, single_input
 
 
@@ -58,11 +58,11 @@ def ellipse_patch(patch: int) -> np.ndarray:
 
 
 class PersonSegmenter:
-    """MediaPipe selfie segmentation (ONNX) run on the regions around person boxes.
+    """MediaPipe selfie segmentation (ONNX) run on square windows around person boxes.
 
-    Upright people are segmented `cfg.person_tiles` at a time: their regions (of the tile's aspect) are
-    laid side by side in one model input, which costs one call for several people and, at vtest's
-    pedestrian sizes, gives whole-person masks close to one call each. Wider boxes get a call of their own.
+    The model segments every person in its input, so people standing close at a similar size share one
+    window: a window grows to take another person while its side stays within `cfg.person_window` times
+    the tallest box in it. That costs one call per group instead of one per person.
     """
 
     def __init__(self, cfg: RealBranchConfig):
@@ -72,38 +72,41 @@ class PersonSegmenter:
         self.input_name, shape = single_input(self.session, path)
         self.height, self.width = int(shape[1]), int(shape[2])
         self.output_name = self.session.get_outputs()[0].name
+        self.calls = 0  # model calls so far (the benchmark reports them per frame)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
+        self.calls += 1
         out = self.session.run([self.output_name], {self.input_name: x.astype(np.float32)[None] / 255.0})[0][0]
         if out.shape[-1] == 2:  # meet: (background, person) logits
             return (1.0 / (1.0 + np.exp(out[..., 0] - out[..., 1]))).astype(np.float32)
         return np.clip(out[..., 0].astype(np.float32), 0.0, 1.0)
 
+    def groups(self, boxes_px: np.ndarray) -> list[list[int]]:
+        """Indices of boxes segmented together, each group's first the tallest."""
+        heights = boxes_px[:, 3] - boxes_px[:, 1]
+        left = list(np.argsort(-heights, kind="stable"))
+        out = []
+        while left:
+            group = [left.pop(0)]
+            limit = self.cfg.person_window * heights[group[0]] * (1 + 2 * self.cfg.person_margin)
+            for i in list(left):
+                union = np.concatenate([boxes_px[group + [i], :2].min(0), boxes_px[group + [i], 2:].max(0)])
+                if heights[i] >= 0.6 * heights[group[0]] and max(union[2:] - union[:2]) * (
+                        1 + 2 * self.cfg.person_margin) <= limit:
+                    group.append(i)
+                    left.remove(i)
+            out.append(group)
+        return out
+
     def patches(self, frame: np.ndarray, boxes_px: np.ndarray) -> np.ndarray:
         """float32 [n, P, P] person probability over each box (boxes in pixels, [n, 4])."""
-        n_tiles, patch = self.cfg.person_tiles, self.cfg.patch_size
-        out = np.zeros((len(boxes_px), patch, patch), np.float32)
-        tile_w = self.width // n_tiles
-        aspect = (boxes_px[:, 2] - boxes_px[:, 0]) / np.maximum(boxes_px[:, 3] - boxes_px[:, 1], 1e-3)
-        upright = [i for i in range(len(boxes_px)) if n_tiles > 1 and aspect[i] <= 1.5 * tile_w / self.height]
-        alone = [i for i in range(len(boxes_px)) if i not in upright]
-        for g in range(0, len(upright), n_tiles):
-            group = upright[g:g + n_tiles]
-            x = np.zeros((self.height, self.width, 3), np.uint8)
-            regions = []
-            for j, i in enumerate(group):
-                region = _region(boxes_px[i], tile_w / self.height, self.cfg.person_margin)
-                x[:, j * tile_w:(j + 1) * tile_w] = _warp_region(frame, region, (tile_w, self.height),
-                                                                 cv2.BORDER_REPLICATE)
-                regions.append(region)
-            prob = self._run(x)
-            for j, i in enumerate(group):
-                tile = np.ascontiguousarray(prob[:, j * tile_w:(j + 1) * tile_w])
-                out[i] = _box_patch(tile, regions[j], boxes_px[i], patch)
-        for i in alone:
-            region = _region(boxes_px[i], self.width / self.height, self.cfg.person_margin)
+        out = np.zeros((len(boxes_px), self.cfg.patch_size, self.cfg.patch_size), np.float32)
+        for group in self.groups(boxes_px):
+            union = np.concatenate([boxes_px[group, :2].min(0), boxes_px[group, 2:].max(0)])
+            region = _region(union, self.width / self.height, self.cfg.person_margin)
             prob = self._run(_warp_region(frame, region, (self.width, self.height), cv2.BORDER_REPLICATE))
-            out[i] = _box_patch(prob, region, boxes_px[i], patch)
+            for i in group:
+                out[i] = _box_patch(prob, region, boxes_px[i], self.cfg.patch_size)
         return out
 
 
@@ -131,12 +134,19 @@ def grabcut_patch(frame: np.ndarray, box_px: np.ndarray, cfg: RealBranchConfig) 
 
 
 def frame_patches(frame: np.ndarray, boxes: np.ndarray, classes: np.ndarray, scores: np.ndarray,
-                  cfg: RealBranchConfig, person: PersonSegmenter | None) -> tuple[np.ndarray, np.ndarray]:
+                  cfg: RealBranchConfig, person: PersonSegmenter | None, segment: bool = True
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """uint8 [D, P, P] mask patches of a frame's detections and their sources (`features.SOURCE_*`).
 
-    People: the person model (GrabCut when it finds less than `cfg.min_person_fill` of the box). Other
-    classes: GrabCut when the detection scores at least `cfg.grabcut_min_score`. Else, or when the mask
-    is nearly empty: the ellipse inscribed in the box.
+    Boxes shorter than `cfg.min_segment_height` pixels keep the ellipse (at the masks' resolution such
+    an object is a few pixels tall; both mask makers mostly fail on it). People scoring at least
+    `cfg.mask_min_score`: the person model. Any detection still without a mask
+    (the person model found less than `cfg.min_person_fill` of the box, or another class) that scores at
+    least `cfg.grabcut_min_score`: GrabCut. Else, or when the mask is nearly empty: the ellipse
+    inscribed in the box (weak detections rarely become trajectories; where one continues a trajectory
+    it is usually a partly hidden object).
+
+    With `segment` False (a frame `segment_every` skips) every patch is the ellipse, marked unsegmented.
 
     Args:
         frame: uint8 [H, W, 3] RGB; boxes: float [D, 4] in [0, 1]; classes, scores: [D].
@@ -145,15 +155,19 @@ def frame_patches(frame: np.ndarray, boxes: np.ndarray, classes: np.ndarray, sco
     boxes_px = boxes.reshape(-1, 4) * np.array([w, h, w, h], np.float32)
     d, p = len(boxes_px), cfg.patch_size
     patches = np.repeat(ellipse_patch(p)[None], d, axis=0)
+    if not segment:
+        return patches, np.full(d, SOURCE_UNSEGMENTED, np.int64)
     sources = np.full(d, SOURCE_BOX, np.int64)
-    people = np.nonzero(classes == PERSON)[0] if person is not None else np.zeros(0, np.int64)
+    big = boxes_px[:, 3] - boxes_px[:, 1] >= cfg.min_segment_height
+    people = np.nonzero((classes == PERSON) & (scores >= cfg.mask_min_score) & big)[0] if person is not None \
+        else np.zeros(0, np.int64)
     if people.size:
         probs = person.patches(frame, boxes_px[people])
         for i, prob in zip(people.tolist(), probs):
             if (prob > 0.5).mean() >= cfg.min_person_fill:
                 patches[i], sources[i] = (prob * 255).round().astype(np.uint8), SOURCE_PERSON_MODEL
     for i in range(d):
-        if sources[i] != SOURCE_BOX or (classes[i] != PERSON and scores[i] < cfg.grabcut_min_score):
+        if sources[i] != SOURCE_BOX or scores[i] < cfg.grabcut_min_score or not big[i]:
             continue
         fg = grabcut_patch(frame, boxes_px[i], cfg)
         if (fg > 0.5).mean() >= cfg.min_person_fill:

@@ -26,6 +26,9 @@ def load_onnx(path: Path, threads: int):
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3
+    # Several sessions (detector, person model) alternate on the same cores: threads that spin after a
+    # run steal the cores from the next session's run (the detector ran 3x slower between person calls).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf types

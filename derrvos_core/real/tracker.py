@@ -127,14 +127,19 @@ def _match(sim: np.ndarray, ok: np.ndarray, min_sim: float) -> list[tuple[int, i
 
 
 def step(session: TrackingSession, boxes: np.ndarray, scores: np.ndarray, class_probs: np.ndarray,
-         appearance: np.ndarray, centroids: np.ndarray, cfg: TrackerConfig) -> np.ndarray:
+         appearance: np.ndarray, centroids: np.ndarray, cfg: TrackerConfig,
+         segmented: np.ndarray | None = None) -> np.ndarray:
     """Associate one frame's detections; returns int64 [D]: each detection's slot, -1 when unmatched.
 
     Stage 1 matches detections scoring >= `high_score` with every identity (motion + appearance);
     stage 2 matches the rest (>= `low_score`) with identities still unmatched that were seen on the
     previous frame, by motion alone. Unmatched detections >= `new_track_score` start identities;
     identities unmatched for more than `max_age` frames end. Advances the session's clock by one.
+    `segmented` (bool [D]) marks detections whose colour statistics come from a real mask; the others'
+    (box ellipse) are used to match but not to update an identity's appearance.
     """
+    if segmented is None:
+        segmented = np.ones(boxes.shape[0], bool)
     frame = session.frame
     slots = np.full(boxes.shape[0], -1, np.int64)
     tracks = session.tracks
@@ -166,7 +171,8 @@ def step(session: TrackingSession, boxes: np.ndarray, scores: np.ndarray, class_
         pairs = _match(sub, compatible[np.ix_(rec_idx, low_idx)] & (sub >= 0.3), 0.3)
         assignments += [(int(rec_idx[i]), int(low_idx[j])) for i, j in pairs]
     for i, j in assignments:
-        _update(tracks[i], boxes[j], class_probs[j], appearance[j], centroids[j], frame, cfg)
+        _update(tracks[i], boxes[j], class_probs[j], appearance[j] if segmented[j] else None, centroids[j],
+                frame, cfg)
         slots[j] = tracks[i].slot
     taken = boxes[slots >= 0]
     for j in np.nonzero((slots < 0) & (scores >= cfg.new_track_score))[0]:
@@ -212,7 +218,8 @@ def _update(track: Track, box, class_probs, appearance, centroid, frame: int, cf
         track.velocity = m * track.velocity + (1 - m) * (anchor - track.anchor) / gap
         track.size = 0.5 * track.size + 0.5 * np.array([x1 - x0, y1 - y0])
         a = cfg.appearance_momentum
-        track.appearance = a * track.appearance + (1 - a) * appearance
+        if appearance is not None:
+            track.appearance = a * track.appearance + (1 - a) * appearance
         track.class_probs = a * track.class_probs + (1 - a) * class_probs
     track.anchor = anchor
     track.centroid = centroid.astype(np.float64)
