@@ -45,7 +45,7 @@ class ColourDetector:
         h, w = frame.shape[:2]
         rows = []
         for colour in COLOURS.values():
-            ys, xs = np.nonzero((np.abs(frame.astype(int) - colour).sum(-1) < 10))
+            ys, xs = np.nonzero(np.abs(frame.astype(int) - colour).sum(-1) < 10)
             if ys.size < 150:
                 continue
             rows.append([xs.min() / w, ys.min() / h, (xs.max() + 1) / w, (ys.max() + 1) / h, 0.9, 2])
@@ -151,7 +151,7 @@ def test_identities_hold_through_a_crossing(fake_branch):
 def test_session_keeps_slots_across_crops(fake_branch):
     frames = crossing_frames(24)
     feats = fake_branch.frame_features(fake_branch.prepare(frames))
-    whole, whole_slots = fake_branch.trajectories(feats, fake_branch.new_session())
+    _whole, whole_slots = fake_branch.trajectories(feats, fake_branch.new_session())
     session = fake_branch.new_session()
     parts = [type(feats).concat([feats.frame(i) for i in range(a, a + 8)]) for a in (0, 8, 16)]
     slot_sets = [set(fake_branch.trajectories(p, session)[1].tolist()) for p in parts]
@@ -210,7 +210,7 @@ def _check_shapes(traj: Trajectories, slots: torch.Tensor, t: int, image: tuple[
 
 
 def _check_inside_boxes(traj: Trajectories):
-    n, t, h, w = traj.mask_logits.shape
+    _n, _t, h, w = traj.mask_logits.shape
     ys = (torch.arange(h) + 0.5) / h
     xs = (torch.arange(w) + 0.5) / w
     b = traj.boxes[..., None, None]
@@ -222,3 +222,114 @@ def _check_inside_boxes(traj: Trajectories):
 # ---------------------------------------------------------------- real footage (vtest.avi + model files)
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+
+
+def _vtest_path(tmp_dir: Path) -> Path | None:
+    if VTEST.is_file():
+        return VTEST
+    gz = VTEST.with_name(VTEST.name + ".gz")
+    if gz.is_file():
+        out = tmp_dir / "vtest.avi"
+        with gzip.open(gz) as src, open(out, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        return out
+    return None
+
+
+#: vtest.avi frames 470-517, looked at frame by frame: the bald man in the dark jacket and jeans walks
+#: up-left from the bottom right and passes in front of the man dressed all in black (frames ~479-488),
+#: then the young man in jacket and jeans walking down-right from the left passes in front of the bald
+#: man (~494-500) and of the man in black (~501-506), hiding each for a few frames; the woman in red
+#: walks left behind the lamp post. (x, y) pixels inside each person's box on the first and last frame.
+CLIP = (470, 518)
+PEOPLE = {
+    "bald man": ((692, 360), (520, 260)),
+    "young man": ((423, 276), (735, 380)),
+    "man in black": ((555, 268), (633, 320)),
+    "woman in red": ((471, 258), (247, 214)),
+}
+
+
+@pytest.fixture(scope="module")
+def vtest_run(tmp_path_factory):
+    """The real branch on CLIP: (frames, features, trajectories, slots), and the same clip in two crops
+    with one session (linked)."""
+    import cv2
+
+    cfg = RealBranchConfig()
+    missing = [p for p in (cfg.detector_path, cfg.person_path) if not p.is_file()]
+    if missing:
+        pytest.skip(f"model files {missing} absent: make them with `{CONVERT_COMMAND}`")
+    video = _vtest_path(tmp_path_factory.mktemp("vtest"))
+    if video is None:
+        pytest.skip(f"{VTEST} absent: apt-get install -y opencv-doc")
+    cap = cv2.VideoCapture(str(video))
+    frames = []
+    for i in range(CLIP[1]):
+        ok, bgr = cap.read()
+        assert ok, f"{video} ended at frame {i}"
+        if i >= CLIP[0]:
+            frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    cap.release()
+    frames = np.stack(frames)
+    branch = DetectorBranch(cfg)
+    feats = branch.frame_features(branch.prepare(frames, start=CLIP[0]))
+    traj, slots = branch.trajectories(feats, branch.new_session())
+    session = branch.new_session()
+    half = len(frames) // 2
+    crops = [branch.trajectories(type(feats).concat([feats.frame(i) for i in r]), session)
+             for r in (range(half), range(half, len(frames)))]
+    return branch, frames, feats, traj, slots, crops
+
+
+def _holding(traj: Trajectories, t: int, point) -> list[int]:
+    h, w = 576, 768
+    x, y = point[0] / w, point[1] / h
+    b = traj.boxes[:, t]
+    inside = (b[:, 0] <= x) & (x <= b[:, 2]) & (b[:, 1] <= y) & (y <= b[:, 3])
+    return torch.nonzero(inside).flatten().tolist()
+
+
+def test_vtest_identities_hold_through_crossings(vtest_run):
+    _, frames, _, traj, slots, crops = vtest_run
+    _check_shapes(traj, slots, len(frames), frames.shape[1:3], RealBranchConfig().mask_stride)
+    last = len(frames) - 1
+    for name, (start, end) in PEOPLE.items():
+        at_start = _holding(traj, 0, start)
+        assert at_start, f"no trajectory on the {name} at frame {CLIP[0]}"
+        followed = [i for i in at_start if i in _holding(traj, last, end)]
+        assert followed, f"the {name}'s trajectory does not reach his/her place at frame {CLIP[1] - 1}"
+        i = followed[0]
+        present = (traj.embeddings[i, :, F.PRESENT.start] > 0).float().mean()
+        assert present >= 0.9, f"the {name} is present on only {present:.0%} of the frames"
+        assert traj.class_logits[i].argmax() == F.PERSON
+        assert traj.mask_sources[i] == F.SOURCE_PERSON_MODEL
+    (first, first_slots), (second, second_slots) = crops
+    for name, (start, end) in PEOPLE.items():  # linked crops: the same slot on both sides of the cut
+        a = {int(first_slots[i]) for i in _holding(first, 0, start)}
+        b = {int(second_slots[i]) for i in _holding(second, second.num_frames - 1, end)}
+        assert a & b, f"the {name}'s slot changes between linked crops ({a} vs {b})"
+
+
+def test_vtest_masks_inside_boxes_and_whole_people(vtest_run):
+    _, _frames, _, traj, _, _ = vtest_run
+    _check_inside_boxes(traj)
+    for name, (start, _) in PEOPLE.items():
+        i = next(iter(_holding(traj, 0, start)))
+        mask = traj.mask_logits[i, 0] > 0
+        rows = torch.nonzero(mask.any(1)).flatten()
+        h = traj.mask_logits.shape[2]
+        box_h = (traj.boxes[i, 0, 3] - traj.boxes[i, 0, 1]) * h
+        assert (rows.max() - rows.min() + 1) >= 0.8 * box_h, f"the {name}'s mask misses head or feet"
+        box_area = ((traj.boxes[i, 0, 2:] - traj.boxes[i, 0, :2]).prod())
+        assert traj.areas[i, 0] >= 0.35 * box_area, f"the {name}'s mask fills little of the box"
+
+
+def test_vtest_frame_features_are_per_frame(vtest_run):
+    branch, frames, feats, _, _, _ = vtest_run
+    alone = branch.frame_features(branch.prepare(frames[5:6], start=CLIP[0] + 5))
+    one = feats.frame(5)
+    for name in ("boxes", "scores", "class_probs", "patches", "sources", "appearance"):
+        assert torch.equal(getattr(one, name), getattr(alone, name)), name
+    assert len(one.scores) <= branch.cfg.max_detections
+    np.testing.assert_allclose(one.class_probs.sum(1).numpy(), 1.0, rtol=1e-5)

@@ -27,12 +27,12 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import cv2
+import numpy as np
+import torch
 
-from derrvos_core.masks import encode_rle  # noqa: E402
-from derrvos_core.real import DetectorBranch, RealBranchConfig  # noqa: E402
+from derrvos_core.masks import encode_rle
+from derrvos_core.real import DetectorBranch, RealBranchConfig
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 
@@ -120,13 +120,13 @@ def speed_rows(branch: DetectorBranch, video: Path, num_frames: int, crop_size: 
     calls = (branch.person.calls - calls0) / n if branch.person is not None else 0.0
     h, w = frames[0].shape[:2]
     return [
-        (f"detector alone ({w}x{h})", f"{det_wall * 1e3:.1f} ms/frame = {1 / det_wall:.1f} frames/s "
-                                      f"(CPU {det_cpu * 1e3:.1f} ms/frame)"),
-        ("end to end", f"{1 / e2e_wall:.2f} frames/s ({e2e_wall * 1e3:.1f} ms/frame: per-frame work "
+        (f"detector alone ({w}x{h})", (f"{det_wall * 1e3:.1f} ms/frame = {1 / det_wall:.1f} frames/s "
+                                      f"(CPU {det_cpu * 1e3:.1f} ms/frame)")),
+        ("end to end", (f"{1 / e2e_wall:.2f} frames/s ({e2e_wall * 1e3:.1f} ms/frame: per-frame work "
                        f"{per_frame / n * 1e3:.1f}, per-crop {per_crop / n * 1e3:.1f}; CPU "
-                       f"{e2e_cpu * 1e3:.1f} ms/frame; {calls:.1f} person-model calls/frame)"),
-        ("end to end / detector alone", f"{e2e_wall / det_wall:.2f}x wall, {e2e_cpu / det_cpu:.2f}x CPU "
-                                        f"(target <= 2)"),
+                       f"{e2e_cpu * 1e3:.1f} ms/frame; {calls:.1f} person-model calls/frame)")),
+        ("end to end / detector alone", (f"{e2e_wall / det_wall:.2f}x wall, {e2e_cpu / det_cpu:.2f}x CPU "
+                                        f"(target <= 2)")),
     ]
 
 
@@ -162,8 +162,8 @@ def write_overlays(branch: DetectorBranch, video: Path, folder: Path, start: int
         up = torch.nn.functional.interpolate(traj.mask_logits, size=(h, w), mode="bilinear") > 0
         for t in range(0, crop.shape[0], every):
             ids = slots.tolist()
-            image = overlay_masks(crop[t], [up[i, t].numpy() if up[i, t].any() else None for i in range(len(ids))],
-                                  [colours[s % 64] for s in ids])
+            masks = [up[i, t].numpy() if up[i, t].any() else None for i in range(len(ids))]
+            image = overlay_masks(crop[t], masks, [colours[s % 64] for s in ids])
             for i, s in enumerate(ids):
                 b = traj.boxes[i, t].numpy() * [w, h, w, h]
                 if b.sum() == 0:
@@ -171,7 +171,8 @@ def write_overlays(branch: DetectorBranch, video: Path, folder: Path, start: int
                 cv2.rectangle(image, (int(b[0]), int(b[1])), (int(b[2]), int(b[3])), colours[s % 64], 1)
                 cv2.putText(image, str(s), (int(b[0]), max(int(b[1]) - 3, 10)), cv2.FONT_HERSHEY_SIMPLEX,
                             0.45, colours[s % 64], 1)
-            cv2.putText(image, f"frame {offset + t}", (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 0), 2)
+            cv2.putText(image, f"frame {offset + t}", (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6,
+                        (255, 255, 0), 2)
             path = folder / f"frame_{offset + t:04d}.png"
             cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
             written.append(path)
@@ -180,7 +181,8 @@ def write_overlays(branch: DetectorBranch, video: Path, folder: Path, start: int
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--video", type=Path, default=None, help="default: vtest.avi from opencv-doc")
     parser.add_argument("--frames", type=int, default=108, help="frames timed for the speed rows")
     parser.add_argument("--crop-size", type=int, default=36)
@@ -205,8 +207,8 @@ def main(argv=None) -> int:
         rss_child(video, args.rss_child, args.crop_size, cfg)
         return 0
     branch = DetectorBranch(cfg)
-    rows = [("video", f"{video.name}, {args.frames} frames, crop {args.crop_size}, {args.threads} threads, "
-                      f"{args.detector}, stride {args.stride}")]
+    rows = [("video", (f"{video.name}, {args.frames} frames, crop {args.crop_size}, {args.threads} threads, "
+                      f"{args.detector}, stride {args.stride}"))]
     if args.frames > 0:
         rows += speed_rows(branch, video, args.frames, args.crop_size)
     if not args.no_rss:

@@ -2,17 +2,26 @@
 embeddings laid out as `features.py` documents, scores and class log-probabilities."""
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import torch
 
 from derrvos_core.real.config import RealBranchConfig
 from derrvos_core.real.features import (
-    APPEARANCE, BOX_SIZE, CENTROID, CLASS, EMBED_DIM, NUM_CLASSES, PRESENT, SCORE, SOURCE_BOX,
-    SOURCE_UNSEGMENTED, VELOCITY,
+    APPEARANCE,
+    BOX_SIZE,
+    CENTROID,
+    CLASS,
+    EMBED_DIM,
+    NUM_CLASSES,
+    PRESENT,
+    SCORE,
+    SOURCE_BOX,
+    SOURCE_UNSEGMENTED,
+    VELOCITY,
 )
 from derrvos_core.real.frame_features import DetectionFeatures
 
@@ -46,7 +55,7 @@ def fill_gaps(track: TrackFrames, max_gap: int) -> None:
     """Fill runs of at most `max_gap` missing frames between two detections (box interpolated, mask of
     the nearer detection moved into it)."""
     frames = sorted(track.detected)
-    for a, b in zip(frames, frames[1:]):
+    for a, b in itertools.pairwise(frames):
         if 1 < b - a <= max_gap + 1:
             for t in range(a + 1, b):
                 u = (t - a) / (b - a)
@@ -94,8 +103,8 @@ def paste(patch: np.ndarray, box: np.ndarray, size: tuple[int, int]) -> np.ndarr
     prob = cv2.warpAffine(patch.astype(np.float32) / 255.0, m, (w, h), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     inside = np.zeros((h, w), bool)
-    c0, c1 = int(math.ceil(x0 - 0.5)), int(math.ceil(x1 - 0.5))
-    r0, r1 = int(math.ceil(y0 - 0.5)), int(math.ceil(y1 - 0.5))
+    c0, c1 = math.ceil(x0 - 0.5), math.ceil(x1 - 0.5)
+    r0, r1 = math.ceil(y0 - 0.5), math.ceil(y1 - 0.5)
     if c1 <= c0 or r1 <= r0:
         c0, r0 = min(max(int((x0 + x1) / 2), 0), w - 1), min(max(int((y0 + y1) / 2), 0), h - 1)
         c1, r1 = c0 + 1, r0 + 1

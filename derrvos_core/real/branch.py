@@ -39,7 +39,8 @@ class DetectorBranch:
     features do not depend on how the video is cut into crops.
     """
 
-    def __init__(self, cfg: RealBranchConfig | None = None, *, detector: NanoDetDetector | CenterNetDetector | None = None,
+    def __init__(self, cfg: RealBranchConfig | None = None, *,
+                 detector: NanoDetDetector | CenterNetDetector | None = None,
                  person: PersonSegmenter | None = None):
         """Load the parts named by `cfg` (CheckpointError naming a missing or corrupt file and the command
         that makes it); `detector` / `person` replace the loaded parts (tests pass stand-ins)."""
@@ -96,8 +97,9 @@ class DetectorBranch:
             crops[k] = _box_pixels(frame, dets.boxes[k] * np.array([w, h, w, h]), g)
             small[k] = cv2.resize(patches[k], (g, g), interpolation=cv2.INTER_AREA) >= 128
         colour = appearance(crops, small)
-        return {"boxes": dets.boxes, "scores": dets.scores, "class_probs": dets.class_probs, "patches": patches,
-                "sources": sources, "appearance": colour, "detected": np.array([run_detector])}
+        return {"boxes": dets.boxes, "scores": dets.scores, "class_probs": dets.class_probs,
+                "patches": patches, "sources": sources, "appearance": colour,
+                "detected": np.array([run_detector])}
 
     def new_session(self) -> TrackingSession:
         return TrackingSession()
@@ -156,7 +158,7 @@ class DetectorBranch:
             v = velocity.get(tr.slot)
             if v is None:
                 continue
-            for edge, frames in ((first, range(0, first)), (last, range(last + 1, features.num_frames))):
+            for edge, frames in ((first, range(first)), (last, range(last + 1, features.num_frames))):
                 if edge not in tr.detected:
                     continue
                 for t in frames:

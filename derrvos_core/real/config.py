@@ -64,6 +64,8 @@ class TrackerConfig:
                      "min_similarity", "min_height_ratio", "full_height", "duplicate_containment"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise InputError(f"tracker.{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.min_height_ratio <= 0:
+            raise InputError(f"tracker.min_height_ratio must be in (0, 1], got {self.min_height_ratio}")
         if self.centre_scale <= 0:
             raise InputError(f"tracker.centre_scale must be > 0, got {self.centre_scale}")
 

@@ -2,17 +2,19 @@
 
 `Trajectories.embeddings` of this branch is float [N, T, EMBED_DIM]; frame t of trajectory n holds:
 
-| slice | width | what |
-|---|---|---|
-| CLASS | 80 | COCO-80 class distribution of the frame's detection (sums to 1; zeros where not detected) |
-| LAB_MEAN, LAB_UPPER, LAB_LOWER | 3 each | mean CIE Lab of the mask's pixels: whole mask, its upper and lower half (rows); L / 100, a / 128, b / 128 |
-| LAB_STD | 3 | standard deviation of Lab over the whole mask (same scaling) |
-| PALETTE, PALETTE_UPPER, PALETTE_LOWER | 11 each | fraction of the mask's pixels nearest each basic colour of `PALETTE_NAMES` (Lab distance) |
-| CENTROID | 2 | mask centroid (x, y) in [0, 1] frame coordinates |
-| VELOCITY | 2 | centroid displacement (dx, dy) per frame, in frame widths / heights (0 on the first frame present) |
-| BOX_SIZE | 2 | box width and height in [0, 1] frame units |
-| SCORE | 1 | detection confidence on this frame (0 where the frame was filled or carried, not detected) |
-| PRESENT | 1 | 1 where the object has a mask on this frame, else 0 (then every other channel is 0) |
+- CLASS (80): COCO-80 class distribution of the frame's detection (sums to 1; zeros where not detected).
+- LAB_MEAN, LAB_UPPER, LAB_LOWER (3 each): mean CIE Lab of the mask's pixels: whole mask, its upper
+  and lower half (rows); L / 100, a / 128, b / 128.
+- LAB_STD (3): standard deviation of Lab over the whole mask (same scaling).
+- PALETTE, PALETTE_UPPER, PALETTE_LOWER (11 each): fraction of the mask's pixels nearest each basic
+  colour of `PALETTE_NAMES` (Lab distance).
+- CENTROID (2): mask centroid (x, y) in [0, 1] frame coordinates.
+- VELOCITY (2): centroid displacement (dx, dy) per frame, in frame widths / heights, from the
+  trajectory's previous frame with a mask (an earlier crop's when the session is linked); 0 on its
+  first frame.
+- BOX_SIZE (2): box width and height in [0, 1] frame units.
+- SCORE (1): detection confidence on this frame (0 where the frame was filled or carried, not detected).
+- PRESENT (1): 1 where the object has a mask on this frame, else 0 (then every other channel is 0).
 
 Boxes and areas over time are in `Trajectories.boxes` / `.areas`; a scorer reads the rest here by name
 (`EMBEDDING_LAYOUT`). COCO class names are `COCO80`.

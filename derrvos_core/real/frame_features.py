@@ -51,7 +51,8 @@ class DetectionFeatures:
         return DetectionFeatures(
             frame_index=torch.zeros_like(self.frame_index[r]), boxes=self.boxes[r], scores=self.scores[r],
             class_probs=self.class_probs[r], patches=self.patches[r], sources=self.sources[r],
-            appearance=self.appearance[r], detected=self.detected[index:index + 1], image_size=self.image_size)
+            appearance=self.appearance[r], detected=self.detected[index:index + 1],
+            image_size=self.image_size)
 
     @staticmethod
     def concat(parts: list[DetectionFeatures]) -> DetectionFeatures:

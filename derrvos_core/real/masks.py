@@ -9,7 +9,13 @@ import cv2
 import numpy as np
 
 from derrvos_core.real.config import RealBranchConfig
-from derrvos_core.real.features import PERSON, SOURCE_BOX, SOURCE_GRABCUT, SOURCE_PERSON_MODEL, SOURCE_UNSEGMENTED
+from derrvos_core.real.features import (
+    PERSON,
+    SOURCE_BOX,
+    SOURCE_GRABCUT,
+    SOURCE_PERSON_MODEL,
+    SOURCE_UNSEGMENTED,
+)
 from derrvos_core.real.parts import load_onnx, single_input
 
 
@@ -76,7 +82,8 @@ class PersonSegmenter:
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         self.calls += 1
-        out = self.session.run([self.output_name], {self.input_name: x.astype(np.float32)[None] / 255.0})[0][0]
+        feed = {self.input_name: x.astype(np.float32)[None] / 255.0}
+        out = self.session.run([self.output_name], feed)[0][0]
         if out.shape[-1] == 2:  # meet: (background, person) logits
             return (1.0 / (1.0 + np.exp(out[..., 0] - out[..., 1]))).astype(np.float32)
         return np.clip(out[..., 0].astype(np.float32), 0.0, 1.0)
@@ -117,7 +124,7 @@ def grabcut_patch(frame: np.ndarray, box_px: np.ndarray, cfg: RealBranchConfig) 
     pad = 0.2 * max(bw, bh)
     region = (x0 - pad, y0 - pad, bw + 2 * pad, bh + 2 * pad)
     scale = cfg.grabcut_size / max(region[2], region[3])
-    size = (max(int(round(region[2] * scale)), 8), max(int(round(region[3] * scale)), 8))
+    size = (max(round(region[2] * scale), 8), max(round(region[3] * scale), 8))
     crop = _warp_region(frame, region, size, cv2.BORDER_REPLICATE)
     sx, sy = size[0] / region[2], size[1] / region[3]
     rect = (max(int(pad * sx), 1), max(int(pad * sy), 1), max(int(bw * sx), 2), max(int(bh * sy), 2))

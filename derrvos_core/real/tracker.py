@@ -108,7 +108,8 @@ def _paired_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     lt = np.maximum(a[..., :2], b[None, :, :2])
     rb = np.minimum(a[..., 2:], b[None, :, 2:])
     inter = np.clip(rb - lt, 0, None).prod(-1)
-    union = np.clip(a[..., 2:] - a[..., :2], 0, None).prod(-1) + np.clip(b[:, 2:] - b[:, :2], 0, None).prod(-1) - inter
+    area_a = np.clip(a[..., 2:] - a[..., :2], 0, None).prod(-1)
+    union = area_a + np.clip(b[:, 2:] - b[:, :2], 0, None).prod(-1) - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
@@ -155,7 +156,8 @@ def step(session: TrackingSession, boxes: np.ndarray, scores: np.ndarray, class_
         cls = ratio = np.zeros(motion.shape, bool)
     w = cfg.appearance_weight
     sim = (1 - w) * motion + w * app
-    compatible = (motion >= cfg.min_motion) & cls & (ratio >= cfg.min_height_ratio) & (ratio <= 1 / cfg.min_height_ratio)
+    sized = (ratio >= cfg.min_height_ratio) & (ratio <= 1 / cfg.min_height_ratio)
+    compatible = (motion >= cfg.min_motion) & cls & sized
     high = scores >= cfg.high_score
     matched_tracks: set[int] = set()
     pairs = _match(sim[:, high], compatible[:, high], cfg.min_similarity)
