@@ -5,7 +5,6 @@ raises `DeRVOSError`s whose messages are written for the person at the page.
 """
 from __future__ import annotations
 
-import inspect
 import shutil
 import threading
 import time
@@ -17,8 +16,11 @@ from typing import Callable
 import numpy as np
 
 from derrvos_core.errors import DeRVOSError, InputError, VideoError
+from derrvos_core.model import SegmentationModel, SegmentCache
+from derrvos_core.model.inference import last_result
 from derrvos_core.result import SegmentationResult
-from derrvos_core.store import CorrectionKind, RunSettings, Store
+from derrvos_core.settings import ModelDefaults, SegmentSettings
+from derrvos_core.store import CorrectionKind, RunContext, Store
 from derrvos_core.store.corrections import plan_answer
 from derrvos_core.store.videos import content_hash
 from derrvos_core.video import open_video, probe
@@ -29,6 +31,7 @@ from app.examples import Example, list_examples
 from app.service_edits import EditMethods
 from app.service_files import FileMethods
 from app.session import CurrentRun, LoadedVideo, ResultKey, StudioSession
+
 
 SESSION_IDLE_S = 6 * 3600
 """Sessions untouched for this long are dropped (their runs and corrections stay in the store)."""
@@ -62,11 +65,11 @@ class RunOutcome:
 class StudioService(EditMethods, FileMethods):
     """Owns the model (behind a lock), the per-tab sessions, the result and frame caches, and the store.
 
-    `model` is a `derrvos_core.model.DeRVOS` (anything with `version` and `segment_iter`); `store` an
-    upgraded `derrvos_core.store.Store`.
+    `model` is any `derrvos_core.model.SegmentationModel` (DeRVOS, the real model); `store` an upgraded
+    `derrvos_core.store.Store`.
     """
 
-    def __init__(self, model, store: Store, config: StudioConfig = StudioConfig()):
+    def __init__(self, model: SegmentationModel, store: Store, config: StudioConfig = StudioConfig()):
         self.model = model
         self.store = store
         self.config = config
@@ -76,17 +79,24 @@ class StudioService(EditMethods, FileMethods):
         self._busy_with = ""
         self._results: LRUCache[CachedResult] = LRUCache(config.result_cache_size)
         self._frames: LRUCache[np.ndarray] = LRUCache(config.frame_cache_mb * 2 ** 20, cost=frame_bytes)
-        self.segment_cache = self._new_segment_cache()
+        # used under the model lock only: one run at a time
+        self.segment_cache = SegmentCache(max_bytes=int(config.segment_cache_mb * 2 ** 20))
 
     @property
     def model_version(self) -> str:
         return str(self.model.version)
 
     @property
-    def default_settings(self) -> tuple[int, float]:
-        """(crop size, threshold) the model's config recommends; (36, 0.7), the paper's, without one."""
-        cfg = getattr(self.model, "cfg", None)
-        return int(getattr(cfg, "crop_size", 36)), float(getattr(cfg, "threshold", 0.7))
+    def defaults(self) -> ModelDefaults:
+        """The crop size and threshold the model recommends (the panels start from them)."""
+        return self.model.defaults
+
+    def settings(self, crop_size: float | None = None, threshold: float | None = None,
+                 link_crops: bool = False) -> SegmentSettings:
+        """A run's settings from what a page or script gave (numbers as typed; None: the model's)."""
+        return self.model.defaults.settings(crop_size=None if crop_size is None else _whole(crop_size),
+                                            threshold=None if threshold is None else _number(threshold),
+                                            link_crops=bool(link_crops))
 
     # -- sessions -------------------------------------------------------------------------------
     def session(self, session_id: str) -> StudioSession:
@@ -191,12 +201,11 @@ class StudioService(EditMethods, FileMethods):
         return block[0]
 
     # -- runs -----------------------------------------------------------------------------------
-    def segment(self, session_id: str, expression: str, crop_size: int | None = None,
-                threshold: float | None = None, link_crops: bool = False, user: str | None = None,
-                progress: ProgressFn | None = None) -> RunOutcome:
+    def segment(self, session_id: str, expression: str, settings: SegmentSettings | None = None,
+                user: str | None = None, progress: ProgressFn | None = None) -> RunOutcome:
         """Answer `expression` on the session's video: from the cache when the same (video, expression,
-        crop size, model) was answered before, else with the model, stored as a new run. A crop size
-        or threshold left None is the model's (`default_settings`).
+        crop size, linking, model) was answered before, else with the model, stored as a new run.
+        `settings` None: the model's defaults (`settings()`).
 
         `progress(SegmentProgress)` is called after every crop. Cancel (`cancel`) stops between crops.
         Raises InputError (no video, empty expression, bad settings) or BusyError.
@@ -204,43 +213,24 @@ class StudioService(EditMethods, FileMethods):
         start = time.perf_counter()
         session = self.session(session_id)
         video = self._require_video(session)
-        default_crop, default_threshold = self.default_settings
-        expression, crop_size, threshold = _check_settings(
-            expression, default_crop if crop_size is None else crop_size,
-            default_threshold if threshold is None else threshold)
-        key = ResultKey(video.record.content_hash, expression, crop_size, self.model_version,
-                        bool(link_crops))
+        settings = self.settings() if settings is None else settings
+        expression = _check_expression(expression)
+        key = ResultKey(video.record.content_hash, expression, settings.crop_size, self.model_version,
+                        settings.link_crops)
         cached = self._cached(key)
         if cached is not None:
-            run = self._show_run(session, cached.run_id, key, cached.result, threshold, user)
+            run = self._show_run(session, cached.run_id, key, cached.result, settings.threshold, user)
             return RunOutcome(run, cached=True, cancelled=False, seconds=time.perf_counter() - start)
-        result = self._run_model(session, video, expression, crop_size, threshold, bool(link_crops), progress)
+        result = self._run_model(session, video, expression, settings, progress)
         if result is None:
             return RunOutcome(None, cached=False, cancelled=True, seconds=time.perf_counter() - start)
         seconds = time.perf_counter() - start
         run_id = self.store.save_run(video.record, expression, result, self.model_version,
-                                     RunSettings(device=self.config.device, link_crops=bool(link_crops)),
+                                     RunContext(device=self.config.device),
                                      timings={"segment_s": seconds})
         self._results.put(key, CachedResult(result, run_id))
         run = self._show_run(session, run_id, key, result, None, user)
         return RunOutcome(run, cached=False, cancelled=False, seconds=time.perf_counter() - start)
-
-    def links_crops(self) -> bool:
-        """Whether the model's `segment_iter` takes `link_crops` (cross-crop linking, beyond the paper)."""
-        return self._model_takes("link_crops")
-
-    def _model_takes(self, argument: str) -> bool:
-        try:
-            return argument in inspect.signature(self.model.segment_iter).parameters
-        except (TypeError, ValueError):
-            return False
-
-    def _new_segment_cache(self):
-        """The model's per-frame cache (segmenter outputs, tokens), if the model takes one."""
-        if not self._model_takes("cache"):
-            return None
-        from derrvos_core.model.cache import SegmentCache
-        return SegmentCache(max_bytes=int(self.config.segment_cache_mb * 2 ** 20))
 
     def cancel(self, session_id: str) -> bool:
         """Ask the session's run to stop after the crop in progress; False if none runs."""
@@ -259,39 +249,26 @@ class StudioService(EditMethods, FileMethods):
             return None
         return cached
 
-    def _run_model(self, session: StudioSession, video: LoadedVideo, expression: str, crop_size: int,
-                   threshold: float, link_crops: bool,
+    def _run_model(self, session: StudioSession, video: LoadedVideo, expression: str, settings: SegmentSettings,
                    progress: ProgressFn | None) -> SegmentationResult | None:
         if session.running:
             raise BusyError("a run is already in progress in this tab: wait for it or press Cancel")
-        if link_crops and not self.links_crops():
-            raise InputError(f"model {self.model_version} cannot link trajectories across crops; "
-                             "untick 'Link trajectories across crops'")
         if not self._model_lock.acquire(blocking=False):
             raise BusyError(f"the model is busy with another run ({self._busy_with}); it runs one video at "
                             "a time, so try again when that run has finished")
         session.running = True
         session.cancel.clear()
         self._busy_with = f"{video.name!r}, \"{expression}\""
-        steps = None
-        options = {"crop_size": crop_size, "threshold": threshold}
-        if self.segment_cache is not None:
-            options["cache"] = self.segment_cache  # used under the model lock only: one run at a time
-        if link_crops:
-            options["link_crops"] = True  # only asked for when wanted: a model without linking still runs
+        def step(item) -> bool:
+            if progress is not None:
+                progress(item)
+            return session.cancel.is_set()
+
         try:
-            steps = self.model.segment_iter(str(video.path), expression, **options)
-            for item in steps:
-                if isinstance(item, SegmentationResult):
-                    return item
-                if progress is not None:
-                    progress(item)
-                if session.cancel.is_set():
-                    return None
-            raise RuntimeError("the model finished without a result")
+            # the store's content hash keys the cache too: the upload is hashed once
+            return last_result(self.model.segment_iter(str(video.path), expression, settings, self.segment_cache,
+                                                       video_key=video.record.content_hash), step)
         finally:
-            if hasattr(steps, "close"):
-                steps.close()  # a cancelled run's generator frees its decoder now, not at collection
             session.running = False
             self._busy_with = ""
             self._model_lock.release()
@@ -344,24 +321,30 @@ class StudioService(EditMethods, FileMethods):
         return session.run
 
 
-def _check_settings(expression: str, crop_size: int, threshold: float) -> tuple[str, int, float]:
+def _check_expression(expression: str) -> str:
     expression = (expression or "").strip()
     if not expression:
         raise InputError("type an expression first, e.g. \"the red circle moving left\"")
+    return expression
+
+
+def _whole(crop_size: float) -> int:
+    """A crop size typed in a number box (a float there) as a whole number of frames."""
     try:
-        crop_size = int(crop_size)
+        return int(crop_size)
     except (TypeError, ValueError):
         raise InputError(f"crop size must be a whole number of frames, got {crop_size!r}") from None
-    if crop_size < 1:
-        raise InputError(f"crop size must be at least 1 frame, got {crop_size}")
-    return expression, crop_size, _check_threshold(threshold)
+
+
+def _number(threshold: float) -> float:
+    try:
+        return float(threshold)
+    except (TypeError, ValueError):
+        raise InputError(f"threshold must be a number in [0, 1], got {threshold!r}") from None
 
 
 def _check_threshold(threshold: float) -> float:
-    try:
-        threshold = float(threshold)
-    except (TypeError, ValueError):
-        raise InputError(f"threshold must be a number in [0, 1], got {threshold!r}") from None
+    threshold = _number(threshold)
     if not 0.0 <= threshold <= 1.0:
         raise InputError(f"threshold must be in [0, 1], got {threshold}")
     return threshold

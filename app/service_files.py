@@ -118,7 +118,7 @@ class FileMethods:
         session_id = self.new_api_session()
         try:
             self.open_video(session_id, video_path, name=name, file_name=name)
-            outcome = self.segment(session_id, expression, crop_size, threshold, user=user)
+            outcome = self.segment(session_id, expression, self.settings(crop_size, threshold), user=user)
             return ApiOutput(overlay_video=self.overlay_video(session_id),
                              masks_zip=self.masks_zip(session_id), scores=self.scores(session_id),
                              run_id=outcome.run.run_id)

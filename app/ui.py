@@ -32,14 +32,14 @@ def build_app(service) -> gr.Blocks:
             with gr.Row():
                 with gr.Column(scale=1, min_width=320):
                     video = build_video_panel(service)
-                    settings = build_settings_panel(*service.default_settings)
+                    settings = build_settings_panel(service.defaults)
                 with gr.Column(scale=2, min_width=360):
                     viewer = build_viewer_panel()
                 with gr.Column(scale=2, min_width=360):
                     correction = build_correction_panel()
             history = build_history_panel()
         with gr.Tab("Script API"):
-            api = build_api_panel(*service.default_settings)
+            api = build_api_panel(service.defaults)
 
         loaded = wire_video_panel(video, service)
         settings_events = wire_settings_panel(settings, service)

@@ -56,9 +56,9 @@ def _segment_with_progress(model, args: argparse.Namespace):
 
     from derrvos_core.result import SegmentationResult
 
-    steps = model.segment_iter(args.video, args.expression, crop_size=args.crop_size,
-                               threshold=args.threshold, at_least_one=args.at_least_one,
-                               link_crops=args.link_crops)
+    settings = model.defaults.settings(crop_size=args.crop_size, threshold=args.threshold,
+                                       at_least_one=args.at_least_one, link_crops=args.link_crops)
+    steps = model.segment_iter(args.video, args.expression, settings)
     bar = None
     try:
         for step in steps:
@@ -96,10 +96,10 @@ def _scores(result, args: argparse.Namespace, version: str) -> dict:
     selected = set(result.selected)
     return {
         "video": str(args.video), "expression": result.expression, "model_version": version,
-        "crop_size": result.crop_size, "threshold": result.threshold, "at_least_one": result.at_least_one,
+        "crop_size": result.crop_size, "threshold": result.threshold, "at_least_one": result.settings.at_least_one,
         "num_frames": result.num_frames, "height": result.height, "width": result.width,
         "warnings": list(result.warnings),
-        "link_crops": bool(getattr(args, "link_crops", False)),
+        "link_crops": result.settings.link_crops,
         "trajectories": [{"id": t.trajectory_id, "link_id": t.link_id, "score": t.score,
                           "crop": t.crop_index,
                           "frame_start": t.frame_start, "frame_end": t.frame_end,

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from derrvos_core.settings import SegmentSettings
+
 
 @dataclass(frozen=True)
 class TrajectoryResult:
@@ -50,10 +52,8 @@ class SegmentationResult:
     Attributes:
         num_frames, height, width: the video's own frame count and size.
         trajectories: all scored trajectories of every crop.
-        threshold: confidence threshold of this selection.
-        at_least_one: when no trajectory of a crop passes, keep that crop's best one.
-        selected: trajectory_ids that form the answer.
-        crop_size: frames per inference crop.
+        settings: how it was run and selected (crop size, threshold in force, at_least_one, link_crops).
+        selected: trajectory_ids that form the answer at `settings.threshold`.
         expression: the expression as the model read it (after truncation).
         ignored: words of the expression the model could not use (empty for DeRVOS, which reads all).
         warnings: anything the user should know (truncated expression, ...).
@@ -63,19 +63,25 @@ class SegmentationResult:
     height: int
     width: int
     trajectories: tuple
-    threshold: float
-    crop_size: int
-    at_least_one: bool = False
+    settings: SegmentSettings
     selected: tuple = ()
     expression: str = ""
     ignored: tuple[str, ...] = ()
     warnings: tuple = field(default=())
 
-    def select(self, threshold: float, at_least_one: bool | None = None) -> "SegmentationResult":
+    @property
+    def threshold(self) -> float:
+        return self.settings.threshold
+
+    @property
+    def crop_size(self) -> int:
+        return self.settings.crop_size
+
+    def select(self, threshold: float, at_least_one: bool | None = None) -> SegmentationResult:
         """A new result at another threshold, from the cached scores, with no model call."""
-        keep_one = self.at_least_one if at_least_one is None else at_least_one
-        return replace(self, threshold=float(threshold), at_least_one=keep_one,
-                       selected=select_trajectories(self.trajectories, threshold, keep_one))
+        settings = self.settings.with_threshold(threshold, at_least_one)
+        return replace(self, settings=settings, selected=select_trajectories(
+            self.trajectories, settings.threshold, settings.at_least_one))
 
     def frame_mask(self, frame: int) -> np.ndarray:
         """bool [H, W]: union of the selected trajectories' masks at `frame`."""

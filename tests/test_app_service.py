@@ -1,7 +1,6 @@
 """StudioService with a tiny random DeRVOS and a real SQLite store: caching, corrections, bad input."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import threading
 import time
@@ -14,6 +13,7 @@ from app.render import painted_mask
 from app.service import BusyError
 from derrvos_core.errors import InputError, VideoError
 from derrvos_core.result import decode_rle
+from derrvos_core.settings import ModelDefaults, SegmentSettings
 from derrvos_core.store import CorrectionKind
 from tests.test_app_support import (CLIP_FRAMES, CROP, EXAMPLE, make_service, square)
 from tests.test_app_support import clip, counter, tiny_model, tiny_model_dir  # noqa: F401 - fixtures
@@ -29,7 +29,7 @@ def service(tiny_model, tmp_path):
 @pytest.fixture
 def segmented(service, clip, counter):
     service.open_video(S, clip)
-    outcome = service.segment(S, "the orange cross", CROP, 0.7)
+    outcome = service.segment(S, "the orange cross", service.settings(CROP, 0.7))
     return service, outcome
 
 
@@ -52,7 +52,7 @@ def test_threshold_reselects_from_cache_without_model_call(segmented, counter):
     want = result.select(1.0)
     assert all(np.array_equal(final.masks[t], want.frame_mask(t)) for t in range(CLIP_FRAMES))
     # Run again with the same key at another threshold: the cache answers, the same run is reused.
-    again = service.segment(S, "the orange cross", CROP, 0.0)
+    again = service.segment(S, "the orange cross", service.settings(CROP, 0.0))
     assert again.cached and again.run.run_id == outcome.run.run_id and counter.calls == 1
     assert set(again.run.plan.selected) == {t.trajectory_id for t in result.trajectories}
     assert service.store.count("runs") == 1
@@ -61,18 +61,18 @@ def test_threshold_reselects_from_cache_without_model_call(segmented, counter):
 def test_crop_size_change_runs_again_and_earlier_size_comes_from_cache(service, clip, counter):
     service.open_video(S, clip)
     steps = []
-    first = service.segment(S, "the orange cross", CROP, 0.7, progress=steps.append)
+    first = service.segment(S, "the orange cross", service.settings(CROP, 0.7), progress=steps.append)
     assert [(p.crop_index, p.num_crops) for p in steps] == [(0, 2), (1, 2)]  # progress per crop
     assert steps[-1].frames_done == CLIP_FRAMES
-    other = service.segment(S, "the orange cross", CLIP_FRAMES, 0.7)
+    other = service.segment(S, "the orange cross", service.settings(CLIP_FRAMES, 0.7))
     assert counter.calls == 2 and not other.cached and other.run.result.crop_size == CLIP_FRAMES
     assert {t.crop_index for t in other.run.result.trajectories} == {0}
     assert {t.crop_index for t in first.run.result.trajectories} == {0, 1}
     if service.segment_cache is not None:  # the second crop size reused every frame's segmenter output
         assert service.segment_cache.stats.feature_hits >= CLIP_FRAMES
-    back = service.segment(S, "the orange cross", CROP, 0.7)
+    back = service.segment(S, "the orange cross", service.settings(CROP, 0.7))
     assert back.cached and back.run.run_id == first.run.run_id and counter.calls == 2
-    new_text = service.segment(S, "the white object", CROP, 0.7)
+    new_text = service.segment(S, "the white object", service.settings(CROP, 0.7))
     assert not new_text.cached and counter.calls == 3
 
 
@@ -138,7 +138,7 @@ def test_a_restarted_studio_reloads_the_run_with_its_corrections(segmented, tiny
     run, _ = fresh.reload_run("tab-2", row.run.id)
     assert run.threshold == 0.0 and run.plan.frame_answer(1).mask[:8, :8].all()
     calls = counter.calls
-    assert fresh.segment("tab-2", "the orange cross", CROP, 0.0).cached and counter.calls == calls
+    assert fresh.segment("tab-2", "the orange cross", fresh.settings(CROP, 0.0)).cached and counter.calls == calls
 
 
 @pytest.mark.parametrize("content, match", [
@@ -169,14 +169,14 @@ def test_an_upload_over_the_size_limit_is_refused_before_decoding(tiny_model, tm
 
 def test_bad_settings_are_named(service, clip):
     with pytest.raises(InputError, match="load a video first"):
-        service.segment(S, "the cross", CROP, 0.7)
+        service.segment(S, "the cross", service.settings(CROP, 0.7))
     service.open_video(S, clip)
     with pytest.raises(InputError, match="type an expression"):
-        service.segment(S, "   ", CROP, 0.7)
+        service.segment(S, "   ", service.settings(CROP, 0.7))
     with pytest.raises(InputError, match="crop size"):
-        service.segment(S, "the cross", 0, 0.7)
+        service.segment(S, "the cross", service.settings(0, 0.7))
     with pytest.raises(InputError, match="threshold"):
-        service.segment(S, "the cross", CROP, 1.5)
+        service.segment(S, "the cross", service.settings(CROP, 1.5))
     with pytest.raises(InputError, match="no run yet"):
         service.reselect(S, 0.5)
 
@@ -190,35 +190,40 @@ def test_a_second_run_while_one_runs_is_refused_clearly_then_works(service, clip
         inside.set()
         release.wait(30)
 
-    first = threading.Thread(target=service.segment, args=("a", "the orange cross", CROP, 0.7),
+    first = threading.Thread(target=service.segment, args=("a", "the orange cross", service.settings(CROP, 0.7)),
                              kwargs={"progress": hold})
     first.start()
     assert inside.wait(60)
     with pytest.raises(BusyError, match="busy with another run"):
-        service.segment("b", "the white object", CROP, 0.7)
+        service.segment("b", "the white object", service.settings(CROP, 0.7))
     release.set()
     first.join(60)
-    assert service.segment("b", "the white object", CROP, 0.7).run is not None
+    assert service.segment("b", "the white object", service.settings(CROP, 0.7)).run is not None
 
 
 def test_cancel_stops_after_the_current_crop_and_stores_nothing(service, clip, counter):
     service.open_video(S, clip)
-    outcome = service.segment(S, "the orange cross", CROP, 0.7, progress=lambda step: service.cancel(S))
+    outcome = service.segment(S, "the orange cross", service.settings(CROP, 0.7),
+                              progress=lambda step: service.cancel(S))
     assert outcome.cancelled and outcome.run is None
     assert service.store.count("runs") == 0
     assert not service.cancel(S)  # nothing runs any more, and the lock is free again:
-    assert service.segment(S, "the orange cross", CROP, 0.7).run is not None
+    assert service.segment(S, "the orange cross", service.settings(CROP, 0.7)).run is not None
 
 
-def test_linking_crops_is_asked_of_the_model_only_when_it_can(service, clip, counter):
+def test_linking_crops_runs_through_the_service(service, clip, counter, tiny_model):
     service.open_video(S, clip)
-    if service.links_crops():
-        result = service.segment(S, "the orange cross", CROP, 0.7, link_crops=True).run.result
-        assert all(t.link_id >= 0 for t in result.trajectories)
-    else:
-        with pytest.raises(InputError, match="cannot link"):
-            service.segment(S, "the orange cross", CROP, 0.7, link_crops=True)
-        assert counter.calls == 0
+    settings = service.settings(CROP, 0.7, link_crops=True)
+    outcome = service.segment(S, "the orange cross", settings)
+    linked = outcome.run.result
+    assert counter.calls == 1 and linked.settings == settings
+    direct = tiny_model.segment(str(clip), "the orange cross", settings)
+    assert [(t.link_id, t.score, t.rles) for t in linked.trajectories] == \
+        [(t.link_id, t.score, t.rles) for t in direct.trajectories]
+    assert service.store.get_run(outcome.run.run_id).link_crops
+    plain = service.segment(S, "the orange cross", service.settings(CROP, 0.7)).run.result
+    assert counter.calls == 2 and not plain.settings.link_crops  # another cache entry: linking is in the key
+    assert [t.link_id for t in plain.trajectories] == [t.trajectory_id for t in plain.trajectories]
 
 
 def test_painted_mask_reads_the_editor_layer_at_the_video_size():
@@ -242,10 +247,9 @@ def test_examples_are_shipped_small_with_expressions():
 
 
 def test_settings_left_out_are_the_models_recommended_ones(service, clip, tiny_model, monkeypatch):
-    cfg = tiny_model.cfg
-    assert service.default_settings == (cfg.crop_size, cfg.threshold)
-    monkeypatch.setattr(tiny_model, "cfg", dataclasses.replace(cfg, threshold=0.05, crop_size=CLIP_FRAMES))
-    assert service.default_settings == (CLIP_FRAMES, 0.05)
+    assert service.defaults == tiny_model.defaults
+    monkeypatch.setattr(tiny_model, "defaults", ModelDefaults(crop_size=CLIP_FRAMES, threshold=0.05))
+    assert service.settings() == SegmentSettings(crop_size=CLIP_FRAMES, threshold=0.05)
     service.open_video(S, clip)
     run = service.segment(S, "the orange cross").run
     assert (run.result.crop_size, run.threshold) == (CLIP_FRAMES, 0.05)

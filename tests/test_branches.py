@@ -106,8 +106,10 @@ def test_a_model_without_parameters_plugs_into_inference_cache_and_linking():
     assert result.crop_size == 4 and len(result.trajectories) == 9 and len(result.selected) == 3
     assert result.frame_mask(0).any()
     calls = ChannelBranch.calls
-    linked = segment(model, frames, "the red square", crop_size=5, link_crops=True, cache=cache)
+    linked = segment(model, frames, "the red square",
+                     model.defaults.settings(crop_size=5, link_crops=True), cache=cache)
     assert ChannelBranch.calls == calls  # every frame's features came from the cache
     assert cache.stats.feature_hits == 10 and cache.stats.token_hits == 10
     assert sorted({t.link_id for t in linked.trajectories}) == [0, 1, 2]  # one identity per channel
-    assert np.array_equal(linked.masks, segment(model, frames, "red", crop_size=5, link_crops=True).masks)
+    assert np.array_equal(linked.masks, segment(model, frames, "red",
+                                                model.defaults.settings(crop_size=5, link_crops=True)).masks)

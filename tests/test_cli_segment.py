@@ -37,7 +37,8 @@ def one_thread():
 def reference(setup):
     """The same run in-process, to check what the CLI wrote."""
     model_dir, video = setup
-    return checkpoint.load_model(model_dir).segment(video, EXPRESSION, crop_size=4, threshold=0.5)
+    model = checkpoint.load_model(model_dir)
+    return model.segment(video, EXPRESSION, model.defaults.settings(crop_size=4, threshold=0.5))
 
 
 def test_writes_masks_overlay_and_scores(setup, reference, tmp_path, capsys):
@@ -74,7 +75,7 @@ def test_writes_masks_overlay_and_scores(setup, reference, tmp_path, capsys):
     (["--expression", " "], "expression is empty"),
     (["--video", "nowhere.mp4"], "no such video"),
     (["--checkpoint", "no_such_model"], "no such checkpoint folder"),
-    (["--crop-size", "0"], "crop_size"),
+    (["--crop-size", "0"], "crop size"),
     (["--device", "abacus"], "device 'abacus' is not usable"),
 ])
 def test_bad_input_is_one_line_and_exit_2(setup, tmp_path, capsys, args, message):

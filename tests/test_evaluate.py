@@ -9,6 +9,7 @@ import pytest
 
 from derrvos_core.datasets import open_dataset
 from derrvos_core.datasets.synthref import SynthRefConfig, generate_synthref
+from derrvos_core.settings import SegmentSettings
 from derrvos_core.evaluation import (EvalSettings, decode_trajectories, evaluate, oracle_selection,
                                      score_masks,
                                      write_report)
@@ -36,7 +37,8 @@ def _result(tracks: list, crop_size: int, selected=(), scores=None) -> Segmentat
             tid = len(trajectories)
             score = (scores or {}).get(tid, 0.5)
             trajectories.append(TrajectoryResult(tid, start // crop_size, start, score, rles, tid))
-    return SegmentationResult(t_len, h, w, tuple(trajectories), 0.7, crop_size, selected=tuple(selected))
+    return SegmentationResult(t_len, h, w, tuple(trajectories), SegmentSettings(crop_size, 0.7),
+                              selected=tuple(selected))
 
 
 def _object_tracks(root, split: str) -> dict:

@@ -15,7 +15,7 @@ from PIL import Image
 
 from derrvos_core.errors import InputError
 from derrvos_core.result import decode_rle
-from derrvos_core.store import RunSettings, Store
+from derrvos_core.store import RunContext, Store
 from derrvos_core.store import export_formats
 from derrvos_core.store.coco_rle import read_coco_rle
 from derrvos_core.store.export import SIDECAR, ExportError, export_dataset, export_zip
@@ -33,7 +33,7 @@ def filled(tmp_path) -> tuple[Store, dict]:
                              height=H, width=W)
     cars = store.add_video(make_frames(tmp_path / "videos" / "cars", seed=2), fps=10, num_frames=T,
                            height=H, width=W)
-    corrected = store.save_run(horses, "the brown horse", make_result(), "tiny@1", RunSettings())
+    corrected = store.save_run(horses, "the brown horse", make_result(), "tiny@1", RunContext())
     untouched = store.save_run(horses, "the \"other\" horse\non the right", make_result().select(0.45),
                                "tiny@1")
     car = store.save_run(cars, "the car", make_result(), "tiny@1")

@@ -123,8 +123,9 @@ def model():
 
 def test_linking_is_off_by_default_and_then_crops_are_independent(model):
     frames = moving_squares(12)
-    default = model.segment(frames, "the red square", crop_size=4, threshold=0.0)
-    off = model.segment(frames, "the red square", crop_size=4, threshold=0.0, link_crops=False)
+    default = model.segment(frames, "the red square", model.defaults.settings(crop_size=4, threshold=0.0))
+    off = model.segment(frames, "the red square",
+                        model.defaults.settings(crop_size=4, threshold=0.0, link_crops=False))
     assert [(t.score, t.rles, t.link_id) for t in default.trajectories] == \
         [(t.score, t.rles, t.link_id) for t in off.trajectories]
     assert all(t.link_id == t.trajectory_id for t in off.trajectories)
@@ -136,7 +137,8 @@ def test_linking_is_off_by_default_and_then_crops_are_independent(model):
 
 def test_linked_run_gives_one_identity_and_score_per_link(model):
     frames = moving_squares(12)
-    linked = model.segment(frames, "the red square", crop_size=4, threshold=0.0, link_crops=True)
+    linked = model.segment(frames, "the red square",
+                           model.defaults.settings(crop_size=4, threshold=0.0, link_crops=True))
     links: dict[int, list] = {}
     for t in linked.trajectories:
         links.setdefault(t.link_id, []).append(t)
@@ -145,7 +147,7 @@ def test_linked_run_gives_one_identity_and_score_per_link(model):
         assert len({t.crop_index for t in members}) == len(members)  # one trajectory per crop
         assert len({t.score for t in members}) == 1
     # the first crop starts a fresh tracker either way: same masks as without linking
-    off = model.segment(frames, "the red square", crop_size=4, threshold=0.0)
+    off = model.segment(frames, "the red square", model.defaults.settings(crop_size=4, threshold=0.0))
     assert [t.rles for t in linked.trajectories if t.crop_index == 0] == \
         [t.rles for t in off.trajectories if t.crop_index == 0]
     picked = linked.select(float(np.median([t.score for t in linked.trajectories])))

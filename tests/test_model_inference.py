@@ -59,7 +59,7 @@ def frames():
 
 @pytest.fixture(scope="module")
 def result(model, frames) -> SegmentationResult:
-    return model.segment(frames, EXPRESSION, crop_size=CROP, threshold=0.0)
+    return model.segment(frames, EXPRESSION, model.defaults.settings(crop_size=CROP, threshold=0.0))
 
 
 def test_result_covers_the_video_at_its_size(model, result):
@@ -98,7 +98,7 @@ def test_masks_follow_the_model_upsampled(model, frames, result):
 def test_select_equals_a_fresh_run(model, frames, result):
     scores = sorted(t.score for t in result.trajectories)
     threshold = (scores[len(scores) // 2] + scores[len(scores) // 2 + 1]) / 2
-    fresh = model.segment(frames, EXPRESSION, crop_size=CROP, threshold=threshold)
+    fresh = model.segment(frames, EXPRESSION, model.defaults.settings(crop_size=CROP, threshold=threshold))
     again = result.select(threshold)
     assert 0 < len(again.selected) < len(result.trajectories)
     assert again.selected == fresh.selected
@@ -114,7 +114,7 @@ def test_select_equals_a_fresh_run(model, frames, result):
 def test_crops_are_independent(model, frames, result):
     changed = frames.copy()
     changed[10:] = 255 - changed[10:]  # only the third crop's frames differ
-    other = model.segment(changed, EXPRESSION, crop_size=CROP, threshold=0.0)
+    other = model.segment(changed, EXPRESSION, model.defaults.settings(crop_size=CROP, threshold=0.0))
     same = [t for t in result.trajectories if t.crop_index < 2]
     assert [t for t in other.trajectories if t.crop_index < 2] == same
     third = [(t.score, t.rles) for t in result.trajectories if t.crop_index == 2]
@@ -123,25 +123,25 @@ def test_crops_are_independent(model, frames, result):
 
 def test_mp4_and_reader_give_masks_of_the_video_size(model, frames, tmp_path):
     path = write_mp4(tmp_path / "clip.mp4", frames)
-    by_path = model.segment(path, EXPRESSION, crop_size=8)
+    by_path = model.segment(path, EXPRESSION, model.defaults.settings(crop_size=8))
     assert by_path.masks.shape == (T, H, W) and len(by_path.trajectories) == 2 * 16
     with open_video(path) as reader:
-        by_reader = model.segment(reader, EXPRESSION, crop_size=8)
+        by_reader = model.segment(reader, EXPRESSION, model.defaults.settings(crop_size=8))
         assert reader.read(0, 1).shape == (1, H, W, 3)  # a reader passed in stays open
     assert [t.score for t in by_reader.trajectories] == [t.score for t in by_path.trajectories]
 
 
 def test_segment_iter_progress_and_cancel(model, frames):
-    steps = list(model.segment_iter(frames, EXPRESSION, crop_size=6))
+    steps = list(model.segment_iter(frames, EXPRESSION, model.defaults.settings(crop_size=6)))
     assert steps[:-1] == [SegmentProgress(0, 3, 6, T), SegmentProgress(1, 3, 12, T),
                           SegmentProgress(2, 3, T, T)]
     assert isinstance(steps[-1], SegmentationResult) and steps[-1].crop_size == 6
     calls = []
-    model.segment(frames[:4], EXPRESSION, crop_size=2,
-                  progress=lambda done, total: calls.append((done, total)))
+    model.segment(frames[:4], EXPRESSION, model.defaults.settings(crop_size=2),
+                  progress=lambda step: calls.append((step.crop_index + 1, step.num_crops)))
     assert calls == [(1, 2), (2, 2)]
     model.train()
-    gen = model.segment_iter(frames, EXPRESSION, crop_size=6)
+    gen = model.segment_iter(frames, EXPRESSION, model.defaults.settings(crop_size=6))
     assert isinstance(next(gen), SegmentProgress)
     assert not torch.is_inference_mode_enabled()  # the caller runs outside inference mode between crops
     gen.close()  # cancel
@@ -151,7 +151,7 @@ def test_segment_iter_progress_and_cancel(model, frames):
 
 def test_long_expression_is_truncated_with_a_warning(model, frames):
     words = " ".join(["the red square moving right"] * 20)
-    out = model.segment(frames[:3], words, crop_size=3)
+    out = model.segment(frames[:3], words, model.defaults.settings(crop_size=3))
     assert len(out.warnings) == 1 and "cut to" in out.warnings[0]
     assert words.startswith(out.expression) and len(out.expression.encode()) == model.cfg.max_text_len - 2
 
@@ -162,13 +162,13 @@ def test_long_expression_is_truncated_with_a_warning(model, frames):
     ("missing.mp4", EXPRESSION, {}, VideoError, "no such video"),
     ("float", EXPRESSION, {}, InputError, "uint8"),
     ("empty", EXPRESSION, {}, InputError, "no pixels"),
-    ("frames", EXPRESSION, {"crop_size": 0}, InputError, "crop_size"),
+    ("frames", EXPRESSION, {"crop_size": 0}, InputError, "crop size"),
     ("frames", EXPRESSION, {"threshold": 1.5}, InputError, "threshold"),
 ])
 def test_bad_input_fails_at_the_call(model, frames, tmp_path, video, expression, kwargs, error, message):
     videos = {"frames": frames, "missing.mp4": tmp_path / "missing.mp4", "float": frames.astype(np.float32),
               "empty": frames[:0]}
     with pytest.raises(error, match=message):
-        model.segment_iter(videos[video], expression, **kwargs)  # raised before the first step
+        model.segment_iter(videos[video], expression, model.defaults.settings(**kwargs))  # before any step
     with pytest.raises(error, match=message):
-        model.segment(videos[video], expression, **kwargs)
+        model.segment(videos[video], expression, model.defaults.settings(**kwargs))

@@ -10,7 +10,8 @@ from sqlalchemy import create_engine, inspect, text
 
 from derrvos_core.errors import InputError
 from derrvos_core.result import SegmentationResult, TrajectoryResult
-from derrvos_core.store import CorrectionKind, RunSettings, Store
+from derrvos_core.settings import SegmentSettings
+from derrvos_core.store import CorrectionKind, RunContext, Store
 from derrvos_core.store.engine import DEFAULT_URL, resolve_url
 from derrvos_core.store.rle import encode_rle
 from tests.pg import postgres  # noqa: F401  (fixture)
@@ -47,14 +48,15 @@ def make_result(num_frames: int = T, crop_size: int = 3) -> SegmentationResult:
                                                  score=score - 0.01 * crop, rles=rles, link_id=k))
             tid += 1
     result = SegmentationResult(num_frames=num_frames, height=H, width=W, trajectories=tuple(trajectories),
-                                threshold=0.7, crop_size=crop_size, expression="the left square")
+                                settings=SegmentSettings(crop_size=crop_size, threshold=0.7),
+                                expression="the left square")
     return result.select(0.7)
 
 
 def seeded_store(store: Store, folder: Path, seed: int = 0) -> tuple[Store, int]:
     video = store.add_video(make_frames(folder, seed=seed), fps=10.0, num_frames=T, height=H, width=W)
     run_id = store.save_run(video, "the left square", make_result(), "derrvos-tiny@abc123",
-                            RunSettings(device="cpu"), {"trajectory": 0.5, "tais": 0.25})
+                            RunContext(device="cpu", model_name="derrvos-tiny"), {"trajectory": 0.5, "tais": 0.25})
     return store, run_id
 
 

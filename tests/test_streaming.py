@@ -44,7 +44,7 @@ def test_trajectory_rles_equal_upsample_then_encode(size, monkeypatch):
 
 
 def test_result_holds_only_rle(model):
-    result = model.segment(moving_squares(8), EXPRESSION, crop_size=4, threshold=0.0)
+    result = model.segment(moving_squares(8), EXPRESSION, model.defaults.settings(crop_size=4, threshold=0.0))
     for t in result.trajectories:
         assert isinstance(t.rles, tuple)
         for r in t.rles:
@@ -58,7 +58,7 @@ def test_frames_are_read_crop_by_crop(model, tmp_path):
         reads = []
         read = reader.read
         reader.read = lambda start, stop: reads.append((start, stop)) or read(start, stop)
-        model.segment(reader, EXPRESSION, crop_size=4)
+        model.segment(reader, EXPRESSION, model.defaults.settings(crop_size=4))
     assert reads == [(0, 4), (4, 8), (8, 11)]
 
 
@@ -66,7 +66,7 @@ def _peak_python_bytes(model, path) -> tuple[int, int]:
     """(peak bytes traced by tracemalloc (numpy frames and masks, Python objects), RLE bytes kept)."""
     tracemalloc.start()
     try:
-        result = model.segment(path, EXPRESSION, crop_size=4, threshold=0.0)
+        result = model.segment(path, EXPRESSION, model.defaults.settings(crop_size=4, threshold=0.0))
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

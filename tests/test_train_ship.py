@@ -37,8 +37,8 @@ def test_memoized_segment_equals_plain(setup):
     inner = fast.trajectory.refine
     fast.trajectory.refine = lambda *a, **k: calls.append(1) or inner(*a, **k)
     for text in ("the red circle", "the square on the left"):
-        a = plain.segment(frames, text, crop_size=4, threshold=0.5)
-        b = fast.segment(frames, text, crop_size=4, threshold=0.5)
+        a = plain.segment(frames, text, plain.defaults.settings(crop_size=4, threshold=0.5))
+        b = fast.segment(frames, text, fast.defaults.settings(crop_size=4, threshold=0.5))
         assert [t.score for t in a.trajectories] == pytest.approx([t.score for t in b.trajectories], abs=1e-6)
         assert np.array_equal(a.masks, b.masks)
     assert len(calls) == 2  # two crops, computed once for both expressions
@@ -83,4 +83,4 @@ def test_recommended_threshold_goes_into_the_config_and_becomes_the_default(setu
     assert after.cfg.threshold == 0.5 and before.cfg.threshold == 0.7
     assert after.version == before.version  # the weights did not change
     frames = open_dataset("synthref", setup / "data", "test")[0].load_frames()
-    assert after.segment(frames, "the red circle", crop_size=4).threshold == 0.5
+    assert after.segment(frames, "the red circle", after.defaults.settings(crop_size=4)).threshold == 0.5

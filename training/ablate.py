@@ -41,7 +41,8 @@ def sweep(model, samples, thresholds=THRESHOLDS, crop_sizes=CROP_SIZES, base_cro
     start = time.perf_counter()
     for n, sample in enumerate(samples, 1):
         frames, gt = sample.load_frames(), np.asarray(sample.target_masks, dtype=bool)
-        result = model.segment(frames, sample.expression, crop_size=base_crop, threshold=base_threshold)
+        result = model.segment(frames, sample.expression,
+                               model.defaults.settings(crop_size=base_crop, threshold=base_threshold))
         for t in thresholds:
             by_threshold[t].append(score_masks(gt, result.select(t).masks))
         for c in crop_sizes:
@@ -50,7 +51,8 @@ def sweep(model, samples, thresholds=THRESHOLDS, crop_sizes=CROP_SIZES, base_cro
                 by_crop[c].append(by_threshold[base_threshold][-1] if base_threshold in by_threshold
                                   else score_masks(gt, result.masks))
                 continue
-            r = model.segment(frames, sample.expression, crop_size=size, threshold=base_threshold)
+            r = model.segment(frames, sample.expression,
+                              model.defaults.settings(crop_size=size, threshold=base_threshold))
             by_crop[c].append(score_masks(gt, r.masks))
         if progress and (n % 20 == 0 or n == len(samples)):
             progress(f"  {n}/{len(samples)} expressions ({time.perf_counter() - start:.0f} s)")

@@ -93,7 +93,7 @@ def reselect_ms(result, repeats: int = 21) -> float:
 def rss_child(path: Path) -> None:
     """Run in a subprocess: segment `path` without a cache and print peak RSS in MiB (JSON)."""
     model, _ = pick_model()
-    result, seconds = timed(lambda: model.segment(path, EXPRESSION, crop_size=36))
+    result, seconds = timed(lambda: model.segment(path, EXPRESSION, model.defaults.settings(crop_size=36)))
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     print(json.dumps({"rss_mib": rss_kib / 1024, "seconds": seconds, "frames": result.num_frames,
                       "rles": sum(r is not None for t in result.trajectories for r in t.rles)}))
@@ -113,10 +113,10 @@ def gpu_full(folder: Path, num_frames: int = 108) -> dict | None:
     model = DeRVOS.from_config(DeRVOSConfig.full()).eval().cuda()
     frames = np.stack(list(shape_frames(num_frames)))
     with torch.autocast("cuda", dtype=torch.bfloat16):
-        model.segment(frames[:36], EXPRESSION, crop_size=36)
+        model.segment(frames[:36], EXPRESSION, model.defaults.settings(crop_size=36))
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-        _, seconds = timed(lambda: (model.segment(frames, EXPRESSION, crop_size=36),
+        _, seconds = timed(lambda: (model.segment(frames, EXPRESSION, model.defaults.settings(crop_size=36)),
                                     torch.cuda.synchronize()))
     return {"fps": num_frames / seconds, "peak_gib": torch.cuda.max_memory_allocated() / 2 ** 30,
             "device": torch.cuda.get_device_name()}
@@ -151,7 +151,8 @@ def component_times(model, video: Path, num_frames: int) -> list[tuple[str, floa
             lambda m, a, o, label=label: spent.__setitem__(label, spent[label] + time.perf_counter()
                                                            - started[label])))
     try:
-        _, total = timed(lambda: model.segment(video, EXPRESSION, crop_size=36, threshold=0.7))
+        _, total = timed(lambda: model.segment(video, EXPRESSION,
+                                               model.defaults.settings(crop_size=36, threshold=0.7)))
     finally:
         for handle in handles:
             handle.remove()
@@ -169,8 +170,11 @@ def measure(args) -> tuple[list[tuple[str, str, str]], str, list[tuple[str, floa
     model, which = pick_model()
     decode = decode_fps(video)
     cache = SegmentCache(max_bytes=2 << 30)
-    result, first = timed(lambda: model.segment(video, EXPRESSION, crop_size=36, threshold=0.7, cache=cache))
-    _, again = timed(lambda: model.segment(video, EXPRESSION, crop_size=18, threshold=0.7, cache=cache))
+    result, first = timed(lambda: model.segment(video, EXPRESSION,
+                                                model.defaults.settings(crop_size=36, threshold=0.7),
+                                                cache=cache))
+    _, again = timed(lambda: model.segment(video, EXPRESSION,
+                                           model.defaults.settings(crop_size=18, threshold=0.7), cache=cache))
     e2e = args.frames / first
     short, long = (peak_rss(make_video(folder, n), args.threads) for n in args.rss_frames)
     rows = [

@@ -79,8 +79,9 @@ def run_setting(model, dataset, cache: SegmentCache, crop_size: int, link: bool,
     identities: list[int] = []
 
     def segment(frames, expression):
-        result = model.segment(frames, expression, crop_size=crop_size, threshold=threshold,
-                               link_crops=link, cache=cache)
+        result = model.segment(frames, expression,
+                               model.defaults.settings(crop_size=crop_size, threshold=threshold, link_crops=link),
+                               cache=cache)
         chosen = set(result.selected)
         identities.append(len({t.link_id if link else t.trajectory_id
                                for t in result.trajectories if t.trajectory_id in chosen}))

@@ -30,8 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", required=True)
     parser.add_argument("--checkpoint", default="default", help="model folder or name (load_model)")
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--crop-size", type=int, default=36)
-    parser.add_argument("--threshold", type=float, default=0.7)
+    parser.add_argument("--crop-size", type=int, default=None, help="frames per crop (default: the model's)")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="selection threshold (default: the model's recommended one)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate the first N expressions only")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random-trajectory baseline")
     parser.add_argument("--device", default="cpu")
@@ -48,8 +49,9 @@ def run(args: argparse.Namespace) -> int:
 
         dataset = open_dataset(args.dataset, args.root, args.split)
         model = load_model(args.checkpoint, device=args.device)
+        settings = settings.for_model(model.defaults)
         report = evaluate(model_segmenter(model, settings), dataset, args.out, settings, progress=_progress)
-        report.info = {"checkpoint": str(args.checkpoint), "model_version": getattr(model, "version", None)}
+        report.info = {"checkpoint": str(args.checkpoint), "model_version": model.version}
         paths = write_report(report, args.out)
     except DeRVOSError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -123,9 +123,8 @@ def _build(s: RefitSettings, base_dir: Path, train: list, held_out: list, data: 
     model = load_model(str(base_dir), device=device)
     base_version, base_name = model.version, model.name
     name = s.name or (base_name if base_name.endswith("-refit") else f"{base_name}-refit")
-    ev = EvalSettings(crop_size=s.crop_size or model.cfg.crop_size,
-                      threshold=model.cfg.threshold if s.threshold is None else s.threshold,
-                      seed=s.seed, write_annotations=False)
+    ev = EvalSettings(crop_size=s.crop_size or None, threshold=s.threshold, seed=s.seed,
+                      write_annotations=False).for_model(model.defaults)
     sets = {"held_out": held_out, **({"train": train} if s.eval_train else {})}
     log(f"scoring the base model {base_version} ...")
     before = score_sets(model, sets, ev, work / "eval")

@@ -85,12 +85,8 @@ def evaluate(root: Path, checkpoint: Path, workers: int = 1, limit: int | None =
     from derrvos_core.evaluation import format_summary
     from training.trainer.fast_eval import evaluate_checkpoint
 
-    from derrvos_core.model import load_model
-
-    threshold = load_model(str(checkpoint)).cfg.threshold  # the recommended one after `calibrate`
-    start = time.perf_counter()
-    report = evaluate_checkpoint(checkpoint, "synthref", root, "test", EVAL_DIR, workers=workers, limit=limit,
-                                 threshold=threshold)
+    start = time.perf_counter()  # at the model's recommended threshold (set by `calibrate`)
+    report = evaluate_checkpoint(checkpoint, "synthref", root, "test", EVAL_DIR, workers=workers, limit=limit)
     print(format_summary(report), flush=True)
     _record("eval_test", time.perf_counter() - start,
             ["python", "training/train_default.py", "--only", "eval", "  # = training/evaluate.py --dataset synthref",

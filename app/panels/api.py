@@ -10,6 +10,7 @@ import gradio as gr
 from app.examples import VIDEO_SUFFIXES
 from app.panels.common import shows_errors, user_name
 from app.panels.settings import MODEL_QUEUE
+from derrvos_core.settings import ModelDefaults
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class ApiPanel:
     scores: gr.JSON
 
 
-def build_api_panel(crop_size: int = 36, threshold: float = 0.7) -> ApiPanel:
+def build_api_panel(defaults: ModelDefaults) -> ApiPanel:
     gr.Markdown("One call does it all: the same as `gradio_client.Client(url).predict(handle_file(video), "
                 "expression, crop_size, threshold, api_name=\"/segment\")`. The run is stored like any "
                 "other.")
@@ -32,8 +33,8 @@ def build_api_panel(crop_size: int = 36, threshold: float = 0.7) -> ApiPanel:
         with gr.Column():
             video = gr.File(label="Video", type="filepath", file_types=["video", *VIDEO_SUFFIXES])
             expression = gr.Textbox(label="Expression")
-            crop_size = gr.Number(crop_size, label="Crop size", precision=0, minimum=1)
-            threshold = gr.Number(threshold, label="Threshold", minimum=0, maximum=1)
+            crop_size = gr.Number(defaults.crop_size, label="Crop size", precision=0, minimum=1)
+            threshold = gr.Number(defaults.threshold, label="Threshold", minimum=0, maximum=1)
             run = gr.Button("Segment", variant="primary")
         with gr.Column():
             overlay = gr.Video(label="Overlay", interactive=False)
@@ -47,7 +48,7 @@ def wire_api_panel(panel: ApiPanel, service) -> None:
     def segment(video: str | None, expression: str, crop_size: float, threshold: float, request: gr.Request):
         if not video:
             raise gr.Error("Give a video file.", print_exception=False)
-        out = service.api_segment(video, expression, int(crop_size), float(threshold),
+        out = service.api_segment(video, expression, crop_size, threshold,
                                   user=user_name(request), name=Path(video).name)
         return str(out.overlay_video), str(out.masks_zip), out.scores
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from app.panels.common import PRIVATE, session_id, shows_errors, user_name
+from derrvos_core.settings import ModelDefaults
 
 MODEL_QUEUE = "model"
 """One model run at a time over all tabs and the API: later ones wait in Gradio's queue (the page
@@ -23,16 +24,16 @@ class SettingsPanel:
     status: gr.Markdown
 
 
-def build_settings_panel(crop_size: int = 36, threshold: float = 0.7) -> SettingsPanel:
-    """The panel, its sliders starting at the model's recommended `crop_size` and `threshold`."""
+def build_settings_panel(defaults: ModelDefaults) -> SettingsPanel:
+    """The panel, its sliders starting at the model's recommended crop size and threshold."""
     gr.Markdown("### 2 · Expression and settings")
     expression = gr.Textbox(label="Expression", placeholder="e.g. the red circle moving to the left",
                             lines=1, max_lines=3, elem_id="expression")
-    crop_size = gr.Slider(1, 120, value=crop_size, step=1, label="Crop size (frames per inference block)",
+    crop_size = gr.Slider(1, 120, value=defaults.crop_size, step=1, label="Crop size (frames per inference block)",
                           info="Changing it needs a Run; sizes already run for this expression come "
                                "from the cache.",
                           elem_id="crop-size")
-    threshold = gr.Slider(0.0, 1.0, value=threshold, step=0.01, label="Confidence threshold",
+    threshold = gr.Slider(0.0, 1.0, value=defaults.threshold, step=0.01, label="Confidence threshold",
                           info="Re-selects trajectories from cached scores at once: no model call. "
                                "Starts at the model's recommended value.",
                           elem_id="threshold")
@@ -58,8 +59,9 @@ def wire_settings_panel(panel: SettingsPanel, service) -> dict[str, list]:
                      desc=f"crop {step.crop_index + 1}/{step.num_crops} · "
                           f"{step.frames_done}/{step.num_frames} frames", unit="crops")
 
-        outcome = service.segment(session_id(request), expression, int(crop_size), threshold,
-                                  link_crops=link_crops, user=user_name(request), progress=report)
+        outcome = service.segment(session_id(request), expression,
+                                  service.settings(crop_size, threshold, link_crops),
+                                  user=user_name(request), progress=report)
         if outcome.cancelled:
             gr.Info("Run cancelled; nothing was stored.")
             return "Run cancelled."

@@ -11,7 +11,7 @@ makes one from a DeRVOS model. Predictions are written in the benchmark-server l
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -22,6 +22,7 @@ from derrvos_core.evaluation.baselines import (BASELINES, baseline_selections, c
                                                sample_rng)
 from derrvos_core.evaluation.scoring import score_masks, summarize
 from derrvos_core.masks import write_binary_png
+from derrvos_core.settings import ModelDefaults
 
 GROUP_KEYS = ("category", "annotator", "held_out")  # reported apart when a dataset has them
 
@@ -31,20 +32,26 @@ class EvalSettings:
     """How to evaluate.
 
     Attributes:
-        crop_size: frames per inference crop (DESIGN.md: 36).
-        threshold: confidence threshold of the model's selection (0.7).
+        crop_size: frames per inference crop; None: the model's recommended one (`for_model`).
+        threshold: confidence threshold of the model's selection; None: the model's recommended one
+            (0.3 for the shipped model, not the paper's 0.7 it rarely reaches).
         limit: evaluate only the first `limit` expressions (None: all).
         seed: seed of the random baseline.
         baselines: also score the random / largest / oracle selections.
         write_annotations: write the benchmark-server PNGs.
     """
 
-    crop_size: int = 36
-    threshold: float = 0.7
+    crop_size: int | None = None
+    threshold: float | None = None
     limit: int | None = None
     seed: int = 0
     baselines: bool = True
     write_annotations: bool = True
+
+    def for_model(self, defaults: ModelDefaults) -> EvalSettings:
+        """These settings with the model's recommended crop size and threshold where none is named."""
+        run = defaults.settings(crop_size=self.crop_size, threshold=self.threshold)
+        return replace(self, crop_size=run.crop_size, threshold=run.threshold)
 
 
 @dataclass
@@ -87,9 +94,11 @@ class EvaluationReport:
 
 
 def model_segmenter(model, settings: EvalSettings) -> Callable:
-    """segment(frames, expression) with the model's own selection at settings.threshold."""
+    """segment(frames, expression) with the model's own selection at settings.threshold (or its default)."""
+    run = model.defaults.settings(crop_size=settings.crop_size, threshold=settings.threshold)
+
     def segment(frames: np.ndarray, expression: str):
-        return model.segment(frames, expression, crop_size=settings.crop_size, threshold=settings.threshold)
+        return model.segment(frames, expression, run)
     return segment
 
 

@@ -1,6 +1,11 @@
 """The DeRVOS model: config, module, checkpoints and whole-video inference."""
-from derrvos_core.model.branches import (ModelDefaults, MultimodalBranch, SegmentationModel, Selector,
-                                         TrajectoryBranch)
+from derrvos_core.model.branches import (
+                                         ModelDefaults,
+                                         MultimodalBranch,
+                                         SegmentationModel,
+                                         Selector,
+                                         TrajectoryBranch,
+)
 from derrvos_core.model.cache import CacheStats, SegmentCache
 from derrvos_core.model.checkpoint import DEFAULT_MODEL, load_model
 from derrvos_core.model.config import DeRVOSConfig

@@ -12,13 +12,12 @@ keep it frame by frame; per-crop work (`trajectories`, `scores`) sees a whole cr
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
 
-from derrvos_core.errors import InputError
+from derrvos_core.settings import ModelDefaults
 from derrvos_core.trajectory.types import Trajectories
 
 
@@ -93,22 +92,6 @@ class Selector(Protocol):
 
     def scores(self, trajectories: Trajectories, tokens: FrameFeatures | None, expression: Expression
                ) -> torch.Tensor: ...
-
-
-@dataclass(frozen=True)
-class ModelDefaults:
-    """The settings a model recommends when the caller names none (written in its card)."""
-
-    #: Frames per inference crop.
-    crop_size: int
-    #: Confidence a trajectory must reach to be selected.
-    threshold: float
-
-    def __post_init__(self) -> None:
-        if isinstance(self.crop_size, bool) or not isinstance(self.crop_size, int) or self.crop_size < 1:
-            raise InputError(f"crop_size must be a whole number of frames >= 1, got {self.crop_size!r}")
-        if not 0.0 <= float(self.threshold) <= 1.0:
-            raise InputError(f"threshold must be in [0, 1], got {self.threshold}")
 
 
 @runtime_checkable

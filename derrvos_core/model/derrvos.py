@@ -13,18 +13,14 @@ import torch
 from torch import nn
 
 from derrvos_core.multimodal.branch import BEiT3Branch
+from derrvos_core.settings import ModelDefaults, SegmentSettings
 from derrvos_core.tais.tais import TAIS
 from derrvos_core.trajectory.branch import DVISBranch
 from derrvos_core.trajectory.types import Trajectories
 
-from .branches import (
-    Expression,
-    ModelDefaults,
-    MultimodalBranch,
-    Selector,
-    TrajectoryBranch,
-    crop_trajectories,
-)
+from . import inference
+from .branches import Expression, MultimodalBranch, Selector, TrajectoryBranch, crop_trajectories
+from .cache import SegmentCache
 from .config import DeRVOSConfig
 
 
@@ -116,28 +112,20 @@ class DeRVOS(nn.Module):
         return traj, self.selector.scores(traj, self.multimodal.frame_tokens(prepared, text), text)
 
     # -- whole videos ----------------------------------------------------------------------------
-    def segment_iter(self, video, expression: str, crop_size: int | None = None,
-                     threshold: float | None = None, at_least_one: bool = False, link_crops: bool = False,
-                     cache=None):
+    def segment_iter(self, video, expression: str, settings: SegmentSettings | None = None,
+                     cache: SegmentCache | None = None, video_key: str | None = None):
         """Generator: a `SegmentProgress` per crop, then the `SegmentationResult` (see `inference`)."""
-        from .inference import segment_iter
+        return inference.segment_iter(self, video, expression, settings, cache, video_key)
 
-        return segment_iter(self, video, expression, crop_size=crop_size, threshold=threshold,
-                            at_least_one=at_least_one, link_crops=link_crops, cache=cache)
-
-    def segment(self, video, expression: str, crop_size: int | None = None, threshold: float | None = None,
-                at_least_one: bool = False, progress=None, link_crops: bool = False, cache=None):
+    def segment(self, video, expression: str, settings: SegmentSettings | None = None, progress=None,
+                cache: SegmentCache | None = None, video_key: str | None = None):
         """Segment `video` (path, uint8 [T, H, W, 3] array or VideoReader) from `expression`.
 
-        `progress(done_crops, total_crops)` is called after every crop. `link_crops` (beyond the
-        paper, off by default) gives each object one `link_id` and one score over the whole video.
-        `cache` (a `SegmentCache`, owned by the caller) keeps per-frame features and tokens for the
-        next call on the same video (a new crop size or expression). Returns a SegmentationResult.
+        `settings` None runs at `defaults`; `progress(step)` is called after every crop. `cache` (a
+        `SegmentCache`, owned by the caller) keeps per-frame features and tokens for the next call on
+        the same video (a new crop size or expression). Returns a SegmentationResult.
         """
-        from .inference import segment
-
-        return segment(self, video, expression, crop_size=crop_size, threshold=threshold,
-                       at_least_one=at_least_one, progress=progress, link_crops=link_crops, cache=cache)
+        return inference.segment(self, video, expression, settings, progress, cache, video_key)
 
     def save(self, directory: str | Path, card_text: str | None = None, dtype: torch.dtype = torch.float32
              ) -> Path:

@@ -8,6 +8,7 @@ import torch
 
 from derrvos_core.errors import InputError
 from derrvos_core.result import SegmentationResult, TrajectoryResult, select_trajectories
+from derrvos_core.settings import SegmentSettings
 
 from .branches import Expression, SegmentationModel, TrajectoryBranch
 from .cache import SegmentCache
@@ -33,45 +34,55 @@ class SegmentProgress:
     num_frames: int
 
 
-def segment_iter(model: SegmentationModel, video, expression: str, crop_size: int | None = None,
-                 threshold: float | None = None, at_least_one: bool = False, link_crops: bool = False,
-                 cache: SegmentCache | None = None) -> Iterator[SegmentProgress | SegmentationResult]:
-    """A `SegmentProgress` after every crop of `crop_size` frames, then the `SegmentationResult`.
+def segment_iter(model: SegmentationModel, video, expression: str, settings: SegmentSettings | None = None,
+                 cache: SegmentCache | None = None, video_key: str | None = None
+                 ) -> Iterator[SegmentProgress | SegmentationResult]:
+    """A `SegmentProgress` after every crop of `settings.crop_size` frames, then the `SegmentationResult`.
 
-    Arguments are checked at the call (InputError / VideoError naming the cause), not at the first
-    step. Frames are read crop by crop, never the whole video at once, and masks are kept as RLE, so
-    memory does not grow with the video beyond the RLEs. Each crop runs on its own (a fresh branch
-    session), as in the paper, unless `link_crops` (beyond the paper; see `linking`): then the
-    session is carried over and neighbouring crops' trajectories are associated, so each object has
-    one `link_id` and one score over the video. With a `cache`, per-frame features and tokens come
-    from it when present (and are stored in it), and frames are not even decoded when both are; the
-    next crop is decoded on a worker thread while the model runs (`ReadAhead`). Stop iterating to
-    cancel: the video is closed. Only the `SegmentationModel` interfaces are used.
+    `settings` None runs at the model's defaults (`model.defaults.settings()`). Arguments are checked
+    at the call (InputError / VideoError naming the cause), not at the first step. Frames are read
+    crop by crop, never the whole video at once, and masks are kept as RLE, so memory does not grow
+    with the video beyond the RLEs. Each crop runs on its own (a fresh branch session), as in the
+    paper, unless `settings.link_crops` (beyond the paper; see `linking`): then the session is carried
+    over and neighbouring crops' trajectories are associated, so each object has one `link_id` and one
+    score over the video. With a `cache`, per-frame features and tokens come from it when present (and
+    are stored in it), and frames are not even decoded when both are; `video_key` is the video's
+    content hash when the caller has one (else the cache hashes the video). The next crop is decoded
+    on a worker thread while the model runs (`ReadAhead`). Stop iterating to cancel: the video is
+    closed. Only the `SegmentationModel` interfaces are used.
     """
-    crop_size = model.defaults.crop_size if crop_size is None else crop_size
-    threshold = model.defaults.threshold if threshold is None else threshold
-    if isinstance(crop_size, bool) or not isinstance(crop_size, int) or crop_size < 1:
-        raise InputError(f"crop_size must be a whole number of frames >= 1, got {crop_size!r}")
-    if not 0.0 <= float(threshold) <= 1.0:
-        raise InputError(f"threshold must be in [0, 1], got {threshold}")
+    settings = model.defaults.settings() if settings is None else settings
+    if not isinstance(settings, SegmentSettings):
+        raise InputError(f"settings must be SegmentSettings, got {type(settings).__name__}")
     if cache is not None and not isinstance(cache, SegmentCache):
         raise InputError(f"cache must be a SegmentCache or None, got {type(cache).__name__}")
     text = model.multimodal.read(expression)
     check_video(video)
-    linker = CropLinker(model.trajectory.new_session) if link_crops else None
-    return _crops(model, video, text, crop_size, float(threshold), bool(at_least_one), linker, cache)
+    if cache is not None and video_key is None:
+        video_key = cache.video_key(video)
+    linker = CropLinker(model.trajectory.new_session) if settings.link_crops else None
+    return _crops(model, video, text, settings, linker, cache, video_key)
 
 
-def segment(model: SegmentationModel, video, expression: str, crop_size: int | None = None,
-            threshold: float | None = None, at_least_one: bool = False,
-            progress: Callable[[int, int], None] | None = None, link_crops: bool = False,
-            cache: SegmentCache | None = None) -> SegmentationResult:
-    """Run `segment_iter` to the end; `progress(done_crops, total_crops)` after every crop."""
-    for step in segment_iter(model, video, expression, crop_size, threshold, at_least_one, link_crops, cache):
-        if isinstance(step, SegmentationResult):
-            return step
-        if progress is not None:
-            progress(step.crop_index + 1, step.num_crops)
+def segment(model: SegmentationModel, video, expression: str, settings: SegmentSettings | None = None,
+            progress: Callable[[SegmentProgress], None] | None = None, cache: SegmentCache | None = None,
+            video_key: str | None = None) -> SegmentationResult:
+    """Run `segment_iter` to the end; `progress(step)` after every crop."""
+    return last_result(segment_iter(model, video, expression, settings, cache, video_key), progress)
+
+
+def last_result(steps: Iterator[SegmentProgress | SegmentationResult],
+                progress: Callable[[SegmentProgress], bool | None] | None = None) -> SegmentationResult | None:
+    """Drain a `segment_iter` generator: `progress(step)` per crop; None (and the generator closed, its
+    video too) as soon as `progress` returns True (cancel)."""
+    try:
+        for step in steps:
+            if isinstance(step, SegmentationResult):
+                return step
+            if progress is not None and progress(step):
+                return None
+    finally:
+        steps.close()
     raise RuntimeError("segment_iter ended without a result")
 
 
@@ -89,22 +100,21 @@ class CropFrames:
         return self._prepared
 
 
-def _crops(model: SegmentationModel, video, text: Expression, crop_size: int, threshold: float,
-           at_least_one: bool, linker: CropLinker | None, cache: SegmentCache | None):
-    with model.evaluating():
-        video_key = cache.video_key(video) if cache is not None else None
-        with open_frames(video) as (video_reader, num_frames, height, width), \
+def _crops(model: SegmentationModel, video, text: Expression, settings: SegmentSettings,
+           linker: CropLinker | None, cache: SegmentCache | None, video_key: str | None):
+    crop_size = settings.crop_size
+    with model.evaluating(), open_frames(video) as (video_reader, num_frames, height, width), \
                 crop_reader(video_reader, num_frames, crop_size) as reader:
-            num_crops = -(-num_frames // crop_size)
-            trajectories: list[TrajectoryResult] = []
-            for crop_index in range(num_crops):
-                start = crop_index * crop_size
-                crop = CropFrames(model.trajectory, reader, start, min(start + crop_size, num_frames))
-                # inference mode only around the work: a generator must not leave it on for its caller
-                with torch.inference_mode():
-                    trajectories += _segment_crop(model, crop, text, crop_index, (height, width),
-                                                  len(trajectories), linker, cache, video_key)
-                yield SegmentProgress(crop_index, num_crops, crop.stop, num_frames)
+        num_crops = -(-num_frames // crop_size)
+        trajectories: list[TrajectoryResult] = []
+        for crop_index in range(num_crops):
+            start = crop_index * crop_size
+            crop = CropFrames(model.trajectory, reader, start, min(start + crop_size, num_frames))
+            # inference mode only around the work: a generator must not leave it on for its caller
+            with torch.inference_mode():
+                trajectories += _segment_crop(model, crop, text, crop_index, (height, width),
+                                              len(trajectories), linker, cache, video_key)
+            yield SegmentProgress(crop_index, num_crops, crop.stop, num_frames)
     if linker is not None:
         trajectories = apply_linked_scores(trajectories)
     warnings = ()
@@ -112,8 +122,8 @@ def _crops(model: SegmentationModel, video, text: Expression, crop_size: int, th
         warnings = (f"the expression is longer than the model reads; it was cut to: \"{text.text}\"",)
     yield SegmentationResult(
         num_frames=num_frames, height=height, width=width, trajectories=tuple(trajectories),
-        threshold=threshold, crop_size=crop_size, at_least_one=at_least_one,
-        selected=select_trajectories(trajectories, threshold, at_least_one), expression=text.text,
+        settings=settings,
+        selected=select_trajectories(trajectories, settings.threshold, settings.at_least_one), expression=text.text,
         ignored=tuple(text.ignored), warnings=warnings)
 
 

@@ -4,9 +4,9 @@
 `derrvos_core.store.export` for `export_dataset` / `export_zip`.
 """
 from derrvos_core.store.records import (CorrectionKind, CorrectionRecord, ExportRecord, ExpressionRecord,
-                                        FinalMasks, FrameAnswer, ModelVersionRecord, RunRecord, RunSettings,
+                                        FinalMasks, FrameAnswer, ModelVersionRecord, RunRecord, RunContext,
                                         VideoRecord)
 from derrvos_core.store.store import Store
 
 __all__ = ["Store", "CorrectionKind", "CorrectionRecord", "ExportRecord", "ExpressionRecord", "FinalMasks",
-           "FrameAnswer", "ModelVersionRecord", "RunRecord", "RunSettings", "VideoRecord"]
+           "FrameAnswer", "ModelVersionRecord", "RunRecord", "RunContext", "VideoRecord"]

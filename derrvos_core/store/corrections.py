@@ -98,6 +98,6 @@ def plan_answer(result: SegmentationResult, corrections: Sequence[CorrectionReco
             edits[c.frame].append((c.kind, c.rle))
             corrected[c.frame] = True
     base = set(result.selected) if threshold is None else \
-        set(select_trajectories(result.trajectories, threshold, result.at_least_one))
+        set(select_trajectories(result.trajectories, threshold, result.settings.at_least_one))
     selected = {i for i in base if forced.get(i, True)} | {i for i, keep in forced.items() if keep}
     return AnswerPlan(result=result, selected=frozenset(selected), corrected=corrected, edits=dict(edits))

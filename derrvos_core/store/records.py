@@ -21,17 +21,15 @@ class CorrectionKind(str, enum.Enum):
 
 
 @dataclass(frozen=True)
-class RunSettings:
-    """Inference settings not carried by `SegmentationResult` (which holds crop size and threshold).
+class RunContext:
+    """Where a run happened, beyond its settings (which its `SegmentationResult` carries).
 
     Attributes:
         device: where the model ran ("cpu", "cuda:0").
-        link_crops: whether trajectories were linked across crops.
-        model_name: model name; empty = the part of the version string before "@" (or all of it).
+        model_name: model name; empty = the model's version string.
     """
 
     device: str = "cpu"
-    link_crops: bool = False
     model_name: str = ""
 
 

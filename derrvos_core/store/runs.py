@@ -6,8 +6,9 @@ from sqlalchemy.orm import Session
 
 from derrvos_core.errors import InputError
 from derrvos_core.result import SegmentationResult, TrajectoryResult
+from derrvos_core.settings import SegmentSettings
 from derrvos_core.store.records import (CorrectionKind, CorrectionRecord, ExpressionRecord, RunRecord,
-                                        RunSettings, VideoRecord, as_utc)
+                                        RunContext, VideoRecord, as_utc)
 from derrvos_core.store.rle import json_rle
 from derrvos_core.store.schema import CorrectionRow, ExpressionRow, RunRow, TrajectoryRow, VideoRow
 
@@ -31,13 +32,14 @@ def check_result(result: SegmentationResult, video: VideoRow) -> None:
 
 
 def run_row(result: SegmentationResult, video: VideoRow, expression: ExpressionRow, model_version: str,
-            model_version_id: int | None, settings: RunSettings, timings: dict) -> RunRow:
-    name = settings.model_name or model_version.split("@")[0]
+            model_version_id: int | None, context: RunContext, timings: dict) -> RunRow:
+    name = context.model_name or model_version
+    settings = result.settings
     return RunRow(
         video_id=video.id, expression_id=expression.id, model_name=name, model_version=model_version,
-        model_version_id=model_version_id, crop_size=int(result.crop_size), threshold=float(result.threshold),
-        at_least_one=bool(result.at_least_one), link_crops=bool(settings.link_crops),
-        device=settings.device, num_frames=result.num_frames, height=result.height, width=result.width,
+        model_version_id=model_version_id, crop_size=settings.crop_size, threshold=settings.threshold,
+        at_least_one=settings.at_least_one, link_crops=settings.link_crops,
+        device=context.device, num_frames=result.num_frames, height=result.height, width=result.width,
         expression_read=result.expression or expression.text, selected=[int(i) for i in result.selected],
         warnings=[str(w) for w in result.warnings],
         timings={str(k): float(v) for k, v in dict(timings).items()})
@@ -59,7 +61,8 @@ def load_result(session: Session, run: RunRow) -> SegmentationResult:
         for r in rows)
     return SegmentationResult(
         num_frames=run.num_frames, height=run.height, width=run.width, trajectories=trajectories,
-        threshold=run.threshold, crop_size=run.crop_size, at_least_one=run.at_least_one,
+        settings=SegmentSettings(crop_size=run.crop_size, threshold=run.threshold, at_least_one=run.at_least_one,
+                                 link_crops=run.link_crops),
         selected=tuple(run.selected), expression=run.expression_read, warnings=tuple(run.warnings))
 
 

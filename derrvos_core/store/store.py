@@ -15,7 +15,7 @@ from derrvos_core.errors import InputError
 from derrvos_core.result import SegmentationResult
 from derrvos_core.store import migrate
 from derrvos_core.store.engine import WRITE_OPTION, make_engine, redact, resolve_url
-from derrvos_core.store.records import (ExpressionRecord, RunRecord, RunSettings, VideoRecord)
+from derrvos_core.store.records import (ExpressionRecord, RunRecord, RunContext, VideoRecord)
 from derrvos_core.store.runs import (check_result, expression_record, load_result, run_record, run_row,
                                      trajectory_rows, video_record)
 from derrvos_core.store.schema import (CorrectionRow, ExpressionRow, ModelVersionRow, RunRow, TrajectoryRow,
@@ -166,7 +166,7 @@ class Store(CorrectionMethods, RegistryMethods):
 
     # -- runs ---------------------------------------------------------------------------------
     def save_run(self, video: VideoRecord | int, expression: ExpressionRecord | int | str,
-                 result: SegmentationResult, model_version: str, settings: RunSettings = RunSettings(),
+                 result: SegmentationResult, model_version: str, context: RunContext = RunContext(),
                  timings: Mapping[str, float] | None = None) -> int:
         """Store a model run with all its scored trajectories (one transaction). Returns the run id.
 
@@ -188,7 +188,7 @@ class Store(CorrectionMethods, RegistryMethods):
                                      f"{expression_row.video_id}, not {video_id}")
             registered = session.scalar(
                 select(ModelVersionRow.id).where(ModelVersionRow.version == model_version))
-            row = run_row(result, video_row, expression_row, model_version, registered, settings,
+            row = run_row(result, video_row, expression_row, model_version, registered, context,
                           timings or {})
             session.add(row)
             session.flush()

@@ -52,8 +52,8 @@ def forget_trajectories(model) -> None:
         model.trajectory.__dict__.pop(wrapped, None)
 
 
-def evaluate_checkpoint(checkpoint, dataset_name: str, root, split: str, out_dir, crop_size: int = 36,
-                        threshold: float = 0.7, limit: int | None = None, write_annotations: bool = False,
+def evaluate_checkpoint(checkpoint, dataset_name: str, root, split: str, out_dir, crop_size: int | None = None,
+                        threshold: float | None = None, limit: int | None = None, write_annotations: bool = False,
                         workers: int = 1, baselines: bool = True):
     """training/evaluate.py's evaluation (same functions, same numbers) with memoized trajectories.
 
@@ -66,8 +66,9 @@ def evaluate_checkpoint(checkpoint, dataset_name: str, root, split: str, out_dir
     from derrvos_core.evaluation.runner import build_report
     from derrvos_core.model import load_model
 
+    model = load_model(str(checkpoint))
     settings = EvalSettings(crop_size=crop_size, threshold=threshold, limit=limit, baselines=baselines,
-                            write_annotations=write_annotations)
+                            write_annotations=write_annotations).for_model(model.defaults)
     dataset = open_dataset(dataset_name, root, split)
     total = len(dataset) if limit is None else min(limit, len(dataset))
     blocks = _video_blocks(dataset, total, max(workers, 1))
@@ -79,7 +80,7 @@ def evaluate_checkpoint(checkpoint, dataset_name: str, root, split: str, out_dir
         with multiprocessing.get_context("fork").Pool(len(jobs)) as pool:
             records = [r for part in pool.map(_evaluate_block, jobs) for r in part]
     report = build_report(dataset.name, dataset.split, settings, records, time.perf_counter() - start)
-    report.info = {"checkpoint": str(checkpoint), "model_version": load_model(str(checkpoint)).version,
+    report.info = {"checkpoint": str(checkpoint), "model_version": model.version,
                    "evaluated_by": "training/trainer/fast_eval.py (derrvos_core.evaluation, trajectories memoized "
                                    f"per video, {len(jobs)} process(es))"}
     write_report(report, out_dir)

@@ -6,7 +6,7 @@ the frames through BEiT-3 with the expression, TAIS scores the trajectories, and
 
 Options:
     crop_size (36): frames per cached crop (as inference cuts videos).
-    top_k (model's): trajectories per crop passed to TAIS.
+    (Trajectories per crop passed to TAIS: the model's `top_k`, the same as inference; not an option.)
     loss_kind ("bce"): "bce" keeps confidences calibrated for the 0.7 threshold; "focal" as DETR.
     prebuild_cache (true): fill the trajectory cache before the first step (else on first use).
     label_iou (0.5): clip mask IoU with the target that makes a trajectory positive (DESIGN default).

@@ -5,7 +5,7 @@ frozen TAIS, so the selection loss teaches the refiner embeddings TAIS can pick 
 loss (BCE + dice) on the trajectories labelled positive sharpens their masks on image data.
 
 Options:
-    top_k (model's): trajectories passed to TAIS.
+    (Trajectories passed to TAIS: the model's `top_k`, as inference passes them; not an option.)
     mask_weight (1.0): weight of the mask loss.
     loss_kind ("bce"): selection loss kind.
 """
@@ -82,7 +82,7 @@ class RISStage(Stage):
         gen = model.trajectory
         for frozen in (gen.segmenter, gen.tracker, model.multimodal, model.tais):
             frozen.eval()
-        top_k = int(self.options.get("top_k", gen.cfg.top_k))
+        top_k = gen.top_k_trajectories
         total, sel_sum, mask_sum = 0.0, 0.0, 0.0
         for ex in batch:
             with torch.no_grad():
