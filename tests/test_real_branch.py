@@ -129,6 +129,7 @@ def test_frame_features_are_per_frame():
     back = type(feats).concat([feats.frame(i) for i in range(6)])
     assert torch.equal(back.frame_index, feats.frame_index) and torch.equal(back.patches, feats.patches)
     assert feats.nbytes == sum(feats.frame(i).nbytes for i in range(6))
+    assert feats.frame(2).patches.untyped_storage().nbytes() < feats.patches.untyped_storage().nbytes()
 
 
 def test_identities_hold_through_a_crossing(fake_branch):

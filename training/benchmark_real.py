@@ -3,12 +3,16 @@
     python training/benchmark_real.py                        # the table: vtest.avi at 768x576, 2 threads
     python training/benchmark_real.py --frames 72 --no-rss   # speed rows only
     python training/benchmark_real.py --overlay /tmp/real    # also PNG overlays of the first crop
+    python training/benchmark_real.py --frames 0 --no-rss --carry-check 108   # carrying masks vs remaking
 
 Rows: detector alone (CenterNet + NMS) in ms per frame and frames/s; end to end (detection, masks,
 colour statistics, tracking, trajectory assembly, crop by crop with the session carried) in frames/s,
 split into per-frame work and per-crop work; the ratio of end-to-end to detector-alone cost; peak RSS of
 a short and a long video, each streamed crop by crop in its own process (`ru_maxrss`), masks kept as
 RLE as the app keeps them. Targets (issue 15): end to end >= 4 frames/s, ratio <= 2, RSS ratio < 1.5.
+`--carry-check` compares masks carried from the previous frame (box interpolation as `detector_stride`
+does, the previous patch in the frame's box as `segment_every` does, DIS optical flow) with the masks
+made on the frame itself.
 The video is OpenCV's vtest.avi (Debian `opencv-doc`); longer runs wrap around it.
 """
 from __future__ import annotations
@@ -130,6 +134,54 @@ def speed_rows(branch: DetectorBranch, video: Path, num_frames: int, crop_size: 
     ]
 
 
+def _move(mask: np.ndarray, box_from: np.ndarray, box_to: np.ndarray) -> np.ndarray:
+    """A mask's content inside `box_from` resampled into `box_to` (boxes in [0, 1])."""
+    h, w = mask.shape
+    x0, y0, x1, y1 = box_from * [w, h, w, h]
+    u0, v0, u1, v1 = box_to * [w, h, w, h]
+    sx, sy = (x1 - x0) / max(u1 - u0, 1e-3), (y1 - y0) / max(v1 - v0, 1e-3)
+    m = np.float32([[sx, 0, x0 - u0 * sx], [0, sy, y0 - v0 * sy]])
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    return cv2.warpAffine(mask.astype(np.float32), m, (w, h), flags=flags) > 0.5
+
+
+def carry_rows(branch: DetectorBranch, video: Path, num_frames: int, start: int) -> list[tuple[str, str]]:
+    """How well a mask carried from frame t - 1 matches the one made on frame t (stride 2's skipped
+    frames), per carry method, against every-frame masks of the same trajectory; and DIS flow's cost."""
+    frames = np.stack(list(stream_frames(video, num_frames, start)))
+    traj, _ = branch.trajectories(branch.frame_features(branch.prepare(frames, start)), branch.new_session())
+    masks, boxes = (traj.mask_logits > 0).numpy(), traj.boxes.numpy()
+    h, w = masks.shape[2:]
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+    size = (frames.shape[2] // 2, frames.shape[1] // 2)
+    gray = [cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), size) for f in frames]
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    ious: dict[str, list[float]] = {"interpolated box": [], "previous mask in the detected box": [],
+                                    "DIS flow warp": [], "DIS flow warp inside the detected box": []}
+    flow_s = 0.0
+    for t in range(1, len(frames) - 1, 2):
+        t0 = time.perf_counter()
+        flow = dis.calc(gray[t], gray[t - 1], None)  # frame t -> t - 1
+        flow_s += time.perf_counter() - t0
+        flow = cv2.resize(flow, (w, h)) * (w / size[0])
+        for i in range(len(masks)):
+            if traj.scores[i] < 0.5 or not masks[i, t - 1:t + 2].any((1, 2)).all():
+                continue
+            fresh, prev = masks[i, t], masks[i, t - 1]
+            warped = cv2.remap(prev.astype(np.float32), gx + flow[..., 0], gy + flow[..., 1],
+                               cv2.INTER_LINEAR) > 0.5
+            inside = _move(np.ones_like(prev), boxes[i, t], boxes[i, t])
+            carried = [_move(prev, boxes[i, t - 1], (boxes[i, t - 1] + boxes[i, t + 1]) / 2),
+                       _move(prev, boxes[i, t - 1], boxes[i, t]), warped, warped & inside]
+            for name, mask in zip(ious, carried):
+                ious[name].append(float((mask & fresh).sum() / max((mask | fresh).sum(), 1)))
+    n = len(range(1, len(frames) - 1, 2))
+    rows = [(f"carry: {name}", f"mask IoU {np.mean(v):.3f} with the frame's own mask (n = {len(v)})")
+            for name, v in ious.items()]
+    rows.append(("carry: DIS flow cost", f"{flow_s / n * 1e3:.1f} ms/frame at {size[0]}x{size[1]}"))
+    return rows
+
+
 def rss_child(video: Path, num_frames: int, crop_size: int, cfg: RealBranchConfig) -> None:
     """In a subprocess: stream `num_frames` through the branch and print peak RSS in MiB (JSON)."""
     branch = DetectorBranch(cfg)
@@ -191,6 +243,8 @@ def main(argv=None) -> int:
     parser.add_argument("--detector", default="nanodet", choices=("nanodet", "centernet"))
     parser.add_argument("--parts-dir", default="", help="folder of the ONNX parts (default: assets/...)")
     parser.add_argument("--no-rss", action="store_true", help="skip the peak-RSS rows")
+    parser.add_argument("--carry-check", type=int, default=0, metavar="FRAMES",
+                        help="also measure mask carrying between frames on this many frames from 100")
     parser.add_argument("--rss-frames", type=int, nargs=2, default=(200, 2000), metavar=("SHORT", "LONG"))
     parser.add_argument("--overlay", type=Path, default=None, help="write overlays of frames here")
     parser.add_argument("--overlay-start", type=int, default=0)
@@ -216,6 +270,8 @@ def main(argv=None) -> int:
         rows += [(f"peak RSS, {args.rss_frames[0]} frames", f"{short:.0f} MiB"),
                  (f"peak RSS, {args.rss_frames[1]} frames", f"{long:.0f} MiB"),
                  ("peak RSS long / short", f"{long / short:.2f} (target < 1.5)")]
+    if args.carry_check:
+        rows += carry_rows(branch, video, args.carry_check, 100)
     width = max(len(r[0]) for r in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")

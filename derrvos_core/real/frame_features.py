@@ -45,13 +45,15 @@ class DetectionFeatures:
         return slice(lo, hi)
 
     def frame(self, index: int) -> DetectionFeatures:
+        """Frame `index` alone, in copies (a cached frame must not keep the whole crop's storage alive)."""
         if not 0 <= index < self.num_frames:
             raise InputError(f"frame {index} out of range for {self.num_frames} frames")
         r = self.rows(index)
         return DetectionFeatures(
-            frame_index=torch.zeros_like(self.frame_index[r]), boxes=self.boxes[r], scores=self.scores[r],
-            class_probs=self.class_probs[r], patches=self.patches[r], sources=self.sources[r],
-            appearance=self.appearance[r], detected=self.detected[index:index + 1],
+            frame_index=torch.zeros_like(self.frame_index[r]), boxes=self.boxes[r].clone(),
+            scores=self.scores[r].clone(), class_probs=self.class_probs[r].clone(),
+            patches=self.patches[r].clone(), sources=self.sources[r].clone(),
+            appearance=self.appearance[r].clone(), detected=self.detected[index:index + 1].clone(),
             image_size=self.image_size)
 
     @staticmethod
