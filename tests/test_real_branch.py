@@ -193,6 +193,12 @@ def test_missing_or_corrupt_model_files_fail_clearly(tmp_path):
     with pytest.raises(CheckpointError) as err:
         DetectorBranch(RealBranchConfig(parts_dir=str(tmp_path)))
     assert "corrupt" in str(err.value) and CONVERT_COMMAND in str(err.value)
+    detector = RealBranchConfig().detector_path
+    if detector.is_file():  # a good detector, no person model: the error names the person model's file
+        (tmp_path / "nanodet.onnx").unlink()
+        (tmp_path / "nanodet.onnx").symlink_to(detector)
+        with pytest.raises(CheckpointError, match="selfie.onnx is missing"):
+            DetectorBranch(RealBranchConfig(parts_dir=str(tmp_path)))
 
 
 def _check_shapes(traj: Trajectories, slots: torch.Tensor, t: int, image: tuple[int, int], stride: int):
