@@ -41,11 +41,14 @@ class DeRVOS(nn.Module):
         name: the first part of `version`.
         cfg: the config that built the parts (`from_config`), saved with the checkpoint; None for a
             model assembled from other parts (it cannot be `save`d in this format).
+        version_salt: what else names the weights besides the state dict, for parts that keep theirs
+            outside torch (the real model: its ONNX files' digests and its selector's numbers).
     """
 
     def __init__(self, *, trajectory: TrajectoryBranch, multimodal: MultimodalBranch, selector: Selector,
-                 defaults: ModelDefaults, name: str, cfg: DeRVOSConfig | None = None):
+                 defaults: ModelDefaults, name: str, cfg: DeRVOSConfig | None = None, version_salt: str = ""):
         super().__init__()
+        self.version_salt = version_salt
         self.trajectory = trajectory
         self.multimodal = multimodal
         self.tais = selector
@@ -79,7 +82,7 @@ class DeRVOS(nn.Module):
     def version(self) -> str:
         """`<name>-<8 hex digits of the weights' SHA-1>`, computed once (see `refresh_version`)."""
         if self._version is None:
-            self._version = f"{self.name}-{weights_hash(self.state_dict())}"
+            self._version = f"{self.name}-{weights_hash(self.state_dict(), salt=self.version_salt)}"
         return self._version
 
     def refresh_version(self) -> str:
@@ -135,9 +138,12 @@ class DeRVOS(nn.Module):
         return save_model(self, directory, card_text=card_text, dtype=dtype)
 
 
-def weights_hash(state: dict[str, torch.Tensor], length: int = 8) -> str:
-    """Short SHA-1 of a state dict (names, dtypes, shapes and values)."""
+def weights_hash(state: dict[str, torch.Tensor], length: int = 8, salt: str = "") -> str:
+    """Short SHA-1 of a state dict (names, dtypes, shapes and values), and of `salt` when given (an
+    empty salt leaves the hash as it always was, so shipped versions do not change)."""
     digest = hashlib.sha1()
+    if salt:
+        digest.update(f"salt:{salt}".encode())
     for name, value in sorted(state.items()):
         tensor = value.detach().cpu().contiguous().reshape(-1)
         digest.update(f"{name}:{value.dtype}:{tuple(value.shape)}".encode())
