@@ -10,27 +10,17 @@ from typing import Iterator
 import numpy as np
 from PIL import Image
 
+from derrvos_core.outputs import scores_json
 from derrvos_core.store.corrections import AnswerPlan
 from derrvos_core.video import VideoReader, draw_legend, write_video
 
 from app.render import EDIT_COLOR, frame_overlay, trajectory_palette
 
 
-def scores_payload(plan: AnswerPlan, run_id: int, model_version: str, threshold: float) -> dict:
-    """Per-trajectory scores and the selection, as JSON-ready data."""
-    result = plan.result
-    return {
-        "run_id": run_id, "model_version": model_version, "expression": result.expression,
-        "crop_size": result.crop_size, "threshold": threshold,
-        "num_frames": result.num_frames, "height": result.height, "width": result.width,
-        "selected": sorted(int(i) for i in plan.selected),
-        "trajectories": [{
-            "trajectory_id": t.trajectory_id, "crop_index": t.crop_index, "link_id": t.link_id,
-            "score": round(float(t.score), 6), "selected": t.trajectory_id in plan.selected,
-            "frame_start": t.frame_start, "frames_present": len(t.frames_present())}
-            for t in result.trajectories],
-        "warnings": list(result.warnings),
-    }
+def scores_payload(plan: AnswerPlan, run_id: int, model_version: str) -> dict:
+    """Per-trajectory scores and the corrected selection (`derrvos_core.outputs.scores_json`)."""
+    return scores_json(plan.result, model_version, selected=plan.selected, threshold=plan.threshold,
+                       run_id=run_id)
 
 
 def write_masks_zip(path: Path, plan: AnswerPlan, frame_names: list[str], folder: str) -> Path:

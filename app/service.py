@@ -20,7 +20,7 @@ from derrvos_core.model import SegmentationModel, SegmentCache
 from derrvos_core.model.inference import last_result
 from derrvos_core.result import SegmentationResult
 from derrvos_core.settings import ModelDefaults, SegmentSettings
-from derrvos_core.store import CorrectionKind, RunContext, Store
+from derrvos_core.store import RunContext, Store
 from derrvos_core.store.corrections import plan_answer
 from derrvos_core.store.videos import content_hash
 from derrvos_core.video import open_video, probe
@@ -249,8 +249,8 @@ class StudioService(EditMethods, FileMethods):
             return None
         return cached
 
-    def _run_model(self, session: StudioSession, video: LoadedVideo, expression: str, settings: SegmentSettings,
-                   progress: ProgressFn | None) -> SegmentationResult | None:
+    def _run_model(self, session: StudioSession, video: LoadedVideo, expression: str,
+                   settings: SegmentSettings, progress: ProgressFn | None) -> SegmentationResult | None:
         if session.running:
             raise BusyError("a run is already in progress in this tab: wait for it or press Cancel")
         if not self._model_lock.acquire(blocking=False):
@@ -259,6 +259,7 @@ class StudioService(EditMethods, FileMethods):
         session.running = True
         session.cancel.clear()
         self._busy_with = f"{video.name!r}, \"{expression}\""
+
         def step(item) -> bool:
             if progress is not None:
                 progress(item)
@@ -266,8 +267,9 @@ class StudioService(EditMethods, FileMethods):
 
         try:
             # the store's content hash keys the cache too: the upload is hashed once
-            return last_result(self.model.segment_iter(str(video.path), expression, settings, self.segment_cache,
-                                                       video_key=video.record.content_hash), step)
+            steps = self.model.segment_iter(str(video.path), expression, settings, self.segment_cache,
+                                            video_key=video.record.content_hash)
+            return last_result(steps, step)
         finally:
             session.running = False
             self._busy_with = ""
@@ -285,10 +287,9 @@ class StudioService(EditMethods, FileMethods):
 
     def _load_plan(self, run_id: int, key: ResultKey | None, result: SegmentationResult) -> CurrentRun:
         corrections = self.store.corrections(run_id)
-        thresholds = [c.threshold for c in corrections if c.active and c.kind is CorrectionKind.THRESHOLD]
-        return CurrentRun(run_id=run_id, key=key, result=result, corrections=corrections,
-                          plan=plan_answer(result, corrections),
-                          threshold=thresholds[-1] if thresholds else result.threshold)
+        plan = plan_answer(result, corrections)
+        return CurrentRun(run_id=run_id, key=key, result=result, corrections=corrections, plan=plan,
+                          threshold=plan.threshold)
 
     def reselect(self, session_id: str, threshold: float, user: str | None = None) -> CurrentRun:
         """Select again at `threshold` from the cached scores (no model call); stored as a correction

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from derrvos_core.errors import InputError
 from derrvos_core.store import CorrectionKind, RunRecord
+from derrvos_core.store.corrections import threshold_in_force
 from derrvos_core.store.export import export_zip
 from derrvos_core.video import open_video
 
@@ -57,10 +58,9 @@ class FileMethods:
         rows = []
         for run in reversed(self.store.runs(video_id=video.record.id)):
             corrections = [c for c in self.store.corrections(run.id) if c.active]
-            thresholds = [c.threshold for c in corrections if c.kind is CorrectionKind.THRESHOLD]
             counted = sum(c.kind is not CorrectionKind.UNDO for c in corrections)
             rows.append(HistoryRow(run=run, num_corrections=counted,
-                                   threshold=thresholds[-1] if thresholds else run.threshold,
+                                   threshold=threshold_in_force(run.threshold, corrections),
                                    on_screen=run.id == current))
         return rows
 
@@ -109,7 +109,7 @@ class FileMethods:
 
     def scores(self, session_id: str) -> dict:
         run = self._require_run(self.session(session_id))
-        return scores_payload(run.plan, run.run_id, self.model_version, run.threshold)
+        return scores_payload(run.plan, run.run_id, self.model_version)
 
     def api_segment(self, video_path: str | Path, expression: str, crop_size: int | None = None,
                     threshold: float | None = None, user: str | None = None, name: str | None = None

@@ -2,7 +2,8 @@
 [--crop-size N] [--threshold X] [--device D] [--at-least-one] [--link-crops]`.
 
 Writes DIR/masks/<frame>.png (0/255, the answer per frame), DIR/overlay.mp4 (the selected
-trajectories in colour) and DIR/scores.json (every trajectory: id, score, crop, frames, selected).
+trajectories in colour) and DIR/scores.json (`derrvos_core.outputs.scores_json`, the schema `/segment`
+returns too).
 """
 from __future__ import annotations
 
@@ -76,6 +77,7 @@ def _segment_with_progress(model, args: argparse.Namespace):
 
 def _write_outputs(result, args: argparse.Namespace, version: str) -> None:
     from derrvos_core.masks import write_binary_png
+    from derrvos_core.outputs import scores_json
     from derrvos_core.video import open_video, write_overlay_video
 
     out: Path = args.out
@@ -89,20 +91,4 @@ def _write_outputs(result, args: argparse.Namespace, version: str) -> None:
                       for t in chosen] for f in range(result.num_frames))
         labels = [f"#{t.trajectory_id} {t.score:.2f}" for t in chosen]
         write_overlay_video(out / "overlay.mp4", reader.frames(), per_frame, labels, reader.info.fps)
-    (out / "scores.json").write_text(json.dumps(_scores(result, args, version), indent=2))
-
-
-def _scores(result, args: argparse.Namespace, version: str) -> dict:
-    selected = set(result.selected)
-    return {
-        "video": str(args.video), "expression": result.expression, "model_version": version,
-        "crop_size": result.crop_size, "threshold": result.threshold, "at_least_one": result.settings.at_least_one,
-        "num_frames": result.num_frames, "height": result.height, "width": result.width,
-        "warnings": list(result.warnings),
-        "link_crops": result.settings.link_crops,
-        "trajectories": [{"id": t.trajectory_id, "link_id": t.link_id, "score": t.score,
-                          "crop": t.crop_index,
-                          "frame_start": t.frame_start, "frame_end": t.frame_end,
-                          "frames": t.frames_present(), "selected": t.trajectory_id in selected}
-                         for t in result.trajectories],
-    }
+    (out / "scores.json").write_text(json.dumps(scores_json(result, version), indent=2))

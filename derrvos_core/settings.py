@@ -50,8 +50,8 @@ class ModelDefaults:
     def __post_init__(self) -> None:
         SegmentSettings(self.crop_size, self.threshold)  # the same checks
 
-    def settings(self, crop_size: int | None = None, threshold: float | None = None, at_least_one: bool = False,
-                 link_crops: bool = False) -> SegmentSettings:
+    def settings(self, crop_size: int | None = None, threshold: float | None = None,
+                 at_least_one: bool = False, link_crops: bool = False) -> SegmentSettings:
         """The run's settings: what the caller gave, the model's defaults for what it left out (None)."""
         return SegmentSettings(crop_size=self.crop_size if crop_size is None else crop_size,
                                threshold=self.threshold if threshold is None else threshold,

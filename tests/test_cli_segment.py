@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from derrvos_core.__main__ import main
 from derrvos_core.masks import read_binary_png
@@ -24,13 +23,7 @@ def setup(tmp_path_factory):
     return model_dir, video
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread for every run here (fixtures included), so both runs compute alike."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +45,9 @@ def test_writes_masks_overlay_and_scores(setup, reference, tmp_path, capsys):
     scores = json.loads((out / "scores.json").read_text())
     assert scores["crop_size"] == 4 and scores["threshold"] == 0.5 and scores["num_frames"] == 9
     assert scores["model_version"].startswith("derrvos-tiny-")
-    assert [t["crop"] for t in scores["trajectories"]] == [0] * 16 + [1] * 16 + [2] * 16
-    assert all(set(t) >= {"id", "score", "crop", "frames", "selected"} for t in scores["trajectories"])
+    assert [t["crop_index"] for t in scores["trajectories"]] == [0] * 16 + [1] * 16 + [2] * 16
+    assert all(set(t) >= {"trajectory_id", "score", "crop_index", "frames", "selected"}
+               for t in scores["trajectories"])
     selected = [t for t in scores["trajectories"] if t["selected"]]
     assert selected == [t for t in scores["trajectories"] if t["score"] >= 0.5]
     assert [t["score"] for t in scores["trajectories"]] == [t.score for t in reference.trajectories]
@@ -64,7 +58,7 @@ def test_writes_masks_overlay_and_scores(setup, reference, tmp_path, capsys):
         expected = np.zeros((48, 64), dtype=bool)
         for t in selected:
             if frame in t["frames"]:
-                expected |= reference.trajectories[t["id"]].mask(frame, 48, 64)
+                expected |= reference.trajectories[t["trajectory_id"]].mask(frame, 48, 64)
         assert mask.shape == (48, 64)
         assert np.array_equal(mask, expected)
     info = probe(out / "overlay.mp4")

@@ -57,6 +57,15 @@ def check_sidecar(root: Path, store: Store, runs: dict) -> None:
     assert sidecar["videos"]["cars"]["source_path"].endswith("cars")
 
 
+def test_sidecar_threshold_is_the_one_in_force(filled, tmp_path):
+    store, runs = filled
+    store.set_threshold(runs["untouched"], 0.8, user="ann")  # re-selected on the page after the run
+    root = export_dataset(store, "mevis", tmp_path / "out").out_dir
+    exps = json.loads((root / SIDECAR).read_text())["videos"]["horses"]["expressions"]
+    assert store.get_run(runs["untouched"]).threshold == pytest.approx(0.45)
+    assert exps["1"]["threshold"] == pytest.approx(0.8) and exps["0"]["threshold"] == pytest.approx(0.7)
+
+
 def check_frames(paths: list[Path], source: Path) -> None:
     originals = sorted(source.iterdir())
     assert len(paths) == len(originals) == T

@@ -29,13 +29,7 @@ def build_model(tokenizer: Path | None = None, seed: int = 0) -> DeRVOS:
     return DeRVOS.from_config(small_config(), tokenizer_path=tokenizer).eval()
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small tensors: one thread avoids the thread hand-off that dominates on a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

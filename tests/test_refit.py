@@ -34,13 +34,7 @@ SMALL = SynthRefConfig(width=48, height=48, min_frames=FRAMES, max_frames=FRAMES
 HOLDOUT, SEED = 0.25, 3
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: two threads on two shared cores spin-wait and run ~10x slower under load."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -43,13 +43,7 @@ def make_tokens(t: int, s: int = 10, dim: int = 24, pad: int = 3, seed: int = 1)
                             num_vision_tokens=5)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread avoids the thread hand-off that dominates on a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

@@ -145,7 +145,8 @@ def default_card(model: DeRVOS, version: str) -> str:
     lines += ["", f"Input {cfg.input_size} px (trajectory branch), {cfg.multimodal_image_size} px (BEiT-3); "
               f"top-K {cfg.top_k}; text {cfg.max_text_len} ids; defaults crop {cfg.crop_size}, "
               f"threshold {cfg.threshold}.",
-              f"Tokenizer: {'sentencepiece (tokenizer.spm)' if model.multimodal.tokenizer_path else 'UTF-8 bytes'}.",
+              "Tokenizer: " + ("sentencepiece (tokenizer.spm)." if model.multimodal.tokenizer_path
+                               else "UTF-8 bytes."),
               "",
               "Training data and results: not recorded (random or untracked weights).", ""]
     return "\n".join(lines)

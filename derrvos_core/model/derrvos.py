@@ -60,11 +60,11 @@ class DeRVOS(nn.Module):
     @classmethod
     def from_config(cls, cfg: DeRVOSConfig, tokenizer_path: str | Path | None = None) -> DeRVOS:
         """The paper's model at `cfg`'s sizes: DVIS++ + BEiT-3 (+ its tokenizer) + TAIS."""
-        return cls(trajectory=DVISBranch(cfg.trajectory, input_size=cfg.input_size, top_k=cfg.top_k),
-                   multimodal=BEiT3Branch(cfg.multimodal, image_size=cfg.multimodal_image_size,
-                                          tokenizer_path=tokenizer_path, max_text_len=cfg.max_text_len),
-                   selector=TAIS(cfg.tais),
-                   defaults=ModelDefaults(crop_size=cfg.crop_size, threshold=cfg.threshold),
+        trajectory = DVISBranch(cfg.trajectory, input_size=cfg.input_size, top_k=cfg.top_k)
+        multimodal = BEiT3Branch(cfg.multimodal, image_size=cfg.multimodal_image_size,
+                                 tokenizer_path=tokenizer_path, max_text_len=cfg.max_text_len)
+        defaults = ModelDefaults(crop_size=cfg.crop_size, threshold=cfg.threshold)
+        return cls(trajectory=trajectory, multimodal=multimodal, selector=TAIS(cfg.tais), defaults=defaults,
                    name=cfg.name, cfg=cfg)
 
     @property

@@ -72,7 +72,8 @@ def segment(model: SegmentationModel, video, expression: str, settings: SegmentS
 
 
 def last_result(steps: Iterator[SegmentProgress | SegmentationResult],
-                progress: Callable[[SegmentProgress], bool | None] | None = None) -> SegmentationResult | None:
+                progress: Callable[[SegmentProgress], bool | None] | None = None
+                ) -> SegmentationResult | None:
     """Drain a `segment_iter` generator: `progress(step)` per crop; None (and the generator closed, its
     video too) as soon as `progress` returns True (cancel)."""
     try:
@@ -123,7 +124,8 @@ def _crops(model: SegmentationModel, video, text: Expression, settings: SegmentS
     yield SegmentationResult(
         num_frames=num_frames, height=height, width=width, trajectories=tuple(trajectories),
         settings=settings,
-        selected=select_trajectories(trajectories, settings.threshold, settings.at_least_one), expression=text.text,
+        selected=select_trajectories(trajectories, settings.threshold, settings.at_least_one),
+        expression=text.text,
         ignored=tuple(text.ignored), warnings=warnings)
 
 

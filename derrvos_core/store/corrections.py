@@ -41,12 +41,14 @@ class AnswerPlan:
 
     Attributes:
         result: the run as the model left it (scores and RLEs).
+        threshold: the threshold in force (the run's, or its latest threshold correction).
         selected: trajectory ids in the corrected selection.
         corrected: bool [T], a human decision bears on the frame.
         edits: frame -> [(kind, stroke RLE)] in order.
     """
 
     result: SegmentationResult
+    threshold: float
     selected: frozenset
     corrected: np.ndarray
     edits: dict
@@ -100,4 +102,11 @@ def plan_answer(result: SegmentationResult, corrections: Sequence[CorrectionReco
     base = set(result.selected) if threshold is None else \
         set(select_trajectories(result.trajectories, threshold, result.settings.at_least_one))
     selected = {i for i in base if forced.get(i, True)} | {i for i, keep in forced.items() if keep}
-    return AnswerPlan(result=result, selected=frozenset(selected), corrected=corrected, edits=dict(edits))
+    return AnswerPlan(result=result, threshold=threshold_in_force(result.threshold, corrections),
+                      selected=frozenset(selected), corrected=corrected, edits=dict(edits))
+
+
+def threshold_in_force(run_threshold: float, corrections: Sequence[CorrectionRecord]) -> float:
+    """The run's threshold, or that of its latest active threshold correction (`active` marked)."""
+    chosen = [c.threshold for c in corrections if c.active and c.kind is CorrectionKind.THRESHOLD]
+    return chosen[-1] if chosen else run_threshold

@@ -189,7 +189,7 @@ def _sidecar(store, fmt: str, split: str, items: list[VideoExport]) -> dict:
             "source_frame_names": list(item.video.frame_names),
             "expressions": {a.export_id: {
                 "exp": a.text, "run_id": a.run.id, "model_version": a.run.model_version,
-                "threshold": a.run.threshold, "crop_size": a.run.crop_size,
+                "threshold": a.threshold, "crop_size": a.run.crop_size,
                 "corrected": list(a.corrected), "edited": list(a.edited),
                 "corrected_frames": [i for i, c in enumerate(a.corrected) if c],
                 "model_frames": [i for i, c in enumerate(a.corrected) if not c],

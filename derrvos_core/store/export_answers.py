@@ -9,6 +9,7 @@ from typing import Iterator
 import numpy as np
 
 from derrvos_core.errors import DeRVOSError, VideoError
+from derrvos_core.store.corrections import threshold_in_force
 from derrvos_core.store.records import RunRecord, VideoRecord
 from derrvos_core.store.rle import encode_rle
 from derrvos_core.store.safe_names import unique_names
@@ -26,6 +27,7 @@ class ExpressionAnswer:
         export_id: the expression id in the exported dataset ("0", "1", ... per video).
         text: the expression as stored.
         run: the run that answers it (see `Store.answer_runs`).
+        threshold: the threshold in force on the run (its own, or the latest threshold correction).
         rles: per frame, the final mask as RLE, None where empty.
         corrected: per frame, a human decision bears on it (else it is the model's mask).
         edited: per frame, pixels were drawn, erased or set on it.
@@ -34,6 +36,7 @@ class ExpressionAnswer:
     export_id: str
     text: str
     run: RunRecord
+    threshold: float
     rles: tuple
     corrected: tuple
     edited: tuple
@@ -89,8 +92,9 @@ def _answer(store, export_id: str, run: RunRecord) -> ExpressionAnswer:
         rles.append(encode_rle(answer.mask) if answer.mask.any() else None)
         corrected.append(answer.corrected)
         edited.append(answer.edited)
-    return ExpressionAnswer(export_id=export_id, text=run.expression, run=run, rles=tuple(rles),
-                            corrected=tuple(corrected), edited=tuple(edited))
+    threshold = threshold_in_force(run.threshold, store.corrections(run.id))
+    return ExpressionAnswer(export_id=export_id, text=run.expression, run=run, threshold=threshold,
+                            rles=tuple(rles), corrected=tuple(corrected), edited=tuple(edited))
 
 
 def iter_frames(video: VideoRecord) -> Iterator[np.ndarray]:

@@ -61,8 +61,8 @@ def load_result(session: Session, run: RunRow) -> SegmentationResult:
         for r in rows)
     return SegmentationResult(
         num_frames=run.num_frames, height=run.height, width=run.width, trajectories=trajectories,
-        settings=SegmentSettings(crop_size=run.crop_size, threshold=run.threshold, at_least_one=run.at_least_one,
-                                 link_crops=run.link_crops),
+        settings=SegmentSettings(crop_size=run.crop_size, threshold=run.threshold,
+                                 at_least_one=run.at_least_one, link_crops=run.link_crops),
         selected=tuple(run.selected), expression=run.expression_read, warnings=tuple(run.warnings))
 
 

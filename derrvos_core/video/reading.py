@@ -1,4 +1,4 @@
-"""Video files (PyAV) and folders of frames: read streamed, resize for the model, write with overlays.
+"""Reading video files (PyAV) and folders of frames, streamed.
 
 Frames are uint8 [H, W, 3] RGB. Nothing here holds a whole video in memory unless asked (`read`).
 """
@@ -7,19 +7,14 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
+from collections.abc import Iterator
 
 import av
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from derrvos_core.errors import InputError, VideoError
-from derrvos_core.masks import overlay_masks, trajectory_colors
-
-if TYPE_CHECKING:
-    import torch
 
 FRAME_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 """Image files a frame folder may hold; anything else in the folder is ignored."""
@@ -280,148 +275,3 @@ def _folder_size(files: list[Path]) -> tuple[int, int]:
                              f"{size[0]}x{size[1]}; "
                              "all frames of a folder must have one size")
     return size[1], size[0]
-
-
-# ----------------------------------------------------------------------------- resizing for the model
-
-
-def resize_frames(frames, size: int | tuple[int, int]) -> torch.Tensor:
-    """float32 [T, 3, h, w] in 0..255 from uint8 [T, H, W, 3] frames (numpy or torch).
-
-    `size` is h = w for an int, else (h, w). Bilinear with antialiasing, so downscaling does not alias.
-    Resizing runs on the uint8 frames (PyTorch's vectorised 8-bit path: about 30x faster than in float
-    at 480p, values within one grey level of the float result); only the small output is float.
-    """
-    import torch  # torch only when resizing: probing and reading a video stay light
-    import torch.nn.functional as F
-
-    frames = torch.as_tensor(np.asarray(frames)) if not isinstance(frames, torch.Tensor) else frames
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != torch.uint8:
-        raise InputError(f"resize_frames expects uint8 [T, H, W, 3], got {tuple(frames.shape)} "
-                         f"{frames.dtype}")
-    h, w = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
-    if h <= 0 or w <= 0:
-        raise InputError(f"resize_frames: size must be positive, got {size}")
-    block = frames.permute(0, 3, 1, 2)
-    if block.shape[-2:] != (h, w):
-        if frames.shape[0] == 0:
-            return torch.zeros((0, 3, h, w), dtype=torch.float32, device=frames.device)
-        block = F.interpolate(block, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
-    return block.float().contiguous()
-
-
-def resize_mask_logits(logits, size: tuple[int, int]) -> torch.Tensor:
-    """[..., H, W] from mask logits [..., h, w] by bilinear interpolation (threshold after, not before)."""
-    import torch
-    import torch.nn.functional as F
-
-    logits = torch.as_tensor(logits)
-    if logits.ndim < 2:
-        raise InputError(f"resize_mask_logits expects [..., h, w], got {tuple(logits.shape)}")
-    lead, (h, w) = logits.shape[:-2], (int(size[0]), int(size[1]))
-    flat = logits.reshape(-1, 1, *logits.shape[-2:]).float()
-    if flat.shape[0] == 0:
-        return flat.new_zeros((*lead, h, w))
-    return F.interpolate(flat, size=(h, w), mode="bilinear", align_corners=False).reshape(*lead, h, w)
-
-
-# ----------------------------------------------------------------------------- writing
-
-
-def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float,
-                codec: str | None = None) -> Path:
-    """Encode uint8 [H, W, 3] RGB frames (H.264 if available, else MPEG-4 Part 2) and return the path.
-
-    Odd sizes are padded with black to even ones (yuv420p needs even sizes). The file appears only
-    when complete: it is written beside the target and moved into place.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.stem}.partial{path.suffix or '.mp4'}")
-    try:
-        count = _encode(partial, iter(frames), float(fps), codec or _default_codec())
-        if count == 0:
-            raise InputError(f"{path}: no frames to write")
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return path
-
-
-def write_overlay_video(path: str | os.PathLike, frames: Iterable[np.ndarray],
-                        masks_per_frame: Iterable[Sequence[np.ndarray | None]], labels: list[str],
-                        fps: float, alpha: float = 0.5) -> Path:
-    """MP4 of `frames` with, per frame, one mask per trajectory in its own colour and a legend of `labels`."""
-    colors = trajectory_colors(len(labels))
-
-    def overlaid() -> Iterator[np.ndarray]:
-        frame_it, mask_it = iter(frames), iter(masks_per_frame)
-        for index, frame in enumerate(frame_it):
-            masks = next(mask_it, None)
-            if masks is None:
-                raise InputError(f"{path}: masks_per_frame ends at frame {index}, before the frames do")
-            if len(masks) != len(labels):
-                raise InputError(f"{path}: frame {index} has {len(masks)} masks for {len(labels)} labels")
-            yield draw_legend(overlay_masks(frame, masks, colors, alpha), labels, colors)
-        if next(mask_it, None) is not None:
-            raise InputError(f"{path}: masks_per_frame has more entries than there are frames")
-
-    return write_video(path, overlaid(), fps)
-
-
-def draw_legend(frame: np.ndarray, labels: Sequence[str], colors: Sequence[tuple]) -> np.ndarray:
-    """uint8 [H, W, 3]: a colour swatch and its label per trajectory, top left on a darkened box."""
-    if not labels:
-        return frame
-    height = frame.shape[0]
-    font = ImageFont.load_default(size=max(8, height // 28))
-    line = font.getbbox("Ag")[3] + 3
-    text_w = max(font.getbbox(str(label))[2] for label in labels)
-    box_w, box_h = min(frame.shape[1], line + text_w + 6), min(height, line * len(labels) + 4)
-    out = frame.copy()
-    out[:box_h, :box_w] = (out[:box_h, :box_w] * 0.35).astype(np.uint8)  # keeps text readable on any video
-    image = Image.fromarray(out)
-    draw = ImageDraw.Draw(image)
-    for i, (label, color) in enumerate(zip(labels, colors)):
-        top = 2 + i * line
-        draw.rectangle([3, top + 1, 3 + line - 4, top + line - 3], fill=tuple(color))
-        draw.text((line + 3, top), str(label), fill=(255, 255, 255), font=font)
-    return np.asarray(image)
-
-
-def _default_codec() -> str:
-    try:
-        av.codec.Codec("libx264", "w")
-        return "libx264"
-    except av.FFmpegError:  # PyAV built without x264: MPEG-4 Part 2 plays everywhere too
-        return "mpeg4"
-
-
-def _encode(path: Path, frames: Iterator[np.ndarray], fps: float, codec: str) -> int:
-    first = next(frames, None)
-    if first is None:
-        return 0
-    if first.ndim != 3 or first.shape[2] != 3 or first.dtype != np.uint8:
-        raise InputError(f"{path}: frames must be uint8 [H, W, 3], got {first.shape} {first.dtype}")
-    height, width = first.shape[:2]
-    count = 0
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
-        stream.width, stream.height, stream.pix_fmt = width + width % 2, height + height % 2, "yuv420p"
-        if codec == "libx264":
-            stream.options = {"crf": "20", "preset": "veryfast"}
-        for frame in _chain(first, frames):
-            if frame.shape != first.shape:
-                raise InputError(f"{path}: frame {count} is {frame.shape}, the first frame is {first.shape}")
-            padded = np.pad(frame, ((0, height % 2), (0, width % 2), (0, 0)))
-            for packet in stream.encode(av.VideoFrame.from_ndarray(padded, format="rgb24")):
-                container.mux(packet)
-            count += 1
-        for packet in stream.encode():
-            container.mux(packet)
-    return count
-
-
-def _chain(first, rest):
-    yield first
-    yield from rest

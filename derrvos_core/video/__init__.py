@@ -1,0 +1,10 @@
+"""Videos: reading (`reading`), resizing for the model (`resize`) and writing with overlays (`writing`).
+
+Frames are uint8 [H, W, 3] RGB. This package's names are its interface; each concern lives in its own module.
+"""
+from derrvos_core.video.reading import FOLDER_FPS, FRAME_SUFFIXES, VideoInfo, VideoReader, open_video, probe
+from derrvos_core.video.resize import resize_frames, resize_mask_logits
+from derrvos_core.video.writing import draw_legend, write_overlay_video, write_video
+
+__all__ = ["FOLDER_FPS", "FRAME_SUFFIXES", "VideoInfo", "VideoReader", "draw_legend", "open_video", "probe",
+           "resize_frames", "resize_mask_logits", "write_overlay_video", "write_video"]
