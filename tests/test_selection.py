@@ -42,6 +42,9 @@ def make(*specs: dict) -> Trajectories:
             e[F.PALETTE_LOWER.start + F.PALETTE_NAMES.index(s["lower"])] = 1
             e[F.PALETTE.start + F.PALETTE_NAMES.index(s["upper"])] = 0.5
             e[F.PALETTE.start + F.PALETTE_NAMES.index(s["lower"])] = 0.5
+            upper, lower = (torch.from_numpy(F.palette_lab()[F.PALETTE_NAMES.index(s[k])] / F.LAB_SCALE)
+                            for k in ("upper", "lower"))
+            e[F.LAB_UPPER], e[F.LAB_LOWER], e[F.LAB_MEAN] = upper, lower, (upper + lower) / 2
             e[F.CENTROID] = torch.tensor([x, s["y"]])
             e[F.SCORE] = 0.8
             e[F.PRESENT] = 1
@@ -63,6 +66,16 @@ def best(traj: Trajectories, q: ExpressionQuery) -> int:
     return int(scores.argmax())
 
 
+def test_dim_colours_still_rank_by_hue():
+    """Dim footage: the bluest jacket is "the light blue jacket" even if no pixel is palette blue."""
+    blue = ColourMention("blue", "blue", (68, 27, -49), True, "light", "jacket", "upper")
+    traj = make(track(upper="black"), track(upper="gray", x0=0.2), track(upper="black", x0=0.8))
+    traj.embeddings[1, :, F.LAB_UPPER] = torch.tensor([30.0, 2.0, -9.0]) / torch.from_numpy(F.LAB_SCALE)
+    assert best(traj, query(colours=[blue])) == 1
+    black = ColourMention("black", "black", (0, 0, 0), True, None, None, "upper")
+    assert best(make(track(upper="white"), track(upper="black", x0=0.3)), query(colours=[black])) == 1
+
+
 def test_class_decides_and_an_absent_class_selects_nothing():
     traj = make(track(CAR, 0.2), track(PERSON, 0.8))
     assert best(traj, query()) == 1
@@ -74,10 +87,10 @@ def test_class_decides_and_an_absent_class_selects_nothing():
 
 
 def test_colour_of_the_upper_body():
-    pink = ColourMention("pink", "pink", (70, 40, 0), True, None, "jacket", "upper")
+    pink = ColourMention("pink", "pink", (70, 55, -10), True, None, "jacket", "upper")
     traj = make(track(upper="blue"), track(upper="pink", x0=0.2), track(upper="black", x0=0.8))
     assert best(traj, query(colours=[pink])) == 1
-    not_pink = ColourMention("pink", "pink", (70, 40, 0), True, None, "jacket", "upper", negated=True)
+    not_pink = ColourMention("pink", "pink", (70, 55, -10), True, None, "jacket", "upper", negated=True)
     assert FactSelector().scores(traj, None, query(colours=[not_pink], count=TargetCount("all", None)))[1] < 0.05
 
 

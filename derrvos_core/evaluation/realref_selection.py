@@ -137,3 +137,9 @@ def _target_area(clip: RealRefClip, expression) -> np.ndarray:
             if m is not None:
                 out[t] |= m
     return out
+
+
+def score_answer(result, clip: RealRefClip, expression_id: str, trajectories: TrajectoryFrames) -> RealRefScore:
+    """The model's answer alone (what fitting re-scores many times): one object per link id."""
+    compact = compact_clip(clip, trajectories.frames)
+    return score_realref(trajectories.objects(result.selected), compact, expression_id)

@@ -21,6 +21,8 @@ class TrajectoryFacts:
         class_probs: float [N, 80]; mean COCO-80 distribution over the frames it was detected on.
         palette: float [N, 3, 11]; fraction of mask pixels nearest each basic colour
             (`features.PALETTE_NAMES`), for the whole mask, its upper and its lower half (mean over frames).
+        lab: float [N, 3, 3]; mean CIE Lab (L 0..100, a and b about -128..127) of the whole mask, its
+            upper and its lower half (mean over frames present).
         present: bool [N, T]; frames where the object has a mask.
         centroid: float [N, T, 2]; mask centroid (x, y) in [0, 1], 0 where absent.
         box: float [N, T, 4]; x0, y0, x1, y1 in [0, 1], 0 where absent.
@@ -30,6 +32,7 @@ class TrajectoryFacts:
 
     class_probs: np.ndarray
     palette: np.ndarray
+    lab: np.ndarray
     present: np.ndarray
     centroid: np.ndarray
     box: np.ndarray
@@ -45,7 +48,9 @@ class TrajectoryFacts:
         class_probs = _weighted_mean(emb[..., F.CLASS], weights)
         palette = np.stack([_weighted_mean(emb[..., s], present.astype(np.float32))
                             for s in (F.PALETTE, F.PALETTE_UPPER, F.PALETTE_LOWER)], axis=1)
-        return cls(class_probs=class_probs, palette=palette, present=present,
+        lab = np.stack([_weighted_mean(emb[..., s], present.astype(np.float32)) * F.LAB_SCALE
+                        for s in (F.LAB_MEAN, F.LAB_UPPER, F.LAB_LOWER)], axis=1)
+        return cls(class_probs=class_probs, palette=palette, lab=lab, present=present,
                    centroid=emb[..., F.CENTROID], box=traj.boxes.detach().float().cpu().numpy(),
                    area=traj.areas.detach().float().cpu().numpy(),
                    quality=traj.scores.detach().float().cpu().numpy())

@@ -21,10 +21,8 @@ class SelectorParams:
     rank_decay: float = 0.35
     #: Sharpness of soft place terms ("on the left"): relative position among candidates ** power.
     soft_power: float = 1.0
-    #: Fraction of a region's pixels under which an asked colour counts as absent.
-    colour_floor: float = 0.08
-    #: Exponent on the colour term (relative colour fraction among candidates).
-    colour_power: float = 0.7
+    #: Gap in colour fit (see `terms.colour_fit`) to the best-fitting candidate that costs a factor e.
+    colour_width: float = 0.15
     #: Speed (object heights per frame) at which an object starts counting as moving.
     moving_speed: float = 0.012
     #: Width of the moving / still transition (heights per frame).

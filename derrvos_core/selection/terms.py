@@ -8,24 +8,24 @@ from __future__ import annotations
 import numpy as np
 
 from derrvos_core.language.query import ColourMention, MotionQuery, OrderQuery, SpatialRelation
-from derrvos_core.real.features import PALETTE_NAMES
 
 from .facts import TrajectoryFacts
 from .params import SelectorParams
 
 #: The language side's colour names -> the branch's palette entries they cover.
-_PALETTE_OF = {"grey": ("gray",), "beige": ("white", "brown", "orange"), "cyan": ("blue", "green"),
-               "dark": ("black",), "light": ("white",)}
 _REGION_ROW = {"whole": 0, "upper": 1, "lower": 2}
 
 
 def class_match(facts: TrajectoryFacts, class_weights: list[tuple[int, float]]) -> np.ndarray:
-    """Mass of each trajectory's class distribution on the asked classes (weighted); 1 when none asked."""
+    """How much each trajectory is of the asked classes, in [0, 1]: the weighted class mass relative to
+    its own strongest class (a detector spreads probability over look-alikes, so a person detected at
+    0.6 person / 0.1 skis is fully a person); 1 when no class is asked."""
     if not class_weights:
         return np.ones(facts.num_trajectories, np.float32)
     ids = np.array([c for c, _ in class_weights])
     weights = np.array([w for _, w in class_weights], np.float32)
-    return np.clip((facts.class_probs[:, ids] * weights).sum(1), 0.0, 1.0)
+    strongest = np.maximum(facts.class_probs.max(1), 1e-6)
+    return np.clip((facts.class_probs[:, ids] * weights).sum(1) / strongest, 0.0, 1.0)
 
 
 def ranked(values: np.ndarray, candidates: np.ndarray, rank: int | None, descending: bool,
@@ -66,16 +66,29 @@ def spatial(facts: TrajectoryFacts, rel: SpatialRelation, candidates: np.ndarray
 
 def colour(facts: TrajectoryFacts, mention: ColourMention, candidates: np.ndarray,
            p: SelectorParams) -> np.ndarray:
-    """Fraction of the region's pixels of the asked colour, relative to the most colourful candidate."""
-    names = _PALETTE_OF.get(mention.name, (mention.name,))
-    cols = [PALETTE_NAMES.index(n) for n in names if n in PALETTE_NAMES]
-    if not cols:
-        return np.ones(facts.num_trajectories, np.float32)
-    frac = facts.palette[:, _REGION_ROW[mention.region], cols].sum(1)
-    best = max(float(frac[candidates].max()) if candidates.any() else 0.0, p.colour_floor)
-    score = np.clip(frac / best, 0.0, 1.0) ** p.colour_power
-    score = score * np.clip(frac / p.colour_floor, 0.0, 1.0)
+    """How well the region's mean colour fits the asked one, relative to the best-fitting candidate
+    (1 for it, exp(-gap / colour_width) below it): real footage is dim and desaturated, so "the woman
+    in the light blue jacket" is the bluest jacket, not one whose pixels are the palette's blue."""
+    fit = colour_fit(facts.lab[:, _REGION_ROW[mention.region]], mention)
+    best = float(fit[candidates].max()) if candidates.any() else float(fit.max(initial=0.0))
+    score = np.exp(-np.maximum(best - fit, 0.0) / p.colour_width).astype(np.float32)
     return (1.0 - score) if mention.negated else score
+
+
+def colour_fit(lab: np.ndarray, mention: ColourMention) -> np.ndarray:
+    """float [N]: higher is closer. Hue: cosine between the (a, b) directions, trusted as far as the
+    region has chroma; grey terms (black, white, grey) and shade words: closeness in lightness, and
+    for grey terms little chroma."""
+    L, a, b = lab[:, 0], lab[:, 1], lab[:, 2]
+    Lt, at, bt = mention.lab
+    chroma, target_chroma = np.hypot(a, b), float(np.hypot(at, bt))
+    lightness = -np.abs(L - Lt) / 50.0
+    if not mention.hue_matters:
+        return lightness
+    if target_chroma < 15.0:  # black, white, grey
+        return lightness - chroma / 40.0
+    cos = (a * at + b * bt) / np.maximum(chroma * target_chroma, 1e-6)
+    return cos * np.minimum(chroma / 12.0, 1.0) + 0.25 * lightness
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
