@@ -7,8 +7,9 @@ The detector branch runs once per tuning clip (its per-crop trajectory facts are
 then re-scores the facts with other numbers, so a trial costs no model call. Objective: the mean over
 expressions of (box IoU + J&F where masks are drawn) / 2 of the answer at the threshold, each category
 weighted equally (so the six "none" expressions of a clip do not outweigh its two motion ones).
-Search: random trials around the current numbers, then coordinate steps on each number; thresholds
-0.05 .. 0.95 for each.
+Search: random trials around the current numbers, each at the best of the thresholds 0.05 .. 0.95.
+`search` maximises any `SelectionObjective` (training/refit_real.py passes the J&F of re-scored answers
+against stored corrections).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import sys
 from collections import defaultdict
 from dataclasses import asdict, fields
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -39,8 +41,20 @@ RANGES = {"class_power": (0.3, 3.0), "candidate_floor": (0.1, 0.6), "quality_pow
           "direction_width": (0.005, 0.1), "count_factor": (0.1, 0.95)}
 
 
+class SelectionObjective(Protocol):
+    """What `search` maximises: for a trial's selector numbers, the value at each threshold in THRESHOLDS."""
+
+    def curve(self, params: SelectorParams) -> dict[float, float]: ...
+
+
+def best_on_curve(curve: dict[float, float]) -> tuple[float, float]:
+    """(value, threshold) of the best point; ties go to the higher threshold (fewer false selections)."""
+    threshold = max(curve, key=lambda t: (curve[t], t))
+    return curve[threshold], threshold
+
+
 class Tuning:
-    """The recorded tuning clips and their parsed expressions; `evaluate(params)` scores a trial."""
+    """The recorded tuning clips and their parsed expressions; `curve(params)` scores a trial."""
 
     def __init__(self, model, root: Path, settings):
         cache = SegmentCache(max_bytes=2 << 30)
@@ -60,18 +74,18 @@ class Tuning:
         return per_threshold
 
     def best(self, params: SelectorParams) -> tuple[float, float]:
-        curve = self.curve(params)
-        threshold = max(curve, key=lambda t: (curve[t], t))
-        return curve[threshold], threshold
+        return best_on_curve(self.curve(params))
 
 
-def search(tuning: Tuning, start: SelectorParams, trials: int, seed: int, log) -> tuple[SelectorParams, float, float]:
+def search(objective: SelectionObjective, start: SelectorParams, trials: int, seed: int, log
+           ) -> tuple[SelectorParams, float, float]:
+    """(numbers, value, threshold): the best of `start` and `trials` random steps from the best so far."""
     rng = np.random.default_rng(seed)
-    best_params, (best_value, best_threshold) = start, tuning.best(start)
+    best_params, (best_value, best_threshold) = start, best_on_curve(objective.curve(start))
     log(f"start: {best_value:.4f} at threshold {best_threshold}")
     for trial in range(trials):
         params = _perturb(best_params, rng, scale=1.0 if trial < trials // 2 else 0.4)
-        value, threshold = tuning.best(params)
+        value, threshold = best_on_curve(objective.curve(params))
         if value > best_value + 1e-9:
             best_params, best_value, best_threshold = params, value, threshold
             log(f"trial {trial}: {best_value:.4f} at threshold {best_threshold}")
