@@ -163,3 +163,14 @@ def test_params_refuse_unknown_and_bad_values():
         SelectorParams.from_dict({"nope": 1})
     with pytest.raises(Exception, match="must be numbers"):
         SelectorParams.from_dict({"rank_decay": float("nan")})
+
+
+def test_a_related_class_nobody_has_damps_everyone_and_an_unlikely_colour_selects_nothing():
+    bicycle = RelatedObject("ride", "bicycle", (ClassWeight(1, "bicycle", 1.0, "coco"),), (), "riding a bicycle")
+    traj = make(track(x0=0.2), track(x0=0.8))
+    plain = FactSelector().scores(traj, None, query())
+    riding = FactSelector().scores(traj, None, query(related=[bicycle]))
+    assert float(riding.max()) < 0.5 * float(plain.max())
+    red = ColourMention("red", "red", (53, 80, 67), True, None, None, "whole")
+    grey_van = make(track(CAR, upper="white", lower="gray"))
+    assert float(FactSelector().scores(grey_van, None, query(classes=((CAR, 1.0),), colours=[red]))[0]) < 0.2

@@ -36,7 +36,7 @@ from training.realref_eval import DEFAULT_ROOT, load_clips, record_clip, rescore
 THRESHOLDS = tuple(np.round(np.arange(0.05, 0.96, 0.05), 2))
 #: Ranges searched for each number (log-uniform where the number is a scale).
 RANGES = {"class_power": (0.3, 3.0), "candidate_floor": (0.1, 0.6), "quality_power": (0.0, 2.0),
-          "rank_decay": (0.05, 0.8), "soft_power": (0.3, 3.0), "colour_width": (0.02, 1.0),
+          "rank_decay": (0.05, 0.8), "soft_power": (0.3, 3.0), "colour_width": (0.02, 1.0), "colour_min": (-0.5, 0.6), "related_missing": (0.05, 1.0),
           "moving_speed": (0.003, 0.05), "speed_width": (0.001, 0.03),
           "direction_width": (0.005, 0.1), "count_factor": (0.1, 0.95)}
 

@@ -23,6 +23,12 @@ class SelectorParams:
     soft_power: float = 1.0
     #: Gap in colour fit (see `terms.colour_fit`) to the best-fitting candidate that costs a factor e.
     colour_width: float = 0.15
+    #: Colour fit at which an object half counts as the asked colour at all (the best-fitting van is
+    #: still no "red car"); the transition is 0.1 wide.
+    colour_min: float = 0.2
+    #: Factor on every trajectory when the expression relates the target to an object of a COCO class
+    #: ("riding a bicycle") and no trajectory of that class is in the crop.
+    related_missing: float = 0.3
     #: Speed (object heights per frame) at which an object starts counting as moving.
     moving_speed: float = 0.012
     #: Width of the moving / still transition (heights per frame).

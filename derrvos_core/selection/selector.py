@@ -50,7 +50,7 @@ def score_facts(facts: TrajectoryFacts, query: ExpressionQuery, p: SelectorParam
     if query.order is not None:
         score = score * terms.order(facts, query.order, candidates, p)
     for related in query.related:
-        score = score * _related(facts, related, candidates)
+        score = score * _related(facts, related, p)
     return np.clip(_count(facts, score, query, candidates, p), 0.0, 1.0)
 
 
@@ -80,16 +80,18 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> float:
     return float((a & b).sum() / shorter) if shorter else 0.0
 
 
-def _related(facts: TrajectoryFacts, related: RelatedObject, candidates: np.ndarray) -> np.ndarray:
+def _related(facts: TrajectoryFacts, related: RelatedObject, p: SelectorParams) -> np.ndarray:
     """"Holding an umbrella", "next to the car": the share of its frames on which a trajectory of the
     related class touches the target's box (grown by half its size). Neutral (1) when the related
-    object is no COCO class or no trajectory of its class is in the crop: the app lists it as unused."""
+    object is no COCO class (the reader lists it as ignored); `related_missing` for everyone when no
+    trajectory of its class is in the crop ("the person riding a bicycle" with no bicycle in sight)."""
     if not related.classes:
         return np.ones(facts.num_trajectories, np.float32)
     match = terms.class_match(facts, [(c.class_id, c.weight) for c in related.classes])
     others = np.flatnonzero(match >= 0.5)
     if others.size == 0:
-        return np.ones(facts.num_trajectories, np.float32)
+        value = 1.0 if related.negated else p.related_missing
+        return np.full(facts.num_trajectories, value, np.float32)
     near = np.zeros(facts.num_trajectories, np.float32)
     for i in range(facts.num_trajectories):
         hits = [_touching(facts, i, j) for j in others if j != i]

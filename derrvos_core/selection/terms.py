@@ -71,7 +71,8 @@ def colour(facts: TrajectoryFacts, mention: ColourMention, candidates: np.ndarra
     in the light blue jacket" is the bluest jacket, not one whose pixels are the palette's blue."""
     fit = colour_fit(facts.lab[:, _REGION_ROW[mention.region]], mention)
     best = float(fit[candidates].max()) if candidates.any() else float(fit.max(initial=0.0))
-    score = np.exp(-np.maximum(best - fit, 0.0) / p.colour_width).astype(np.float32)
+    score = np.exp(-np.maximum(best - fit, 0.0) / p.colour_width) * _sigmoid((fit - p.colour_min) / 0.1)
+    score = score.astype(np.float32)
     return (1.0 - score) if mention.negated else score
 
 
