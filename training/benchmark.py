@@ -217,6 +217,8 @@ def main(argv=None) -> int:
     parser.add_argument("--workdir", default=None, help="where the videos go (default: a temp folder)")
     parser.add_argument("--breakdown", action="store_true",
                         help="also print where the end-to-end time goes (ms per frame per component)")
+    parser.add_argument("--real", action="store_true",
+                        help="also the real model's rows (training/benchmark_real.py at its defaults), same run")
     parser.add_argument("--linking", action="store_true",
                         help="run training/eval_linking.py instead (its options follow)")
     parser.add_argument("--rss-child", type=Path, default=None, help=argparse.SUPPRESS)
@@ -245,6 +247,11 @@ def main(argv=None) -> int:
         for label, ms in breakdown:
             depth = (len(label) - len(label.lstrip())) // 2
             print(f"| {'— ' * depth}{label.strip()} | {ms:.2f} |")
+    if args.real:
+        from training import benchmark_real
+
+        print("\nThe real model (detector branch and the shipped real model, vtest.avi 768x576):\n")
+        benchmark_real.main(["--threads", "2"])
     return 0
 
 

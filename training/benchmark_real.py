@@ -1,6 +1,7 @@
 """Speed and memory of the `detector` trajectory branch (the `real` model) on real footage, in one run.
 
     python training/benchmark_real.py                        # the table: vtest.avi at 768x576, 2 threads
+    python training/benchmark.py --real                      # the same rows after the DeRVOS table, one run
     python training/benchmark_real.py --frames 72 --no-rss   # speed rows only
     python training/benchmark_real.py --overlay /tmp/real    # also PNG overlays of the first crop
     python training/benchmark_real.py --frames 0 --no-rss --carry-check 108   # carrying masks vs remaking
@@ -182,6 +183,47 @@ def carry_rows(branch: DetectorBranch, video: Path, num_frames: int, start: int)
     return rows
 
 
+def model_rows(video: Path, num_frames: int, expressions: tuple[str, str]) -> list[tuple[str, str]]:
+    """The shipped real model as the app runs it, on `num_frames` frames of `video`: Run -> overlay (the
+    model's default settings, masks as RLE, then the overlay MP4 written), a second expression on the
+    same video (per-frame features from the cache), and re-selection at a new threshold (no model)."""
+    from derrvos_core.model.cache import SegmentCache
+    from derrvos_core.model.catalog import load_model
+    from derrvos_core.video.writing import write_overlay_video
+
+    model = load_model("default")
+    model.multimodal.read(expressions[0])  # the language parts load once per process, not per run
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = Path(tmp) / "clip.mp4"
+        frames = list(stream_frames(video, num_frames))
+        h, w = frames[0].shape[:2]
+        write_overlay_video(clip, frames, [[] for _ in frames], [], fps=10.0)
+        cache = SegmentCache(max_bytes=2 << 30)
+        w0 = time.perf_counter()
+        result = model.segment(clip, expressions[0], cache=cache)
+        run = time.perf_counter() - w0
+        chosen = sorted(result.selected)
+        write_overlay_video(Path(tmp) / "overlay.mp4", frames,
+                            ([t.mask(i, h, w) for t in result.trajectories if t.trajectory_id in chosen]
+                             for i in range(len(frames))), [str(c) for c in chosen], fps=10.0)
+        to_overlay = time.perf_counter() - w0
+        w0 = time.perf_counter()
+        model.segment(clip, expressions[1], cache=cache)
+        second = time.perf_counter() - w0
+        w0 = time.perf_counter()
+        repeats = 21
+        for k in range(repeats):
+            result.select(0.05 + 0.9 * k / repeats)
+        reselect = (time.perf_counter() - w0) / repeats
+    return [
+        (f"real model, Run -> result ({w}x{h}, {num_frames} frames)", f"{run:.1f} s = {num_frames / run:.1f} frames/s"),
+        ("real model, Run -> overlay MP4 written", f"{to_overlay:.1f} s"),
+        ("real model, a second expression (features cached)", f"{second:.1f} s ({second / run:.2f} of the first)"),
+        (f"real model, re-select at a new threshold, {num_frames} frames",
+         f"{reselect * 1e3:.2f} ms (target < 50 ms)"),
+    ]
+
+
 def rss_child(video: Path, num_frames: int, crop_size: int, cfg: RealBranchConfig) -> None:
     """In a subprocess: stream `num_frames` through the branch and print peak RSS in MiB (JSON)."""
     branch = DetectorBranch(cfg)
@@ -243,6 +285,8 @@ def main(argv=None) -> int:
     parser.add_argument("--detector", default="nanodet", choices=("nanodet", "centernet"))
     parser.add_argument("--parts-dir", default="", help="folder of the ONNX parts (default: assets/...)")
     parser.add_argument("--no-rss", action="store_true", help="skip the peak-RSS rows")
+    parser.add_argument("--model-frames", type=int, default=300,
+                        help="frames for the shipped real model's Run -> overlay rows (0: skip them)")
     parser.add_argument("--carry-check", type=int, default=0, metavar="FRAMES",
                         help="also measure mask carrying between frames on this many frames from 100")
     parser.add_argument("--rss-frames", type=int, nargs=2, default=(200, 2000), metavar=("SHORT", "LONG"))
@@ -272,6 +316,8 @@ def main(argv=None) -> int:
                  ("peak RSS long / short", f"{long / short:.2f} (target < 1.5)")]
     if args.carry_check:
         rows += carry_rows(branch, video, args.carry_check, 100)
+    if args.model_frames > 0:
+        rows += model_rows(video, args.model_frames, ("the woman in the red jacket", "the man walking to the left"))
     width = max(len(r[0]) for r in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
