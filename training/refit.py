@@ -15,6 +15,9 @@ r"""Refit a DeRVOS checkpoint on the corrections stored in the database, and reg
 
 Everything is built in a hidden folder beside --out and moved in at the end, and the store is only
 written once, after the move: an interrupted refit leaves neither a half model nor a registration.
+
+A real model (`--base default`, `real`, or a folder whose config.json says kind "real") has no weights to
+train: its selector numbers and threshold are refit by training/refit_real.py, which this command runs.
 """
 from __future__ import annotations
 
@@ -49,7 +52,7 @@ METRICS = "refit_metrics.csv"
 class RefitSettings:
     """One refit. Defaults are the paper's MeViS fine-tuning rates (DESIGN.md §1)."""
 
-    base: str  # checkpoint folder of the model to refit, or "default"
+    base: str  # DeRVOS checkpoint folder of the model to refit (a real model: training/refit_real.py)
     out: str  # folder to create with the refit model (must not exist or be empty)
     db: str | None = None  # store URL; None: $DERRVOS_DB, else sqlite:///derrvos.db
     holdout: float = 0.2  # fraction of the corrected videos held out for the before/after report
@@ -90,6 +93,8 @@ def refit(s: RefitSettings, log=print) -> RefitResult:
         raise InputError(f"--out {out} already exists and is not an empty folder; choose a new one")
     if s.steps < 1:
         raise InputError(f"--steps must be at least 1, got {s.steps}")
+    if is_real_base(s.base):
+        raise InputError(f"{s.base} is a real model: refit it with training.refit_real.refit_real")
     base_dir = resolve_checkpoint(s.base)
     with Store.open(s.db) as store:
         samples = store_samples(store, corrected_only=True)
@@ -207,7 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     d = RefitSettings(base="", out="")
     p.add_argument("--db", default=None, help="store URL (default: $DERRVOS_DB, else sqlite:///derrvos.db)")
-    p.add_argument("--base", required=True, help="checkpoint folder of the model to refit, or 'default'")
+    p.add_argument("--base", required=True,
+                   help="checkpoint folder of the model to refit; default / real / a real model folder: "
+                        "training/refit_real.py")
     p.add_argument("--out", required=True, help="new folder for the refit model")
     p.add_argument("--holdout", type=float, default=d.holdout, help="fraction of corrected videos held out")
     p.add_argument("--steps", type=int, default=d.steps)
@@ -226,7 +233,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def is_real_base(base: str) -> bool:
+    """Whether --base names a real model: default, real, or a folder whose config.json says kind real."""
+    from derrvos_core.model.real import is_real_folder
+
+    return base in ("default", "real") or is_real_folder(Path(base))
+
+
 def main(argv: list[str] | None = None) -> int:
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--base")
+    base = pre.parse_known_args(argv)[0].base
+    if base is not None and is_real_base(base):
+        from training.refit_real import main as refit_real_main
+
+        return refit_real_main(argv)
     a = build_parser().parse_args(argv)
     settings = RefitSettings(base=a.base, out=a.out, db=a.db, holdout=a.holdout, steps=a.steps, seed=a.seed,
                              lr_multimodal=a.lr_multimodal, lr_rest=a.lr_rest, batch_size=a.batch_size,
