@@ -150,6 +150,40 @@ def test_generic_heads_leave_the_class_open(parser):
     assert parser.parse("moving to the left").head_noun is None
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("the men", ["person"]), ("the women", ["person"]), ("the people", ["person"]), ("the persons", ["person"]),
+    ("the children", ["person"]), ("the kids", ["person"]), ("the cars", ["car"]),
+    ("the vans", ["car", "truck"]), ("the bikes", ["bicycle", "motorcycle"]), ("the dogs", ["dog"]),
+    ("the geese", ["bird"]), ("the mice", ["mouse"]), ("the bikers", ["person"]), ("the cows", ["cow"]),
+    ("the vases", ["vase"]),  # spaCy's lemma is "vas"
+    ("the taxis", ["car"]), ("the sofas", ["couch"]),  # spaCy tags these NN and leaves them as written
+    ("the teddy bears", ["teddy bear"]), ("two fire hydrants on the left", ["fire hydrant"]),
+])
+def test_plural_head_nouns_map_like_singulars(parser, text, expected):
+    query = parser.parse(text)
+    assert classes(query) == expected and query.unknown_noun is None, query
+    assert query.count.kind in {"several", "exact"}
+
+
+def test_plural_men_is_not_the_work_force(parser):
+    # "men" is also a WordNet noun of its own (the work force); the singular is far commoner.
+    query = parser.parse("the two men standing and talking next to the sign")
+    assert query.head_noun == "man" and classes(query) == ["person"] and query.unknown_noun is None
+    assert (query.count.kind, query.count.n) == ("exact", 2)
+    men = parser.parse("the men on the left")
+    assert classes(men) == ["person"] and men.count.kind == "several" and spatial(men) == [("left", None)]
+
+
+def test_plural_that_is_a_noun_of_its_own_keeps_its_sense(parser):
+    query = parser.parse("the glasses on the table")  # spectacles, not wine glasses
+    assert query.head_noun == "glasses" and "wine glass" not in classes(query)
+
+
+def test_plural_the_tagger_takes_for_a_name_still_counts_several(parser):
+    query = parser.parse("the geese on the left")  # tagged NNP, lemma "geese"
+    assert query.head_noun == "goose" and classes(query) == ["bird"] and query.count.kind == "several"
+
+
 # --- colours ----------------------------------------------------------------------------------
 
 def test_colour_of_a_garment(parser):
@@ -167,6 +201,26 @@ def test_colours_of_several_parts_and_shades(parser):
     dark = parser.parse("the dark blue car on the right").colours[0]
     assert dark.shade == "dark" and dark.lab[0] < colour_term("blue").lab[0]
     assert parser.parse("the woman in the light blue dress").colours[0].shade == "light"
+
+
+@pytest.mark.parametrize("text, parts", [
+    ("the man in the black shirt and white helmet", [("black", "shirt"), ("white", "helmet")]),
+    ("the woman in a white shirt and black pants", [("white", "shirt"), ("black", "pants")]),
+])
+def test_coordinated_garments_are_one_target(parser, text, parts):
+    # The tagger joins the second garment to the head noun; it still describes the one person.
+    query = parser.parse(text)
+    assert classes(query) == ["person"] and (query.count.kind, query.count.n) == ("one", 1)
+    assert [(c.name, c.part) for c in query.colours] == parts and query.ignored == ()
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("the man and the dog", ["person", "dog"]), ("the bicycle and the bollard", ["bicycle"]),
+    ("the man and the backpack", ["person", "backpack"]),  # a part named beside the head, not after "in"/"with"
+])
+def test_coordinated_head_nouns_are_several_targets(parser, text, expected):
+    query = parser.parse(text)
+    assert classes(query) == expected and (query.count.kind, query.count.n) == ("exact", 2)
 
 
 def test_colour_words_alone_and_together(parser):
@@ -206,6 +260,7 @@ def test_traffic_light_is_no_colour(parser):
     ("person in the middle", [("middle", None)]),
     ("the motorcycle on the bottom left", [("bottom", None), ("left", None)]),
     ("the parked car in the background", [("far", None)]),
+    ("the person in the far background", [("far", 1)]),
     ("the cyclist closest to us", [("near", 1)]),
     ("the biggest bird", [("biggest", 1)]),
     ("the tallest giraffe", [("tallest", 1)]),
@@ -215,6 +270,18 @@ def test_places_and_rankings(parser, text, expected):
     query = parser.parse(text)
     assert spatial(query) == expected, query.spatial
     assert query.ignored == ()
+
+
+def test_far_background_is_read_not_ignored(parser):
+    query = parser.parse("the person walking along the footpath in the far background")
+    assert spatial(query) == [("far", 1)] and query.spatial[0].phrase == "far background"
+    assert "far" not in " ".join(query.ignored).split() and query.ignored == ("along the footpath",)
+
+
+def test_bollard_is_no_coco_class(parser):
+    query = parser.parse("the bollard in front of the bicycle")
+    assert query.classes == () and query.unknown_noun == "bollard"
+    assert [(r.relation, r.noun) for r in query.related] == [("in front of", "bicycle")]
 
 
 def test_ordinal_from_a_side(parser):
@@ -234,6 +301,16 @@ def test_walking_together(parser):
     query = parser.parse("the two people walking together")
     assert classes(query) == ["person"] and (query.count.kind, query.count.n) == ("exact", 2)
     assert query.motion.moving is True and query.motion.verbs == ("walk",)
+    assert query.ignored == ()  # "together" agrees with more than one target
+    people = parser.parse("the people walking together")
+    assert classes(people) == ["person"] and people.count.kind == "several" and people.motion.moving is True
+    assert people.ignored == ()
+
+
+def test_together_with_another_object_is_not_a_count(parser):
+    query = parser.parse("the dog playing together with a cat")
+    assert classes(query) == ["dog"] and query.count.kind == "one"
+    assert [(r.relation, r.noun) for r in query.related] == [("play with", "cat")]
 
 
 @pytest.mark.parametrize("text, directions", [
@@ -244,11 +321,20 @@ def test_walking_together(parser):
     ("a boat sailing away", ("away",)),
     ("the car that turns left", ("left",)),
     ("the skier coming down the hill", ("down",)),
+    ("the car moving from right to left", ("left",)),  # the tagger makes "left" the root
+    ("the car driving from right to left", ("left",)),  # ... and hangs "to" on "from"
 ])
 def test_directions(parser, text, directions):
     query = parser.parse(text)
     assert query.motion.directions == directions, query.motion
     assert query.spatial == ()  # a direction of travel is not a place
+
+
+def test_walking_in_from_a_side_enters_and_heads_on(parser):
+    query = parser.parse("the man who walks in from the right and then heads up the road")
+    assert classes(query) == ["person"] and query.count.kind == "one"
+    assert query.motion.events == ("enters",) and query.motion.directions == ("left", "up")
+    assert query.spatial == ()
 
 
 def test_speed(parser):
@@ -304,6 +390,9 @@ def test_order_of_appearance(parser):
     ("three cats sitting on the sofa", "exact", 3), ("cars moving towards the camera", "several", None),
     ("people", "several", None), ("a group of people standing still", "several", None),
     ("each of the horses", "all", None), ("both dogs", "exact", 2), ("the man and the woman", "exact", 2),
+    ("both cars", "exact", 2), ("the three pedestrians", "exact", 3), ("two women", "exact", 2),
+    ("the kids", "several", None), ("the men on the left", "several", None),
+    ("the man in the black shirt and white helmet", "one", 1), ("the sheep that are grazing", "several", None),
 ])
 def test_count(parser, text, kind, n):
     count = parser.parse(text).count
@@ -313,6 +402,27 @@ def test_count(parser, text, kind, n):
 def test_group_reads_through_to_its_members(parser):
     query = parser.parse("a group of people standing still")
     assert query.head_noun == "people" and classes(query) == ["person"]
+
+
+@pytest.mark.parametrize("text, kind, n", [
+    ("the couple walking side by side", "exact", 2), ("the pair walking together", "exact", 2),
+    ("the trio", "exact", 3), ("the duo on the right", "exact", 2), ("the group", "several", None),
+    ("the crowd", "several", None), ("the family", "several", None), ("the team in red", "several", None),
+    ("the gang", "several", None),
+])
+def test_group_nouns_said_alone_are_people(parser, text, kind, n):
+    # "a pair of shoes" (a pair of things) is out of scope: with "of" a group noun is read through to its
+    # members ("a pair of people" -> people, 2; "a family of ducks" -> duck, several).
+    query = parser.parse(text)
+    assert classes(query) == ["person"] and query.unknown_noun is None
+    assert (query.count.kind, query.count.n) == (kind, n)
+
+
+def test_couple_side_by_side_is_two_people_walking(parser):
+    query = parser.parse("the couple walking side by side")
+    assert query.head_noun == "couple" and query.motion.moving is True and query.ignored == ()
+    ducks = parser.parse("a family of ducks")
+    assert classes(ducks) == ["bird"] and ducks.count.kind == "several"
 
 
 # --- related objects and what is ignored --------------------------------------------------------

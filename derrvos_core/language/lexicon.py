@@ -5,6 +5,14 @@ MiniLM encoder (`nouns.py`).
 """
 from __future__ import annotations
 
+#: Nouns for a group of people that, said alone, name the targets and how many they are (None:
+#: several): "the couple walking side by side" -> person, exactly 2. With "of" the group is read
+#: through instead ("a pair of dogs", GROUP_NOUNS).
+PEOPLE_GROUPS: dict[str, int | None] = {
+    "couple": 2, "pair": 2, "duo": 2, "trio": 3, "group": None, "crowd": None, "family": None, "team": None,
+    "gang": None,
+}
+
 #: Head nouns whose COCO classes WordNet's first sense gets wrong for video ("van" is first
 #: "avant-garde"), or that detectors split between classes; weights say how likely each class is.
 NOUN_CLASSES: dict[str, dict[str, float]] = {
@@ -12,7 +20,8 @@ NOUN_CLASSES: dict[str, dict[str, float]] = {
         "man", "woman", "kid", "boy", "girl", "lady", "gentleman", "pedestrian", "cyclist", "rider",
         "player", "guy", "people", "child", "baby", "toddler", "adult", "human", "someone", "somebody",
         "individual", "biker", "skier", "skater", "surfer", "dancer", "runner", "walker", "jogger",
-        "driver", "passenger", "motorcyclist", "skateboarder", "snowboarder", "athlete", "folk")},
+        "driver", "passenger", "motorcyclist", "skateboarder", "snowboarder", "athlete", "folk",
+        *PEOPLE_GROUPS)},
     "automobile": {"car": 1.0}, "auto": {"car": 1.0}, "taxi": {"car": 1.0}, "cab": {"car": 1.0},
     "suv": {"car": 0.8, "truck": 0.4}, "jeep": {"car": 0.8, "truck": 0.4},
     "van": {"car": 0.7, "truck": 0.7}, "minivan": {"car": 0.8, "truck": 0.5},
@@ -47,8 +56,8 @@ GENERIC_NOUNS = frozenset({
 
 #: Nouns naming a group, whose "of" object is the real head ("a group of people" -> people, several).
 GROUP_NOUNS: dict[str, int | None] = {
-    "group": None, "herd": None, "flock": None, "pack": None, "crowd": None, "bunch": None, "team": None,
-    "line": None, "row": None, "couple": 2, "pair": 2, "trio": 3, "number": None, "lot": None,
+    **PEOPLE_GROUPS, "herd": None, "flock": None, "pack": None, "bunch": None, "line": None, "row": None,
+    "number": None, "lot": None,
 }
 
 #: Words that ask for a number of targets; None means "several".

@@ -211,13 +211,22 @@ def _read_direction_phrase(verb, prep, state: _Motion, used: set[int]) -> None:
 
 def _from_to(prep, obj, used: set[int]) -> str:
     """"from left to right" -> right; "from the left" alone -> right too (it travels away from there)."""
-    for token in list(obj.children) + list(prep.head.children):
+    for token in [*obj.children, *prep.children, *prep.head.children]:
         if token.dep_ == "prep" and token.lower_ == "to":
-            target = next((c for c in token.children if c.dep_ in {"pobj", "pcomp"}), None)
+            target = next((c for c in token.children if c.dep_ in {"pobj", "pcomp"}), None) or _word_after(token)
             if target is not None and target.lower_ in DIRECTION_WORDS:
-                used.update(t.i for t in token.subtree)
+                used.update({t.i for t in token.subtree} | {target.i})
                 return DIRECTION_WORDS[target.lower_]
     return {"left": "right", "right": "left", "up": "down", "down": "up"}.get(DIRECTION_WORDS[obj.lower_], "away")
+
+
+def _word_after(token):
+    """The word after "to" when the tagger left it unattached ("from right to left" with "left" as the root)."""
+    doc = token.doc
+    i = token.i + 1
+    if i < len(doc) and doc[i].lower_ == "the":
+        i += 1
+    return doc[i] if i < len(doc) else None
 
 
 def _read_from_camera(word, state: _Motion, used: set[int]) -> None:

@@ -30,13 +30,14 @@ from derrvos_core.language.target import Target, find_target, modifier_text, rea
 #: Characters read of an expression; the rest is reported in `ignored` (keeps a parse under ~0.5 s).
 MAX_CHARS = 1000
 _NEGATIONS = {"not", "n't", "never", "no"}
-# Two-word class names become one token ("fire_hydrant"): the small tagger often mis-tags the pair.
+# Two-word class names become one token ("fire_hydrant", "teddy_bears"): the small tagger often mis-tags
+# the pair.
 _MULTIWORD = sorted({n for n in (*COCO_CLASSES, *COMPOUND_CLASSES) if " " in n}, key=len, reverse=True)
 _REWRITES = ((re.compile(r"\b(left|right|top|bottom)[- ]most\b"), r"\1most"),
              (re.compile(r"\b(left|right)[- ]hand\b"), r"\1"),
              (re.compile(r"\s+"), " "),
-             (re.compile(r"\b(" + "|".join(map(re.escape, _MULTIWORD)) + r")\b"),
-              lambda m: m.group(1).replace(" ", "_")))
+             (re.compile(r"\b(" + "|".join(map(re.escape, _MULTIWORD)) + r")(e?s)?\b"),
+              lambda m: m.group(0).replace(" ", "_")))
 
 
 class ExpressionParser:
@@ -56,10 +57,10 @@ class ExpressionParser:
         """Read one expression; InputError if it is not a string or has no words."""
         read, rest = _normalise(text)
         doc = self.parts.nlp(read)
-        target = find_target(doc, self._senses.is_noun, self._names_class)
+        target = find_target(doc, self._senses.is_noun, self._names_class, self._is_part)
         heads = _target_indices(target)
         used = set(heads) | _determiners(target)
-        count = read_count(doc, target, used)
+        count = read_count(doc, target, used, self._senses.is_plural)
         classes, unknown = self._classes(target, used)
         # Each reader claims the tokens it understood, so order matters: "first ... to appear" is an
         # order before "appear" is an event, "walking to the left" a direction before "left" is a place,
@@ -72,7 +73,7 @@ class ExpressionParser:
         negated = motion_negated + colours.negated + tuple(r.phrase for r in related if r.negated)
         negated += _unread_negations(doc, used)
         ignored = unread_phrases(doc, used) + ((_rest_note(rest),) if rest else ())
-        head = target.head.lemma_.lower().replace("_", " ") if target.head is not None else None
+        head = self._senses.noun_lemma(target.head).replace("_", " ") if target.head is not None else None
         return ExpressionQuery(text, head, classes, unknown, colours.target, spatial, motion, order, count,
                                related, tuple(dict.fromkeys(negated)), ignored)
 
@@ -101,6 +102,10 @@ class ExpressionParser:
 
     def _names_class(self, token) -> bool:
         return bool(self._read_noun(token).classes)
+
+    def _is_part(self, token) -> bool:
+        senses = self._senses
+        return (senses.part_region(token.lower_) or senses.part_region(token.lemma_.lower())) is not None
 
     def _read_noun(self, token) -> NounReading:
         return self._senses.classify(self._senses.noun_lemma(token), modifier_text(token))

@@ -30,6 +30,8 @@ SIZE_WORDS: dict[str, tuple[str, int | None]] = {
 #: Words that make a place an extreme: "far left", "extreme right", "very top".
 EXTREME_WORDS = {"far", "extreme", "very", "most", "furthest", "farthest"}
 _SIDES = {"left", "right", "top", "bottom"}
+#: Place words an extreme word can sharpen: the sides and the noun-like depths ("the far background").
+_EXTREMABLE = _SIDES | {"background", "foreground", "front", "back", "rear", "middle", "center", "centre"}
 _ORDINAL_NAMES = {rank: word for word, rank in ORDINALS.items() if word.isalpha()}
 
 
@@ -78,9 +80,9 @@ def _place(token, target_head, used: set[int]) -> SpatialRelation | None:
 
 
 def _extreme(token):
-    """"far"/"extreme" just before a side word ("on the far left")."""
+    """"far"/"extreme" just before a side or depth word ("on the far left", "in the far background")."""
     before = token.doc[token.i - 1] if token.i > 0 else None
-    if token.lower_ in _SIDES and before is not None and before.lower_ in EXTREME_WORDS:
+    if token.lower_ in _EXTREMABLE and before is not None and before.lower_ in EXTREME_WORDS:
         return before
     return None
 

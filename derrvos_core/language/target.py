@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from derrvos_core.language.lexicon import ALL_WORDS, COUNT_WORDS, GROUP_NOUNS
+from derrvos_core.language.lexicon import ALL_WORDS, COUNT_WORDS, GROUP_NOUNS, PEOPLE_GROUPS
 from derrvos_core.language.query import TargetCount
 
 _NOUNISH = {"NOUN", "PROPN"}
@@ -24,12 +24,14 @@ class Target:
     group: object | None
 
 
-def find_target(doc, is_noun: Callable[[str], bool], names_class: Callable[[object], bool]) -> Target:
+def find_target(doc, is_noun: Callable[[str], bool], names_class: Callable[[object], bool],
+                is_part: Callable[[object], bool]) -> Target:
     """The head noun: the root noun (or its subject), else the root verb's subject, else the first noun,
     else the first word of the opening phrase that names a COCO class.
 
     `is_noun(word)` says whether a word is mainly a noun, for roots the tagger calls adjectives
-    ("the cyclist closest to us"); `names_class(token)` whether a token names a COCO class.
+    ("the cyclist closest to us"); `names_class(token)` whether a token names a COCO class;
+    `is_part(token)` whether it names a garment or part an object has ("helmet").
     """
     head = _root_noun(doc, is_noun) or _leading_class_word(doc, names_class) or _first_chunk_noun(doc)
     group = None
@@ -37,8 +39,16 @@ def find_target(doc, is_noun: Callable[[str], bool], names_class: Callable[[obje
         member = _of_object(head)
         if member is not None:
             head, group = member, head
-    conjuncts = tuple(t for t in head.conjuncts if t.pos_ in _NOUNISH) if head is not None else ()
+    conjuncts = () if head is None else tuple(
+        t for t in head.conjuncts if t.pos_ in _NOUNISH and not _joins_a_modifier(head, t, is_part))
     return Target(head, conjuncts, group)
+
+
+def _joins_a_modifier(head, conjunct, is_part: Callable[[object], bool]) -> bool:
+    """"the man in the black shirt and white helmet": the tagger may join "helmet" to "man", but a part
+    after one of the head's prepositional phrases continues that phrase; it is no second target."""
+    return conjunct.i > head.i and is_part(conjunct) and \
+        any(c.dep_ == "prep" and head.i < c.i < conjunct.i for c in head.children)
 
 
 def _is_group(token) -> bool:
@@ -50,7 +60,8 @@ def _root_noun(doc, is_noun: Callable[[str], bool]):
     for sent in doc.sents:
         root = sent.root
         if root.pos_ in _NOUNISH:
-            return _subject_before(root) or root
+            subject = _subject_before(root) or _gerund_compound(root)
+            return root if subject is None or _is_number(subject) else subject
         if _is_group(root) and _of_object(root) is not None:
             return root  # "each of the horses": find_target reads through it
         if root.pos_ in {"PRON", "NUM"} and root.lemma_.lower() == "one":
@@ -63,6 +74,18 @@ def _root_noun(doc, is_noun: Callable[[str], bool]):
     return None
 
 
+def _gerund_compound(root):
+    """"the race_cars speeding" tagged as one noun phrase: the gerund is what its compound does."""
+    if root.tag_ != "NN" or not root.lower_.endswith("ing"):
+        return None
+    return next((c for c in root.children if c.dep_ == "compound" and c.i == root.i - 1), None)
+
+
+def _is_number(token) -> bool:
+    """"two" in "two fire_hydrants on the left", which the tagger may make the noun's subject."""
+    return token.pos_ == "NUM" and (token.lower_ in COUNT_WORDS or token.lower_.isdigit())
+
+
 def _first_chunk_noun(doc):
     chunks = [c for c in doc.noun_chunks if c.root.pos_ in _NOUNISH]
     return chunks[0].root if chunks else None
@@ -73,8 +96,8 @@ def _leading_class_word(doc, names_class: Callable[[object], bool]):
     for token in doc:
         if token.pos_ in {"ADP", "SCONJ", "AUX"} or token.tag_ in {"VBZ", "VBD", "VBP", "WDT", "WP"}:
             return None
-        if token.pos_ not in {"DET", "PUNCT", "NUM", "CCONJ"} and token.text.replace("_", "").isalpha() \
-                and names_class(token):
+        if token.pos_ not in {"DET", "PUNCT", "CCONJ"} and not _is_number(token) and not token.like_num \
+                and token.text.replace("_", "").isalpha() and names_class(token):
             return token
     return None
 
@@ -106,8 +129,20 @@ def modifier_text(head) -> str:
     return ""
 
 
-def read_count(doc, target: Target, used: set[int]) -> TargetCount:
-    """one / exact n / several / all, from numbers, quantifiers, conjunctions and plural nouns."""
+def read_count(doc, target: Target, used: set[int], is_plural: Callable[[object], bool | None]) -> TargetCount:
+    """one / exact n / several / all, from numbers, quantifiers, conjunctions, group and plural nouns.
+
+    `is_plural(token)` says whether a noun is plural ("men", or "geese" the tagger took for a name); None
+    when its form does not say ("sheep").
+    "together" / "side by side" agree with more than one target and are claimed when the count says so.
+    """
+    count = _read_count(doc, target, used, is_plural)
+    if count.kind != "one":
+        used.update(_togetherness(doc))
+    return count
+
+
+def _read_count(doc, target: Target, used: set[int], is_plural: Callable[[object], bool | None]) -> TargetCount:
     if target.head is None:
         return _count_without_noun(doc, used)
     if target.conjuncts:
@@ -122,10 +157,27 @@ def read_count(doc, target: Target, used: set[int]) -> TargetCount:
         used.add(target.group.i)
         word = target.group.lower_
         return _group_count(word if word in ALL_WORDS or word in COUNT_WORDS else target.group.lemma_.lower())
-    plural = target.head.tag_ in {"NNS", "NNPS"} or target.head.lemma_.lower() == "people"
-    if plural and target.head.lower_ == target.head.lemma_.lower() != "people":
+    head = target.head
+    lemma = head.lemma_.lower()
+    plural = True if lemma == "people" else is_plural(head)
+    if plural is None:
         plural = _plural_verbs(doc)  # "sheep", "deer": the noun does not say, the verb may
+    if not plural and lemma in PEOPLE_GROUPS:  # "the couple walking side by side"
+        n = PEOPLE_GROUPS[lemma]
+        return TargetCount("several", None) if n is None else TargetCount("exact", n)
     return TargetCount("several", None) if plural else TargetCount("one", 1)
+
+
+def _togetherness(doc) -> set[int]:
+    """"walking together", "side by side": not "together with the dog", which relates to another object."""
+    found: set[int] = set()
+    words = [t.lower_ for t in doc]
+    for i, word in enumerate(words):
+        if word == "together" and "with" not in words[i + 1:i + 3] + [c.lower_ for c in doc[i].children]:
+            found.add(i)
+        elif words[i:i + 3] == ["side", "by", "side"] and words[i + 3:i + 4] != ["with"]:
+            found.update((i, i + 1, i + 2))
+    return found
 
 
 def _plural_verbs(doc) -> bool:
@@ -139,9 +191,10 @@ def _count_word(word) -> TargetCount | None:
     text = word.lower_
     if word.dep_ in {"det", "predet", "amod", "nummod", "quantmod"} and text in ALL_WORDS:
         return TargetCount("all", None)
-    if word.dep_ == "nummod" and text.isdigit():
+    number_subject = word.dep_ == "nsubj" and word.i < word.head.i and _is_number(word)
+    if (word.dep_ == "nummod" or number_subject) and text.isdigit():
         return TargetCount("exact", int(text))
-    if text in COUNT_WORDS and word.dep_ in {"nummod", "det", "amod", "quantmod", "predet"}:
+    if text in COUNT_WORDS and (word.dep_ in {"nummod", "det", "amod", "quantmod", "predet"} or number_subject):
         n = COUNT_WORDS[text]
         return TargetCount("several", None) if n is None else TargetCount("exact", n)
     return None
