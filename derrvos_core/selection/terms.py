@@ -14,6 +14,10 @@ from .params import SelectorParams
 
 #: The language side's colour names -> the branch's palette entries they cover.
 _REGION_ROW = {"whole": 0, "upper": 1, "lower": 2}
+#: Clothes that cover most of the body half a colour is measured on.
+GARMENTS = frozenset({"jacket", "coat", "shirt", "t-shirt", "tshirt", "sweater", "jumper", "hoodie", "top",
+                      "dress", "suit", "trousers", "pants", "jeans", "shorts", "skirt", "uniform", "clothes",
+                      "outfit", "vest", "blouse", "cardigan", "raincoat", "overcoat", "jersey", "tracksuit"})
 
 
 def class_match(facts: TrajectoryFacts, class_weights: list[tuple[int, float]]) -> np.ndarray:
@@ -71,25 +75,30 @@ def colour(facts: TrajectoryFacts, mention: ColourMention, candidates: np.ndarra
     in the light blue jacket" is the bluest jacket, not one whose pixels are the palette's blue."""
     fit = colour_fit(facts.lab[:, _REGION_ROW[mention.region]], mention)
     best = float(fit[candidates].max()) if candidates.any() else float(fit.max(initial=0.0))
-    score = np.exp(-np.maximum(best - fit, 0.0) / p.colour_width) * _sigmoid((fit - p.colour_min) / 0.1)
+    score = np.exp(-np.maximum(best - fit, 0.0) / p.colour_width)
+    if mention.part is None or mention.part in GARMENTS:
+        # the object's own colour or a garment filling the region: a poor fit is no match at all; a small
+        # part ("a red bow tie", "white helmet") barely moves the region's mean, so it only ranks
+        score = score * _sigmoid((fit - p.colour_min) / 0.1)
     score = score.astype(np.float32)
     return (1.0 - score) if mention.negated else score
 
 
 def colour_fit(lab: np.ndarray, mention: ColourMention) -> np.ndarray:
-    """float [N]: higher is closer. Hue: cosine between the (a, b) directions, trusted as far as the
-    region has chroma; grey terms (black, white, grey) and shade words: closeness in lightness, and
-    for grey terms little chroma."""
+    """float [N], about -2..1, higher is closer. The asked lightness is compressed to 20..80 first
+    (what footage shows of black and white: a white van is L* 75, not 100). Hue: cosine between the
+    (a, b) directions, trusted as far as the region has chroma; grey terms (black, white, grey): close
+    in lightness and little chroma; a shade word alone ("the dark car"): lightness only."""
     L, a, b = lab[:, 0], lab[:, 1], lab[:, 2]
     Lt, at, bt = mention.lab
+    Lt = 20.0 + 0.6 * Lt
     chroma, target_chroma = np.hypot(a, b), float(np.hypot(at, bt))
-    lightness = -np.abs(L - Lt) / 50.0
     if not mention.hue_matters:
-        return lightness
+        return 1.0 - np.abs(L - Lt) / 30.0
     if target_chroma < 15.0:  # black, white, grey
-        return lightness - chroma / 40.0
+        return 1.0 - np.abs(L - Lt) / 30.0 - chroma / 30.0
     cos = (a * at + b * bt) / np.maximum(chroma * target_chroma, 1e-6)
-    return cos * np.minimum(chroma / 12.0, 1.0) + 0.25 * lightness
+    return cos * np.minimum(chroma / 12.0, 1.0) - 0.25 * np.abs(L - Lt) / 50.0
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -102,7 +111,8 @@ def motion(facts: TrajectoryFacts, query: MotionQuery, candidates: np.ndarray,
     speeds = facts.speeds()
     mean_speed = facts.mean_over_present(speeds)
     score = np.ones(facts.num_trajectories, np.float32)
-    moving = _sigmoid((mean_speed - p.moving_speed) / p.speed_width)
+    # the median: "standing and talking" holds for the two who stood most of the clip after walking in
+    moving = _sigmoid((_median_over_present(facts, speeds) - p.moving_speed) / p.speed_width)
     if query.moving is True:
         score *= moving
     elif query.moving is False:
@@ -115,6 +125,15 @@ def motion(facts: TrajectoryFacts, query: MotionQuery, candidates: np.ndarray,
     for event in query.events:
         score *= _event(facts, event, speeds, p)
     return score
+
+
+def _median_over_present(facts: TrajectoryFacts, series: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(series), np.float32)
+    for n, row in enumerate(facts.present):
+        frames = np.flatnonzero(row)[1:]  # the first frame present has no displacement
+        if frames.size:
+            out[n] = float(np.median(series[n, frames]))
+    return out
 
 
 def _direction(facts: TrajectoryFacts, direction: str, p: SelectorParams) -> np.ndarray:
