@@ -89,7 +89,8 @@ def test_refit_follows_the_corrections(refit, model):
     report = result.report
     fit = report["corrections"]["fit"]
     assert fit["count"] == 2 and fit["after"]["JF"] >= fit["before"]["JF"]
-    assert fit["after"]["JF"] > 0.99  # the corrected answers are selections of the stored trajectories
+    # the corrected answers are selections of the stored trajectories (no pixels drawn): reachable
+    assert fit["corrected_selection"]["JF"] == pytest.approx(1.0) and fit["after"]["JF"] > 0.99
     rows = {r["expression"]: r for r in report["per_expression"]}
     _, left = runs[LEFT]
     accepted = max(left.selected, key=lambda i: left.trajectories[i].score)
