@@ -168,7 +168,7 @@ def _crop_sums(run: CorrectedRun, ids: tuple, start: int, stop: int) -> tuple[fl
 
 
 # -- reading the store ---------------------------------------------------------------------------------
-def real_runs(store, base_model, base_dir: Path) -> list[RunRecord]:
+def real_runs(store, base_model) -> list[RunRecord]:
     """The newest run with active corrections per (video, expression), among runs made with a real model:
     the base's version or name (a refit's name without "-refit"), or a version registered with a real
     model folder."""
@@ -268,7 +268,7 @@ def refit_real(s: RealRefitSettings, log=print) -> RefitResult:
                          f"checkpoint is refit by training/refit.py")
     model = load_model(base_dir)
     with Store.open(s.db) as store:
-        runs = real_runs(store, model, base_dir)
+        runs = real_runs(store, model)
         if not runs:
             raise InputError(f"{store!r} holds no corrections of runs made with a real model ({model.name}): "
                              f"run the real model in the app and correct its answers (accept / reject a "
@@ -469,7 +469,7 @@ def _command(s: RealRefitSettings) -> str:
 
     return (f"python training/refit_real.py --db {redact(resolve_url(s.db))} --base {s.base} --out {s.out} "
             f"--trials {s.trials} --seed {s.seed} --frame-stride {s.frame_stride} --holdout {s.holdout} "
-            f"--realref-split {s.realref_split or 'none'}")
+            f"--realref-root {s.realref_root} --realref-split {s.realref_split or 'none'}")
 
 
 def build_parser() -> argparse.ArgumentParser:
