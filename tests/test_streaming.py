@@ -85,3 +85,12 @@ def test_peak_memory_grows_only_by_the_rles(model, tmp_path):
     extra_frames = 48 * height * width * 3  # what holding the video's frames would add
     growth = peak_long - peak_short
     assert growth < (rle_long - rle_short) + extra_frames // 4, (peak_short, peak_long, rle_short, rle_long)
+
+
+def test_a_crop_with_no_trajectories_gives_no_rles():
+    """A crop where the branch found nothing (the real model on an empty scene) is not a crash."""
+    import torch
+
+    from derrvos_core.model.rle import trajectory_rles
+
+    assert trajectory_rles(torch.zeros(0, 5, 4, 4), (16, 16)) == []

@@ -9,6 +9,8 @@ config.json of a real model:
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -82,7 +84,21 @@ def build_real_model(cfg: RealModelConfig, reader: ExpressionReader | None = Non
     branch = DetectorBranch(cfg.branch)
     return DeRVOS(trajectory=branch, multimodal=reader or ExpressionReader(),
                   selector=FactSelector(cfg.selector), defaults=cfg.defaults, name=cfg.name,
-                  version_salt=f"{branch.key}/{sorted(cfg.selector.to_dict().items())}")
+                  version_salt=f"{branch.key}/{sorted(cfg.selector.to_dict().items())}/{code_digest()}")
+
+
+@functools.cache
+def code_digest() -> str:
+    """Digest of the selector's and the expression reader's source: their rules are the real model's
+    weights too, so a changed rule is a new version even with the same numbers."""
+    import derrvos_core.language as language
+    import derrvos_core.selection as selection
+
+    digest = hashlib.sha1()
+    for package in (language, selection):
+        for path in sorted(Path(package.__file__).parent.glob("*.py")):
+            digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def load_real_model(folder: str | Path) -> DeRVOS:

@@ -67,6 +67,8 @@ def trajectory_rles(mask_logits: torch.Tensor, size: tuple[int, int]) -> list[tu
     """
     logits = mask_logits.detach().float().cpu().numpy()
     n, t, h, w = logits.shape
+    if n == 0 or t == 0:  # a crop where the branch found nothing (an empty road, a black frame)
+        return [tuple([None] * t) for _ in range(n)]
     height, width = int(size[0]), int(size[1])
     rows, cols = _Taps(h, height), _Taps(w, width)
     out: list[list] = [[None] * t for _ in range(n)]
