@@ -27,6 +27,21 @@ class CheckpointError(DeRVOSError):
         super().__init__("; ".join(parts))
 
 
+class ModelError(DeRVOSError):
+    """A model produced something unusable (non-finite scores): its weights or inputs are broken."""
+
+
+class StoreError(DeRVOSError):
+    """The store could not save (full disk, lost connection, a value its backend cannot hold).
+
+    Nothing of that save was written (each save is one transaction); the caller still holds what it tried
+    to save and may save it again. `reason` is the short cause ("no space left on the disk")."""
+
+    def __init__(self, message: str, reason: str = ""):
+        self.reason = reason
+        super().__init__(message)
+
+
 class DatasetError(DeRVOSError):
     """An annotation file is malformed; the message names the file and the key."""
 

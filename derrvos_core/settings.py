@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from derrvos_core.errors import InputError
+from derrvos_core.validation import crop_size_value, threshold_value
 
 
 @dataclass(frozen=True)
@@ -24,18 +27,16 @@ class SegmentSettings:
     link_crops: bool = False
 
     def __post_init__(self) -> None:
-        if isinstance(self.crop_size, bool) or not isinstance(self.crop_size, int) or self.crop_size < 1:
-            raise InputError(f"crop size must be a whole number of frames >= 1, got {self.crop_size!r}")
-        if isinstance(self.threshold, bool) or not 0.0 <= float(self.threshold) <= 1.0:
-            raise InputError(f"threshold must be in [0, 1], got {self.threshold}")
-        object.__setattr__(self, "threshold", float(self.threshold))
-        object.__setattr__(self, "at_least_one", bool(self.at_least_one))
-        object.__setattr__(self, "link_crops", bool(self.link_crops))
+        # one check per kind of value (derrvos_core.validation), shared with the CLI, the app and the store
+        object.__setattr__(self, "crop_size", crop_size_value(self.crop_size))
+        object.__setattr__(self, "threshold", threshold_value(self.threshold))
+        object.__setattr__(self, "at_least_one", _flag(self.at_least_one, "at_least_one"))
+        object.__setattr__(self, "link_crops", _flag(self.link_crops, "link_crops"))
 
     def with_threshold(self, threshold: float, at_least_one: bool | None = None) -> SegmentSettings:
         """The same run re-selected at another threshold (no model call needed)."""
         keep_one = self.at_least_one if at_least_one is None else at_least_one
-        return replace(self, threshold=float(threshold), at_least_one=keep_one)
+        return replace(self, threshold=threshold, at_least_one=keep_one)
 
 
 @dataclass(frozen=True)
@@ -56,3 +57,10 @@ class ModelDefaults:
         return SegmentSettings(crop_size=self.crop_size if crop_size is None else crop_size,
                                threshold=self.threshold if threshold is None else threshold,
                                at_least_one=at_least_one, link_crops=link_crops)
+
+
+def _flag(value, name: str) -> bool:
+    """A yes/no setting: a bool (numpy's too) or 0/1; anything else is a mistake worth naming."""
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, int) and value in (0, 1)):
+        return bool(value)
+    raise InputError(f"{name} must be true or false, got {value!r}")

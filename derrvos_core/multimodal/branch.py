@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from derrvos_core.errors import InputError
+from derrvos_core.validation import expression_text
 
 from .config import BEiT3Config
 from .encoder import MultimodalEncoder
@@ -60,9 +61,9 @@ class BEiT3Branch(MultimodalEncoder):
         return f"beit3/{self.image_size}/{self.beit3.text_embed.weight.device}"
 
     def read(self, text: str) -> ExpressionInput:
-        """Tokenise; InputError for an empty or whitespace-only expression."""
-        if not isinstance(text, str) or not text.strip():
-            raise InputError("the expression is empty; type what to segment, e.g. 'the red car turning left'")
+        """Tokenise; InputError for what `validation.expression_text` refuses (empty, invisible-only,
+        NUL, lone surrogates, over-long)."""
+        expression_text(text)
         folded = " ".join(text.split())
         ids, padding, truncated = self.tokenizer.encode(folded)
         read = self.tokenizer.decode(ids[~padding]).strip() if truncated else folded
