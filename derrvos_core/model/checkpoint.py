@@ -2,6 +2,10 @@
 
 Loading is strict: every tensor must be present with the model's shape, nothing extra, and the
 config must rebuild the same model; anything else is a CheckpointError that names the cause.
+Everything is checked before the model is built: the config's fields (`validation.config_fields`:
+ranges, heads that divide widths), the size of the model it describes (built on the meta device, which
+allocates nothing: at most MAX_PARAMETERS), the tokenizer (inside the folder), and the weights' names,
+shapes, dtypes and finiteness (read tensor by tensor from the file).
 """
 from __future__ import annotations
 
@@ -10,10 +14,11 @@ import shutil
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from derrvos_core.errors import CheckpointError, InputError
+from derrvos_core.validation import check_heads, config_fields, heads_divide
 
 from .config import DeRVOSConfig
 from .derrvos import DeRVOS, weights_hash
@@ -24,6 +29,11 @@ TOKENIZER = "tokenizer.spm"
 CARD = "MODEL_CARD.md"
 #: Bumped when the folder layout changes; stored under config.json's "checkpoint" key.
 FORMAT_VERSION = 1
+#: Most parameters (and buffers) a checkpoint's config may describe: 2e9 (8 GB in float32), four times
+#: the full DeRVOS (DVIS++ R50 + BEiT-3 base + TAIS). A config past it is refused before anything is built.
+MAX_PARAMETERS = 2_000_000_000
+#: Largest config.json read (a real one is about 3 KB).
+MAX_CONFIG_BYTES = 1 << 20
 #: Where the shipped tiny model lives, relative to the repository (found from the package, not the CWD).
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "assets" / "models" / "derrvos-tiny-synthref"
 
@@ -55,11 +65,13 @@ def load_model(path_or_name: str | Path = "default", device: str | torch.device 
     """A DeRVOS model from a checkpoint folder, or "default" for the shipped tiny model; in eval mode."""
     folder = resolve_checkpoint(path_or_name)
     cfg, tokenizer = read_config(folder)
+    expected = planned_state(cfg, tokenizer, folder)
+    state = read_weights(folder / WEIGHTS, expected)
     try:
         model = DeRVOS.from_config(cfg, tokenizer_path=tokenizer)
     except InputError as err:
         raise CheckpointError(f"{folder / TOKENIZER}: {err}") from err
-    load_weights(model, folder / WEIGHTS)
+    _load_checked(model, state)
     try:
         model.to(torch.device(device))
     except (RuntimeError, AssertionError) as err:
@@ -89,8 +101,11 @@ def read_config(folder: Path) -> tuple[DeRVOSConfig, Path | None]:
     """The model config and the tokenizer file named by `config.json`."""
     path = folder / CONFIG
     try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise CheckpointError(f"{path}: {path.stat().st_size} bytes; a config is at most "
+                                  f"{MAX_CONFIG_BYTES} bytes")
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
         raise CheckpointError(f"{path}: not readable JSON ({err})") from err
     if not isinstance(data, dict) or not isinstance(data.get("checkpoint"), dict):
         raise CheckpointError(f"{path}: not a DeRVOS checkpoint config (no 'checkpoint' section)")
@@ -99,35 +114,100 @@ def read_config(folder: Path) -> tuple[DeRVOSConfig, Path | None]:
         raise CheckpointError(f"{path}: checkpoint format {meta.get('format')!r}, "
                               f"this code reads {FORMAT_VERSION}")
     try:
+        config_fields(DeRVOSConfig, data, "config")
         cfg = DeRVOSConfig.from_dict(data)
-    except InputError as err:
+        check_config(cfg)
+    except (InputError, TypeError, ValueError, AttributeError) as err:
         raise CheckpointError(f"{path}: {err}") from err
-    tokenizer = None
-    if meta.get("tokenizer"):
-        tokenizer = folder / meta["tokenizer"]
-        if not tokenizer.is_file():
-            raise CheckpointError(f"{folder}: config.json names the tokenizer {meta['tokenizer']}, "
-                                  "which is missing")
-    return cfg, tokenizer
+    return cfg, _tokenizer(folder, meta.get("tokenizer"))
+
+
+def check_config(cfg: DeRVOSConfig) -> None:
+    """InputError naming the field when a head count of `cfg` does not divide the width it splits (the
+    values themselves were checked on the JSON, `validation.config_fields`)."""
+    check_heads(cfg, "config")
+    width = cfg.trajectory.embed_dim
+    heads_divide(width, cfg.trajectory.tracker.num_heads, "config.trajectory.tracker.num_heads")
+    heads_divide(width, cfg.trajectory.refiner.num_heads, "config.trajectory.refiner.num_heads")
+
+
+def _tokenizer(folder: Path, name) -> Path | None:
+    """The tokenizer file config.json names: a file inside the checkpoint folder, or None."""
+    if not name:
+        return None
+    if not isinstance(name, str) or "\x00" in name:
+        raise CheckpointError(f"{folder / CONFIG}: the tokenizer must be a file name, got {name!r}")
+    root = folder.resolve()
+    tokenizer = (folder / name).resolve()
+    if root not in tokenizer.parents:
+        raise CheckpointError(f"{folder / CONFIG}: the tokenizer {name!r} is outside the checkpoint folder; "
+                              f"a checkpoint reads only its own files (put it beside config.json)")
+    if not tokenizer.is_file():
+        raise CheckpointError(f"{folder}: config.json names the tokenizer {name}, which is missing")
+    return tokenizer
+
+
+def planned_state(cfg: DeRVOSConfig, tokenizer: Path | None, folder: Path) -> dict[str, torch.Tensor]:
+    """The state dict `cfg` builds, as meta tensors (names, shapes, dtypes; no memory): CheckpointError
+    when the config does not build a model or describes one over MAX_PARAMETERS."""
+    try:
+        with torch.device("meta"):
+            state = DeRVOS.from_config(cfg, tokenizer_path=tokenizer).state_dict()
+    except InputError as err:
+        raise CheckpointError(f"{folder / TOKENIZER}: {err}") from err
+    except (AssertionError, ValueError, TypeError, RuntimeError, IndexError, ZeroDivisionError) as err:
+        raise CheckpointError(f"{folder / CONFIG}: the config does not describe a buildable model ({err})") \
+            from err
+    count = sum(t.numel() for t in state.values())
+    if count > MAX_PARAMETERS:
+        raise CheckpointError(f"{folder / CONFIG}: the config describes {count / 1e9:.1f} billion parameters "
+                              f"({count * 4 / 2**30:.0f} GiB); at most {MAX_PARAMETERS / 1e9:.0f} billion are "
+                              "loaded. Check its sizes (dim_feedforward, widths, vocab)")
+    return state
+
+
+def read_weights(path: Path, expected: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The tensors of `model.safetensors`, checked against `expected` (names and shapes from the file's
+    header, before any tensor is read) and one by one as read (a float dtype where a float is expected;
+    every value finite). CheckpointError naming the first tensors that are wrong."""
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            keys = set(handle.keys())
+            missing, unexpected = sorted(set(expected) - keys), sorted(keys - set(expected))
+            if missing or unexpected:
+                raise CheckpointError(f"{path} does not fit the model its config.json describes",
+                                      missing=missing, unexpected=unexpected)
+            wrong = [f"{k} {tuple(handle.get_slice(k).get_shape())} != {tuple(v.shape)}"
+                     for k, v in expected.items() if tuple(handle.get_slice(k).get_shape()) != tuple(v.shape)]
+            if wrong:
+                raise CheckpointError(f"{path}: tensors of the wrong shape for the config: "
+                                      f"{'; '.join(wrong[:8])}" + (f" (+{len(wrong) - 8} more)" if len(wrong) > 8
+                                                                   else ""))
+            state = {k: handle.get_tensor(k) for k in expected}
+    except (OSError, SafetensorError, ValueError) as err:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({err})") from err
+    _check_values(path, state, expected)
+    return state
+
+
+def _check_values(path: Path, state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> None:
+    kinds = [k for k, v in expected.items() if v.is_floating_point() != state[k].is_floating_point()]
+    if kinds:
+        raise CheckpointError(f"{path}: tensors of the wrong kind (float where an integer is expected, or the "
+                              f"reverse): {', '.join(kinds[:8])}")
+    broken = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if broken:
+        raise CheckpointError(f"{path}: {len(broken)} tensors hold NaN or infinite values (corrupt or diverged "
+                              f"weights), e.g. {', '.join(broken[:8])}; nothing was loaded")
 
 
 def load_weights(model: DeRVOS, path: Path) -> None:
-    """Strictly load `model.safetensors` (any float dtype; cast to the model's)."""
-    try:
-        state = load_file(str(path))
-    except (OSError, SafetensorError) as err:
-        raise CheckpointError(f"{path}: not a readable safetensors file ({err})") from err
+    """Strictly load `model.safetensors` (any float dtype; cast to the model's), checked as `read_weights`."""
+    _load_checked(model, read_weights(path, model.state_dict()))
+
+
+def _load_checked(model: DeRVOS, state: dict[str, torch.Tensor]) -> None:
     expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        raise CheckpointError(f"{path} does not fit the model its config.json describes",
-                              missing=missing, unexpected=unexpected)
-    wrong = [f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}" for k, v in expected.items()
-             if state[k].shape != v.shape]
-    if wrong:
-        raise CheckpointError(f"{path}: tensors of the wrong shape for the config: {'; '.join(wrong[:8])}"
-                              + (f" (+{len(wrong) - 8} more)" if len(wrong) > 8 else ""))
     model.load_state_dict({k: state[k].to(v.dtype) for k, v in expected.items()}, strict=True)
     model.refresh_version()
 
