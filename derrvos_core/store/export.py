@@ -2,7 +2,10 @@
 elsewhere, flagged per frame in `derrvos_export.json`.
 
 The dataset is written into a temporary folder beside `out_dir` and moved into place at the end, so
-a failure (a full disk, a vanished video) leaves no half-written dataset behind.
+a failure (a full disk, a vanished video) leaves no half-written dataset behind. A process killed
+mid-export (SIGKILL, power loss) cannot clean up: its hidden `.<name>.partial-<pid>-*` folder is removed
+by the next export to the same place once that process is gone (`clean_stale`), and a previous export it
+had set aside (`.<name>.old-<pid>`) is put back when the new one never arrived.
 
 Export never deletes what it did not write: every export's sidecar lists the files it wrote, and `overwrite` replaces only a folder whose files are all in its manifest and
 which holds neither the store nor a stored video.
@@ -31,8 +34,8 @@ Progress = Callable[[int, int], None]
 SIDECAR = "derrvos_export.json"
 _ZIP_COMMENT = b"derrvos-export"
 
-__all__ = ["FORMATS", "SIDECAR", "ExportError", "ExportReport", "check_replaceable", "export_dataset",
-           "export_zip"]
+__all__ = ["FORMATS", "SIDECAR", "ExportError", "ExportReport", "check_replaceable", "clean_stale",
+           "export_dataset", "export_zip"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ def export_dataset(store, fmt: str, out_dir: str | os.PathLike, video_ids: list[
     """
     _check_args(fmt, split)
     out_dir = Path(out_dir).resolve()
+    clean_stale(out_dir.parent, out_dir.name)  # before the checks: an export set aside may come back
     if out_dir.exists() and not out_dir.is_dir():
         raise ExportError(f"{out_dir} exists and is not a folder")
     if out_dir.is_dir() and any(out_dir.iterdir()):
@@ -92,10 +96,11 @@ def export_zip(store, fmt: str, zip_path: str | os.PathLike, video_ids: list[int
     if zip_path.suffix != ".zip":
         raise InputError(f"{zip_path} should end in .zip")
     _check_args(fmt, split)
+    clean_stale(zip_path.parent, zip_path.stem)
     if zip_path.exists() or zip_path.is_symlink():
         _check_zip_replaceable(zip_path, overwrite)
     zip_path.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{zip_path.stem}.partial-", dir=zip_path.parent))
+    work = Path(tempfile.mkdtemp(prefix=_staging_prefix(zip_path.stem), dir=zip_path.parent))
     try:
         folder = work / zip_path.stem
         report, items = _export(store, fmt, folder, video_ids, split, progress)
@@ -138,7 +143,7 @@ def _export(store, fmt: str, out_dir: Path, video_ids: list[int] | None, split: 
     """Write into a staging folder beside `out_dir`, then move it into place; on failure remove it."""
     items = collect(store, video_ids)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    staging = Path(tempfile.mkdtemp(prefix=_staging_prefix(out_dir.name), dir=out_dir.parent))
     try:
         report = _write(store, fmt, staging, items, split, progress)
         _move_into_place(staging, out_dir)
@@ -255,6 +260,60 @@ def _move_into_place(staging: Path, out_dir: Path) -> None:
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _staging_prefix(name: str) -> str:
+    """Hidden staging folders name their process, so a later export knows when one was abandoned."""
+    return f".{name}.partial-{os.getpid()}-"
+
+
+def clean_stale(parent: Path, name: str) -> list[Path]:
+    """Remove what killed exports to `parent/name` left behind, and return it: staging folders
+    (`.name.partial-<pid>-*`) of processes that are gone, and set-aside old exports (`.name.old-<pid>`)
+    of gone processes once `name` is in place again. When `name` is missing, the old export is moved back
+    instead (the kill fell between setting it aside and moving the new one in). A folder of a process
+    still running (a concurrent export) is left alone."""
+    removed = []
+    try:
+        entries = list(parent.iterdir())
+    except OSError:
+        return removed
+    target = parent / name
+    for entry in entries:
+        pid = _owner_pid(entry.name, name)
+        if pid is None or _alive(pid) or not entry.is_dir() or entry.is_symlink():
+            continue
+        if entry.name.startswith(f".{name}.old-"):
+            if not target.exists():
+                os.replace(entry, target)  # the previous export, back where it was
+                continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    return removed
+
+
+def _owner_pid(entry: str, name: str) -> int | None:
+    """The pid in `.name.partial-<pid>-XXXX` or `.name.old-<pid>`, else None (not ours)."""
+    partial, old = f".{name}.partial-", f".{name}.old-"
+    if entry.startswith(partial):
+        pid, sep, _ = entry[len(partial):].partition("-")
+    elif entry.startswith(old):
+        pid, sep = entry[len(old):], "-"
+    else:
+        return None
+    return int(pid) if sep and pid.isdigit() else None
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: alive
+    return True
 
 
 def _reason(exc: OSError) -> str:

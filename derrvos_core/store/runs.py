@@ -7,10 +7,14 @@ from sqlalchemy.orm import Session
 from derrvos_core.errors import InputError
 from derrvos_core.result import SegmentationResult, TrajectoryResult
 from derrvos_core.settings import SegmentSettings
-from derrvos_core.store.records import (CorrectionKind, CorrectionRecord, ExpressionRecord, RunRecord,
-                                        RunContext, VideoRecord, as_utc)
+from derrvos_core.store.records import (CorrectionKind, CorrectionRecord, ExpressionRecord, RunContext, RunRecord,
+                                        VideoRecord, as_utc)
 from derrvos_core.store.rle import json_rle
 from derrvos_core.store.schema import CorrectionRow, ExpressionRow, RunRow, TrajectoryRow, VideoRow
+from derrvos_core.validation import MAX_EXPRESSION_CHARS, check_text, finite_scores
+
+#: Integer columns are 32-bit on PostgreSQL.
+_INT_MAX = 2**31 - 1
 
 
 def check_result(result: SegmentationResult, video: VideoRow) -> None:
@@ -29,6 +33,23 @@ def check_result(result: SegmentationResult, video: VideoRow) -> None:
     unknown = set(result.selected) - set(ids)
     if unknown:
         raise InputError(f"result selects trajectory ids that it does not hold: {sorted(unknown)}")
+
+
+def check_result_values(result: SegmentationResult) -> None:
+    """What a result's own values must be for the store to hold them: finite scores (ModelError: NaN
+    weights give NaN scores, which SQLite stores as NULL and PostgreSQL's JSON refuses), sizes and ids
+    within 32 bits, text without NUL. Checked before the transaction begins."""
+    finite_scores((t.score for t in result.trajectories), where="the model")
+    for name, value in (("num_frames", result.num_frames), ("height", result.height), ("width", result.width)):
+        if not 0 <= int(value) <= _INT_MAX:
+            raise InputError(f"result {name} {value} is out of range")
+    for t in result.trajectories:
+        if not all(0 <= int(v) <= _INT_MAX for v in (t.trajectory_id, t.crop_index, t.frame_start)) or \
+                not -1 <= int(t.link_id) <= _INT_MAX:
+            raise InputError(f"trajectory {t.trajectory_id}: ids and frame indices must be 32-bit and >= 0")
+    check_text(result.expression, "the expression as the model read it", max_chars=10 * MAX_EXPRESSION_CHARS)
+    for warning in result.warnings:
+        check_text(str(warning), "a run warning", max_chars=10 * MAX_EXPRESSION_CHARS)
 
 
 def run_row(result: SegmentationResult, video: VideoRow, expression: ExpressionRow, model_version: str,

@@ -2,27 +2,29 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, TypeVar
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from derrvos_core.errors import InputError
+from derrvos_core.errors import InputError, StoreError
 from derrvos_core.result import SegmentationResult
 from derrvos_core.store import migrate
 from derrvos_core.store.engine import WRITE_OPTION, make_engine, redact, resolve_url
-from derrvos_core.store.records import (ExpressionRecord, RunRecord, RunContext, VideoRecord)
-from derrvos_core.store.runs import (check_result, expression_record, load_result, run_record, run_row,
-                                     trajectory_rows, video_record)
+from derrvos_core.store.records import ExpressionRecord, RunContext, RunRecord, VideoRecord
+from derrvos_core.store.runs import (check_result, check_result_values, expression_record, load_result,
+                                     run_record, run_row, trajectory_rows, video_record)
 from derrvos_core.store.schema import (CorrectionRow, ExpressionRow, ModelVersionRow, RunRow, TrajectoryRow,
                                        VideoRow)
 from derrvos_core.store.store_corrections import CorrectionMethods
 from derrvos_core.store.store_registry import RegistryMethods
 from derrvos_core.store.videos import content_hash, default_frame_names
+from derrvos_core.validation import expression_text, stored_name
 
 T = TypeVar("T")
 # get-or-create races between two writers (PostgreSQL) end in a unique violation: retry that many times.
@@ -62,8 +64,12 @@ class Store(CorrectionMethods, RegistryMethods):
 
     # -- schema -------------------------------------------------------------------------------
     def upgrade(self, revision: str = "head") -> str | None:
-        """Create or migrate the schema (one transaction). Returns the revision reached."""
-        return migrate.upgrade(self.engine, revision)
+        """Create or migrate the schema (one transaction). Returns the revision reached; StoreError when the
+        database cannot be opened (a missing folder, no permission, a server that is down)."""
+        try:
+            return migrate.upgrade(self.engine, revision)
+        except DBAPIError as exc:
+            raise store_error(exc, "open the database") from exc
 
     def schema_revision(self) -> str | None:
         return migrate.current_revision(self.engine)
@@ -74,18 +80,25 @@ class Store(CorrectionMethods, RegistryMethods):
     # -- sessions -----------------------------------------------------------------------------
     @contextmanager
     def _read(self) -> Iterator[Session]:
-        with Session(self.engine) as session:
-            yield session
+        try:
+            with Session(self.engine) as session:
+                yield session
+        except DBAPIError as exc:
+            raise store_error(exc, "read") from exc
 
     def _write(self, work: Callable[[Session], T], retries: int = 1) -> T:
-        """Run `work` in one write transaction: all of it is committed, or none of it."""
+        """Run `work` in one write transaction: all of it is committed, or none of it. A database that
+        refuses the write (full disk, lost connection, a value it cannot hold) raises StoreError saying
+        that nothing was saved; the caller still has what it tried to save."""
         for attempt in range(retries):
             try:
                 with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
                     return work(session)
-            except IntegrityError:
+            except IntegrityError as exc:
                 if attempt == retries - 1:
-                    raise
+                    raise store_error(exc) from exc
+            except DBAPIError as exc:
+                raise store_error(exc) from exc
         raise AssertionError("unreachable")
 
     # -- videos and expressions ---------------------------------------------------------------
@@ -152,8 +165,7 @@ class Store(CorrectionMethods, RegistryMethods):
             return [expression_record(r) for r in rows]
 
     def _expression_row(self, session: Session, video_id: int, text: str) -> ExpressionRow:
-        if not isinstance(text, str) or not text.strip():
-            raise InputError(f"expression must be a non-empty string, got {text!r}")
+        expression_text(text)
         self._row(session, VideoRow, video_id)
         text_hash = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
         row = session.scalar(select(ExpressionRow).where(ExpressionRow.video_id == video_id,
@@ -174,6 +186,7 @@ class Store(CorrectionMethods, RegistryMethods):
         `model_version` is the model's version string; `timings` are seconds per stage.
         """
         video_id = video.id if isinstance(video, VideoRecord) else int(video)
+        check_run_fields(result, expression, model_version, context, timings or {})  # before any write
 
         def work(session: Session) -> int:
             video_row = self._row(session, VideoRow, video_id)
@@ -252,7 +265,52 @@ class Store(CorrectionMethods, RegistryMethods):
 
     @staticmethod
     def _row(session: Session, model: type, row_id: int):
-        row = session.get(model, int(row_id))
+        try:
+            number = int(row_id)
+        except (TypeError, ValueError, OverflowError):
+            raise InputError(f"{model.__tablename__[:-1]} id must be a whole number, got {row_id!r}") from None
+        # ids are 32-bit on PostgreSQL: a larger one is not there (and would make the backend raise)
+        row = session.get(model, number) if 0 < number < 2**31 else None
         if row is None:
             raise InputError(f"no {model.__tablename__[:-1]} with id {row_id} in the store")
         return row
+
+
+def check_run_fields(result: SegmentationResult, expression, model_version: str, context: RunContext,
+                     timings: Mapping[str, float]) -> None:
+    """InputError for what a run's columns cannot hold, checked before the transaction (and callable
+    before the model runs for everything but the result): the expression text, the model version and name
+    (at most 200 characters, no NUL), the device, finite scores and timings."""
+    if isinstance(expression, str):
+        expression_text(expression)
+    stored_name(model_version, "the model version")
+    stored_name(context.model_name, "the model name", empty_ok=True)
+    stored_name(context.device, "the device name", max_chars=64)
+    check_result_values(result)
+    for stage, seconds in dict(timings).items():
+        stored_name(str(stage), "a timing's stage name")
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
+            raise InputError(f"timing {stage!r} must be a finite number of seconds, got {seconds!r}")
+
+
+def store_error(exc: DBAPIError, action: str = "save") -> StoreError:
+    """The StoreError for a database error: what happened in words, and (for a save) that nothing was
+    saved."""
+    text = str(exc.orig) if exc.orig is not None else str(exc)
+    lowered = text.lower()
+    if "disk is full" in lowered or "no space left" in lowered or "could not extend file" in lowered:
+        reason = "no space left on the disk that holds the database"
+    elif "readonly" in lowered or "read-only" in lowered:
+        reason = "the database is read-only"
+    elif "locked" in lowered:
+        reason = "another program held the database locked for too long"
+    elif "unable to open" in lowered:
+        reason = "the database file cannot be opened (its folder is missing or not writable)"
+    elif "connect" in lowered or "closed" in lowered or "terminat" in lowered:
+        reason = "the connection to the database failed"
+    else:
+        reason = f"the database refused the write ({type(exc.orig or exc).__name__}: {text.splitlines()[0][:200]})"
+    if action != "save":
+        return StoreError(f"the store could not {action}: {reason}", reason=reason)
+    return StoreError(f"the store could not save: {reason}. Nothing was saved (the store is unchanged); "
+                      f"fix that and save again", reason=reason)

@@ -13,6 +13,7 @@ from derrvos_core.store.records import CorrectionKind, CorrectionRecord, FinalMa
 from derrvos_core.store.rle import encode_rle, mask_from
 from derrvos_core.store.runs import correction_record, load_result
 from derrvos_core.store.schema import CorrectionRow, RunRow
+from derrvos_core.validation import threshold_value, user_name
 
 
 class CorrectionMethods:
@@ -27,11 +28,14 @@ class CorrectionMethods:
         ACCEPT/REJECT: trajectory_id; THRESHOLD: threshold; DRAW/ERASE/SET: frame and mask
         (bool [H, W] or an RLE dict); UNDO: target_id."""
         kind = _kind(kind)
-        if not isinstance(user, str) or not user.strip():
-            raise InputError(f"a correction needs a user name, got {user!r}")
+        user_name(user)
 
         def work(session: Session) -> CorrectionRecord:
             run = self._row(session, RunRow, run_id)
+            # One writer per run at a time (PostgreSQL: row lock until commit; SQLite's BEGIN IMMEDIATE
+            # already serialises writers): the corrections replayed below are then all that precede this
+            # one, so `result_rle` agrees with a replay of the stored corrections.
+            session.execute(select(RunRow.id).where(RunRow.id == run.id).with_for_update())
             result = load_result(session, run)
             row = CorrectionRow(run_id=run.id, kind=kind.value, user=user)
             if kind in (CorrectionKind.ACCEPT, CorrectionKind.REJECT):
@@ -41,13 +45,13 @@ class CorrectionMethods:
                                      f"(it has {sorted(ids)})")
                 row.trajectory_index = int(trajectory_id)
             elif kind is CorrectionKind.THRESHOLD:
-                if threshold is None or not 0.0 <= float(threshold) <= 1.0:
-                    raise InputError(f"threshold: needs a value in [0, 1], got {threshold!r}")
-                row.threshold = float(threshold)
+                if threshold is None:
+                    raise InputError("threshold: needs a value in [0, 1], got None")
+                row.threshold = threshold_value(threshold, "threshold")
             elif kind is CorrectionKind.UNDO:
                 row.target_id = self._undo_target(session, run.id, target_id)
             else:
-                if frame is None or not 0 <= int(frame) < run.num_frames:
+                if frame is None or isinstance(frame, bool) or not 0 <= int(frame) < run.num_frames:
                     raise InputError(f"{kind.value}: frame {frame} is outside run {run.id}'s "
                                      f"{run.num_frames} frames")
                 if mask is None:

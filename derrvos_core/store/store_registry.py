@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from derrvos_core.errors import InputError
 from derrvos_core.store.records import ExportRecord, ModelVersionRecord, as_utc
 from derrvos_core.store.schema import ExportRow, ModelVersionRow
+from derrvos_core.validation import check_text, stored_name
 
 
 class RegistryMethods:
@@ -23,6 +24,11 @@ class RegistryMethods:
         Registering the same version again updates its path and report."""
         if not name or not version:
             raise InputError(f"a model version needs a name and a version, got {name!r} / {version!r}")
+        stored_name(name, "the model name")
+        stored_name(version, "the model version")
+        if base_version is not None:
+            stored_name(base_version, "the base model version")
+        check_text(os.fspath(path), "the model path", max_chars=4096)
         try:
             report = json.loads(json.dumps(dict(metrics), allow_nan=False))
         except (TypeError, ValueError) as exc:
@@ -51,6 +57,9 @@ class RegistryMethods:
 
     def record_export(self, fmt: str, out_path: str | os.PathLike, video_ids: list[int], run_ids: list[int],
                       num_expressions: int, num_frames: int, num_corrected_frames: int) -> ExportRecord:
+        stored_name(fmt, "the export format", max_chars=32)
+        check_text(os.fspath(out_path), "the export path", max_chars=4096)
+
         def work(session: Session) -> ExportRecord:
             row = ExportRow(format=fmt, out_path=str(out_path), video_ids=[int(v) for v in video_ids],
                             run_ids=[int(r) for r in run_ids], num_expressions=int(num_expressions),
