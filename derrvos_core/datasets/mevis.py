@@ -19,7 +19,8 @@ import numpy as np
 from derrvos_core.datasets.common import (RVOSDataset, decode_rle_checked, find_frame, frame_loader, get,
                                           image_size, load_json)
 from derrvos_core.datasets.types import RVOSSample
-from derrvos_core.errors import DatasetError
+from derrvos_core.errors import DatasetError, InputError
+from derrvos_core.validation import DEFAULT_MAX_PIXELS, path_component
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,12 @@ def read_mevis(root, split: str, name: str = "mevis") -> RVOSDataset:
     entries = []
     for vid, video in videos.items():
         where = f"videos['{vid}']"
+        _plain_name(vid, "video id", meta_path, where)
         frames = tuple(get(video, "frames", meta_path, where, list))
         if not frames or not all(isinstance(f, str) for f in frames):
             raise DatasetError(f"{meta_path}: {where} key 'frames' should be a non-empty list of frame names")
+        for frame in frames:
+            _plain_name(frame, "frame name", meta_path, where)
         for exp_id, exp in get(video, "expressions", meta_path, where, dict).items():
             entries.append(_parse_expression(vid, str(exp_id), exp, frames, masks, meta_path, mask_path))
     return RVOSDataset(name, split, entries, lambda e: _build(e, folder, masks, mask_path, name))
@@ -63,6 +67,24 @@ def read_synthref(root, split: str) -> RVOSDataset:
         dataset.entries = [_with_extra(e, held_out=(e.video_id, e.expression_id) in held)
                            for e in dataset.entries]
     return dataset
+
+
+def _plain_name(name: str, what: str, meta_path: Path, where: str) -> None:
+    """DatasetError when a video id or frame name would lead out of the dataset ("../", "/abs", "a/b")."""
+    try:
+        path_component(name, what)
+    except InputError as err:
+        raise DatasetError(f"{meta_path}: {where}: {err}; refused") from None
+
+
+def _check_rle_size(rle, mask_path: Path, where: str) -> None:
+    """DatasetError for an RLE whose declared size would make a mask over the pixel budget (a few bytes of
+    JSON can declare 100000 x 100000)."""
+    size = rle.get("size") if isinstance(rle, dict) else None
+    if isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) for v in size) and \
+            size[0] * size[1] > DEFAULT_MAX_PIXELS:
+        raise DatasetError(f"{mask_path}: {where} declares a {size[1]}x{size[0]} mask; at most "
+                           f"{DEFAULT_MAX_PIXELS} pixels (3840x2160) are accepted")
 
 
 def _with_extra(entry: _Entry, **extra) -> _Entry:
@@ -111,6 +133,7 @@ def _object_masks(entry: _Entry, masks: dict, mask_path: Path, shape: tuple) -> 
     for k, a in enumerate(entry.anno_ids):
         for t, rle in enumerate(masks[a]):
             if rle is not None:
+                _check_rle_size(rle, mask_path, f"key '{a}' frame {t}")
                 out[k, t] = decode_rle_checked(rle, mask_path, f"key '{a}' frame {t}")
     return out
 
@@ -122,6 +145,7 @@ def _union_masks(entry: _Entry, masks: dict, mask_path: Path):
         for t, rle in enumerate(masks[a]):
             if rle is None:
                 continue
+            _check_rle_size(rle, mask_path, f"key '{a}' frame {t}")
             m = decode_rle_checked(rle, mask_path, f"key '{a}' frame {t}")
             if out is None:
                 out = np.zeros((len(entry.frames),) + m.shape, dtype=bool)

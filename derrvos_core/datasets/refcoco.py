@@ -11,6 +11,7 @@ split_by defaults to "unc" for refcoco and refcoco+, "umd" for refcocog. SynthRe
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from derrvos_core.datasets.common import RVOSDataset, frame_loader, get, load_js
 from derrvos_core.datasets.safe_pickle import load_plain_pickle
 from derrvos_core.datasets.types import RVOSSample
 from derrvos_core.errors import DatasetError
+from derrvos_core.validation import DEFAULT_MAX_PIXELS
 
 DEFAULT_SPLIT_BY = {"refcoco": "unc", "refcoco+": "unc", "refcocog": "umd"}
 _IMAGE_DIRS = (("images", "mscoco", "images", "train2014"), ("images", "train2014"), ("train2014",),
@@ -83,7 +85,10 @@ def _build(entry: _Entry, folder: Path, inst_path: Path, dataset: str) -> RVOSSa
     file_name = get(image, "file_name", inst_path, where, str)
     h = get(image, "height", inst_path, where, int)
     w = get(image, "width", inst_path, where, int)
-    path = folder / file_name
+    if not (0 < h and 0 < w and h * w <= DEFAULT_MAX_PIXELS):
+        raise DatasetError(f"{inst_path}: {where} declares {w}x{h} pixels; a mask is made at that size, and "
+                           f"at most {DEFAULT_MAX_PIXELS} pixels (3840x2160) are accepted")
+    path = _inside(folder, file_name, inst_path, where)
     if not path.is_file():
         raise DatasetError(f"{path}: image file not found (file_name of {where} in {inst_path})")
     mask = segmentation_mask(get(ann, "segmentation", inst_path, f"annotation {ann.get('id')}", (list, dict)),
@@ -95,6 +100,16 @@ def _build(entry: _Entry, folder: Path, inst_path: Path, dataset: str) -> RVOSSa
                       target_masks=mask[None], object_ids=(int(ann["id"]),), category=category,
                       extra={"ref_id": ref.get("ref_id"), "category_id": ann.get("category_id"),
                              "has_annotations": True})
+
+
+def _inside(folder: Path, file_name: str, inst_path: Path, where: str) -> Path:
+    """folder / file_name, refused when it leads out of the image folder ("../", an absolute path)."""
+    path = folder / file_name
+    root = Path(os.path.realpath(folder))
+    if "\x00" in file_name or Path(file_name).is_absolute() or root not in Path(os.path.realpath(path)).parents:
+        raise DatasetError(f"{inst_path}: file_name {file_name!r} of {where} leads outside the image folder "
+                           f"{folder}; refused")
+    return path
 
 
 def segmentation_mask(seg, h: int, w: int, path: Path, ann_id) -> np.ndarray:
