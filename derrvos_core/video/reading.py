@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -363,8 +364,10 @@ def _folder_size(files: list[Path], limits: FrameLimits, label: str) -> tuple[in
     size = None
     for file in files:
         try:
-            with Image.open(file) as image:
-                this = image.size
+            with warnings.catch_warnings():  # PIL's bomb warning: `limits` decide, with a clearer message
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(file) as image:
+                    this = image.size
         except _IMAGE_ERRORS as exc:
             raise VideoError(f"{label}/{file.name}: not a readable image ({exc})") from exc
         if size is None:
