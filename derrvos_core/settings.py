@@ -47,16 +47,20 @@ class ModelDefaults:
     crop_size: int
     #: Confidence a trajectory must reach to be selected.
     threshold: float
+    #: Whether runs link trajectories across crops unless told otherwise (the real model does: its
+    #: tracker carries identities, and a motion expression needs the whole path, not one crop of it).
+    link_crops: bool = False
 
     def __post_init__(self) -> None:
-        SegmentSettings(self.crop_size, self.threshold)  # the same checks
+        SegmentSettings(self.crop_size, self.threshold, link_crops=self.link_crops)  # the same checks
 
     def settings(self, crop_size: int | None = None, threshold: float | None = None,
-                 at_least_one: bool = False, link_crops: bool = False) -> SegmentSettings:
+                 at_least_one: bool = False, link_crops: bool | None = None) -> SegmentSettings:
         """The run's settings: what the caller gave, the model's defaults for what it left out (None)."""
         return SegmentSettings(crop_size=self.crop_size if crop_size is None else crop_size,
                                threshold=self.threshold if threshold is None else threshold,
-                               at_least_one=at_least_one, link_crops=link_crops)
+                               at_least_one=at_least_one,
+                               link_crops=self.link_crops if link_crops is None else link_crops)
 
 
 def _flag(value, name: str) -> bool:

@@ -3,7 +3,7 @@ assembled into a DeRVOS from a folder (config.json + MODEL_CARD.md + the ONNX pa
 
 config.json of a real model:
     {"kind": "real", "name": "derrvos-real",
-     "defaults": {"crop_size": 60, "threshold": 0.3},
+     "defaults": {"crop_size": 60, "threshold": 0.1, "link_crops": true},
      "branch": {...RealBranchConfig, parts_dir relative to the folder...},
      "selector": {...SelectorParams...}}
 """
@@ -42,7 +42,8 @@ class RealModelConfig:
 
     def to_dict(self) -> dict:
         return {"kind": KIND, "name": self.name,
-                "defaults": {"crop_size": self.defaults.crop_size, "threshold": self.defaults.threshold},
+                "defaults": {"crop_size": self.defaults.crop_size, "threshold": self.defaults.threshold,
+                             "link_crops": self.defaults.link_crops},
                 "branch": self.branch.to_dict(), "selector": self.selector.to_dict()}
 
 
@@ -65,7 +66,8 @@ def read_real_config(folder: Path) -> RealModelConfig:
         if parts != folder.resolve() and folder.resolve() not in parts.parents:
             raise InputError(f"branch.parts_dir {branch.get('parts_dir')!r} leaves the model folder")
         branch["parts_dir"] = str(parts)
-        defaults = ModelDefaults(crop_size=data["defaults"]["crop_size"], threshold=data["defaults"]["threshold"])
+        defaults = ModelDefaults(crop_size=data["defaults"]["crop_size"], threshold=data["defaults"]["threshold"],
+                                 link_crops=data["defaults"].get("link_crops", False))
         return RealModelConfig(name=str(data["name"]), defaults=defaults,
                                branch=RealBranchConfig.from_dict(branch),
                                selector=SelectorParams.from_dict(data.get("selector", {})))
@@ -107,5 +109,6 @@ def load_real_model(folder: str | Path) -> DeRVOS:
 
 def with_selector(cfg: RealModelConfig, params: SelectorParams, threshold: float | None = None) -> RealModelConfig:
     """The same model with other selector numbers (and threshold): what fitting writes."""
-    defaults = cfg.defaults if threshold is None else ModelDefaults(cfg.defaults.crop_size, threshold)
+    defaults = cfg.defaults if threshold is None else ModelDefaults(cfg.defaults.crop_size, threshold,
+                                                                    cfg.defaults.link_crops)
     return replace(cfg, selector=params, defaults=defaults)
