@@ -3,6 +3,8 @@
     python launch.py [--host H] [--port P] [--share [--share-public]] [--auth USER:PASS | --auth-file F]
                      [--db URL] [--checkpoint C] [--device D] [--data-dir DIR] [--max-upload-mb N]
 
+The studio opens on the real-video model (`--checkpoint default`, the same as `real`); the page's model
+picker also offers the SynthRef one (`--checkpoint synthref` opens on it; a folder adds that model).
 The database (`--db`, else $DERRVOS_DB, else sqlite:///derrvos.db) is created or migrated on start.
 """
 from __future__ import annotations
@@ -13,7 +15,10 @@ import sys
 from pathlib import Path
 
 DEFAULT_DB = "sqlite:///derrvos.db"
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "models" / "derrvos-tiny-synthref"
+MODELS_DIR = Path(__file__).resolve().parent / "assets" / "models"
+REAL_MODEL_DIR = MODELS_DIR / "derrvos-real"
+SYNTHREF_MODEL_DIR = MODELS_DIR / "derrvos-tiny-synthref"
+SHIPPED_NAMES = ("default", "real", "synthref")
 
 
 class LaunchError(Exception):
@@ -33,9 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="require sign-in (repeat for several users); corrections are recorded under USER")
     p.add_argument("--auth-file", type=Path, help="file with one USER:PASS per line (# comments allowed)")
     p.add_argument("--db", default=None, help=f"database URL (default: $DERRVOS_DB, else {DEFAULT_DB})")
-    p.add_argument("--checkpoint", default="default", help="model directory, or 'default' for the shipped "
-                   f"model ({DEFAULT_MODEL_DIR.relative_to(DEFAULT_MODEL_DIR.parents[2])})")
-    p.add_argument("--device", default="cpu", help="torch device for the model (cpu, cuda, cuda:1)")
+    p.add_argument("--checkpoint", default="default",
+                   help="the model the studio opens on: 'default' or 'real' (the real-video model, "
+                        "assets/models/derrvos-real), 'synthref' (the SynthRef shapes model), or a model "
+                        "folder; the page's picker offers the others")
+    p.add_argument("--device", default="cpu", help="torch device for DeRVOS checkpoints (cpu, cuda, cuda:1); "
+                   "the real-video model always runs on the CPU")
     p.add_argument("--data-dir", type=Path, default=Path("data/studio"),
                    help="where uploads, exports and overlay videos are kept (default ./data/studio)")
     p.add_argument("--max-upload-mb", type=float, default=500.0, help="largest accepted upload (default 500)")
@@ -70,24 +78,50 @@ def check_share(args, auth: tuple) -> None:
                           "or pass --share-public if a public studio is really what you want.")
 
 
+def model_key(checkpoint: str) -> str:
+    """The picker key of a --checkpoint value ("default" is the real model)."""
+    return "real" if checkpoint == "default" else checkpoint
+
+
 def load_checkpoint(checkpoint: str, device: str):
-    """The model, or a LaunchError that says which file is missing and how to get it."""
-    if checkpoint == "default" and not (DEFAULT_MODEL_DIR / "model.safetensors").is_file():
+    """The model a --checkpoint value names, or a LaunchError that says which file is missing and how
+    to get it."""
+    key = model_key(checkpoint)
+    if key == "real" and not (REAL_MODEL_DIR / "config.json").is_file():
         raise LaunchError(
-            f"the shipped model is missing: {DEFAULT_MODEL_DIR} has no model.safetensors. Train it with the "
+            f"the real-video model is missing: {REAL_MODEL_DIR} has no config.json. Restore it with "
+            "`git checkout -- assets/models/derrvos-real` (its ONNX parts: python scripts/convert_real_models.py "
+            "--out assets/models/derrvos-real), or start with --checkpoint synthref.")
+    if key == "synthref" and not (SYNTHREF_MODEL_DIR / "model.safetensors").is_file():
+        raise LaunchError(
+            f"the SynthRef model is missing: {SYNTHREF_MODEL_DIR} has no model.safetensors. Train it with the "
             "training scripts (see README, 'Training the shipped model'), or start with "
             "--checkpoint DIR pointing at a model directory (model.safetensors + config.json).")
-    if checkpoint != "default" and not Path(checkpoint).exists():
-        raise LaunchError(f"--checkpoint {checkpoint}: no such model directory")
+    if key not in SHIPPED_NAMES and not Path(key).exists():
+        raise LaunchError(f"--checkpoint {checkpoint}: no such model directory (or use default, real, synthref)")
     from derrvos_core.errors import CheckpointError
-    from derrvos_core.model import load_model
 
     try:
-        return load_model(checkpoint, device=device)
-    except CheckpointError as exc:
-        raise LaunchError(f"cannot load the model from {checkpoint}: {exc}") from exc
-    except FileNotFoundError as exc:
-        raise LaunchError(f"cannot load the model from {checkpoint}: {exc}") from exc
+        return load_for_picker(key, device)
+    except (CheckpointError, FileNotFoundError) as exc:
+        raise LaunchError(f"cannot load the model {checkpoint}: {exc}") from exc
+
+
+def load_for_picker(key: str, device: str):
+    """One model of the studio by picker key, the real-video model on the CPU whatever --device says;
+    CheckpointError (the page shows it) when it cannot be loaded."""
+    from derrvos_core.model import catalog
+    from derrvos_core.model.real import is_real_folder
+
+    on = "cpu" if is_real_folder(catalog.model_folder(key)) else device
+    return catalog.load_model(key, device=on)
+
+
+def model_shelf(model, key: str, device: str):
+    """The page's model picker: the shipped models (and the --checkpoint folder), others loaded on pick."""
+    from app.models import ModelShelf, shipped_choices
+
+    return ModelShelf(model, key, shipped_choices(key), load=lambda other: load_for_picker(other, device))
 
 
 def open_store(url: str):
@@ -96,7 +130,7 @@ def open_store(url: str):
     try:
         store = Store(url, use_env=False)
         store.upgrade()
-    except Exception as exc:  # noqa: BLE001 - any database failure ends the start with its reason
+    except Exception as exc:
         from derrvos_core.store.engine import redact
         raise LaunchError(f"cannot open or migrate the database {redact(url)}: {exc}") from exc
     return store
@@ -108,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         auth = parse_auth(args.auth, args.auth_file)
         check_share(args, auth)
         model = load_checkpoint(args.checkpoint, args.device)
+        models = model_shelf(model, model_key(args.checkpoint), args.device)
         store = open_store(args.db or os.environ.get("DERRVOS_DB") or DEFAULT_DB)
     except LaunchError as exc:
         print(f"launch.py: {exc}", file=sys.stderr)
@@ -120,9 +155,13 @@ def main(argv: list[str] | None = None) -> int:
 
     config = StudioConfig(data_dir=args.data_dir, max_upload_mb=args.max_upload_mb, default_user=args.user,
                           device=args.device)
-    service = StudioService(model, store, config)
-    print(f"DeRVOS Studio: model {model.version} on {args.device}, database {store!r}, "
+    service = StudioService(model, store, config, models)
+    print(f"DeRVOS Studio: model {model.version} ({models.label(models.first_key)}), database {store!r}, "
           f"data in {args.data_dir}")
+    missing = [e for e in service.examples() if e.missing]
+    if missing:
+        print(f"{len(missing)} real-video examples are not set up yet (python training/realref_setup.py "
+              "writes their frames)")
     serve(build_app(service), service, ServeOptions(host=args.host, port=args.port, share=args.share,
                                                     auth=auth, max_upload_mb=args.max_upload_mb))
     return 0

@@ -6,6 +6,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = REPO_ROOT / "assets" / "examples"
+REALREF_CLIPS = REPO_ROOT / "data" / "realref" / "clips"
+"""Where `training/realref_setup.py` writes RealRef's clips (the real-video examples are cut from them)."""
 
 EXPORT_FORMATS = {"mevis": "MeViS", "refytvos": "Ref-YouTube-VOS", "davis": "DAVIS", "coco-rle": "COCO-RLE"}
 """Export format ids (derrvos_core.store.export) and the names the page shows for them."""
@@ -29,12 +31,15 @@ class StudioConfig:
         segment_cache_mb: the model's per-frame segmenter outputs and text-image tokens kept in memory
             (when the model takes a `cache`), so a new crop size or expression on a video re-runs only
             what depends on it.
+        realref_clips: RealRef's frame folders (`training/realref_setup.py`); the real-video examples
+            are cut from them, and listed as missing when they are absent.
         display_size: small videos are shown upscaled (nearest neighbour) to about this many pixels
             on their long side, so a 128 px clip can be inspected and painted on.
     """
 
     data_dir: Path = Path("data/studio")
     examples_dir: Path = EXAMPLES_DIR
+    realref_clips: Path = REALREF_CLIPS
     max_upload_mb: float = 500.0
     default_user: str = "annotator"
     device: str = "cpu"

@@ -1,10 +1,13 @@
 """Take the README's screenshot of the studio: start it on a throwaway database, drive Debian's chromium
 through load example -> type expression -> Run -> scrub, and save the page.
 
-    python -m app.make_screenshot [--checkpoint default] [--example synthref-crosses]
+    python -m app.make_screenshot [--checkpoint default] [--example real-vtest-street-b]
+                                  [--expression "the woman in the red jacket"] [--frame 30]
                                   [--out docs/screenshot.png]
 
-Re-run it whenever the shipped model changes: the page shows the model's real answer.
+By default: the real-video model answering a real clip (a RealRef cut: run
+`python training/realref_setup.py` first). Re-run it whenever the shipped model changes: the page shows
+the model's real answer.
 """
 from __future__ import annotations
 
@@ -22,16 +25,21 @@ TIMEOUT_MS = 120_000
 
 
 def start_studio(checkpoint: str, workdir: Path):
-    """A studio on a free localhost port over a fresh SQLite database; returns (service, demo)."""
+    """A studio on a free localhost port over a fresh SQLite database, with the picker `launch.py` has;
+    returns (service, demo)."""
+    from app.models import ModelShelf, shipped_choices
     from app.server import ServeOptions, serve
     from app.service import StudioService
     from app.ui import build_app
-    from derrvos_core.model import load_model
+    from derrvos_core.model.catalog import load_model
     from derrvos_core.store import Store
 
     store = Store(f"sqlite:///{workdir / 'screenshot.db'}", use_env=False)
     store.upgrade()
-    service = StudioService(load_model(checkpoint), store, StudioConfig(data_dir=workdir / "data"))
+    key = "real" if checkpoint == "default" else checkpoint
+    model = load_model(key)
+    models = ModelShelf(model, key, shipped_choices(key), load=load_model)
+    service = StudioService(model, store, StudioConfig(data_dir=workdir / "data"), models)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -58,6 +66,7 @@ def capture(url: str, example_title: str, expression: str, frame: int, threshold
             page.fill("#expression textarea", expression)
             page.click("#run")
             shows(page, "#run-status", "Run #")
+            shows(page, "#answer-note", "Answer")
             if threshold is not None:
                 box = page.locator("#threshold input[type=number]")
                 box.fill(f"{threshold:g}")
@@ -78,10 +87,10 @@ def capture(url: str, example_title: str, expression: str, frame: int, threshold
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default="default")
-    parser.add_argument("--example", default="synthref-crosses")
-    parser.add_argument("--expression", default="the two orange objects",
+    parser.add_argument("--example", default="real-vtest-street-b")
+    parser.add_argument("--expression", default="the woman in the red jacket",
                         help="'' for the example's first suggestion")
-    parser.add_argument("--frame", type=int, default=20)
+    parser.add_argument("--frame", type=int, default=30)
     parser.add_argument("--threshold", type=float, default=None)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "screenshot.png")
     args = parser.parse_args(argv)
@@ -91,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         service, demo = start_studio(args.checkpoint, Path(tmp))
         try:
             example = {e.name: e for e in service.examples()}[args.example]
+            if example.missing:
+                parser.error(f"the example {args.example} is not ready: {example.missing}")
             expression = args.expression or (example.expressions[0] if example.expressions else "the object")
             capture(demo.local_url, example.title, expression, args.frame, args.threshold, args.out)
         finally:

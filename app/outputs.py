@@ -4,17 +4,16 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 from PIL import Image
 
+from app.render import EDIT_COLOR, frame_overlay, trajectory_palette
 from derrvos_core.outputs import scores_json
 from derrvos_core.store.corrections import AnswerPlan
 from derrvos_core.video import VideoReader, draw_legend, write_video
-
-from app.render import EDIT_COLOR, frame_overlay, trajectory_palette
 
 
 def scores_payload(plan: AnswerPlan, run_id: int, model_version: str) -> dict:

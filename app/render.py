@@ -10,8 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from derrvos_core.answer_notes import ignored_note, nothing_selected_note
 from derrvos_core.masks import overlay_masks, trajectory_colors
 from derrvos_core.result import SegmentationResult, TrajectoryResult
+from derrvos_core.store import CorrectionKind
 from derrvos_core.store.corrections import AnswerPlan
 
 EDIT_COLOR = (255, 255, 255)
@@ -42,6 +44,34 @@ class TrajectoryRow:
     last_frame: int
     selected: bool
     forced: str
+
+
+@dataclass(frozen=True)
+class AnswerSummary:
+    """What the answer on screen is, for the note beside the overlay.
+
+    Attributes:
+        selected: (trajectory_id, score) of the selected trajectories, best first.
+        threshold: the threshold in force.
+        ignored_note: "ignored: '...'" for what the model could not use ("" when it used every word).
+        empty_note: why nothing is selected ("" when something is).
+        drawn: pixels drawn by hand are part of the answer.
+    """
+
+    selected: tuple[tuple[int, float], ...]
+    threshold: float
+    ignored_note: str
+    empty_note: str
+    drawn: bool
+
+
+def answer_summary(plan: AnswerPlan) -> AnswerSummary:
+    result = plan.result
+    chosen = sorted(((t.trajectory_id, float(t.score)) for t in result.trajectories
+                     if t.trajectory_id in plan.selected), key=lambda pair: (-pair[1], pair[0]))
+    empty = "" if chosen else nothing_selected_note(result.trajectories, plan.threshold)
+    drawn = any(kind is CorrectionKind.DRAW for strokes in plan.edits.values() for kind, _ in strokes)
+    return AnswerSummary(tuple(chosen), plan.threshold, ignored_note(result.ignored), empty, drawn)
 
 
 def colour_key(t: TrajectoryResult) -> int:

@@ -9,12 +9,19 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
+from app.cache import CachedResult, LRUCache, frame_bytes
+from app.config import StudioConfig
+from app.examples import Example, list_examples, make_example_video
+from app.models import ModelShelf
+from app.service_edits import EditMethods
+from app.service_files import FileMethods
+from app.session import CurrentRun, LoadedVideo, ResultKey, StudioSession
 from derrvos_core.errors import DeRVOSError, InputError, VideoError
 from derrvos_core.model import SegmentationModel, SegmentCache
 from derrvos_core.model.inference import last_result
@@ -24,14 +31,6 @@ from derrvos_core.store import RunContext, Store
 from derrvos_core.store.corrections import plan_answer
 from derrvos_core.store.videos import content_hash
 from derrvos_core.video import open_video, probe
-
-from app.cache import CachedResult, LRUCache, frame_bytes
-from app.config import StudioConfig
-from app.examples import Example, list_examples
-from app.service_edits import EditMethods
-from app.service_files import FileMethods
-from app.session import CurrentRun, LoadedVideo, ResultKey, StudioSession
-
 
 SESSION_IDLE_S = 6 * 3600
 """Sessions untouched for this long are dropped (their runs and corrections stay in the store)."""
@@ -43,6 +42,23 @@ ProgressFn = Callable[[object], None]
 
 class BusyError(DeRVOSError):
     """The model is running for someone else; it runs one video at a time."""
+
+
+@dataclass(frozen=True)
+class PickedModel:
+    """The model a tab now runs (`choose_model`, or an example that names one).
+
+    Attributes:
+        key, label: its picker entry; version: what runs and corrections are stored with.
+        defaults: its recommended crop size and threshold (the settings panel jumps to them).
+        changed: it differs from the tab's model before (its run on screen was put away).
+    """
+
+    key: str
+    label: str
+    version: str
+    defaults: ModelDefaults
+    changed: bool
 
 
 @dataclass(frozen=True)
@@ -63,13 +79,18 @@ class RunOutcome:
 
 
 class StudioService(EditMethods, FileMethods):
-    """Owns the model (behind a lock), the per-tab sessions, the result and frame caches, and the store.
+    """Owns the models (behind one lock), the per-tab sessions, the result and frame caches, and the store.
 
-    `model` is any `derrvos_core.model.SegmentationModel` (DeRVOS, the real model); `store` an upgraded
-    `derrvos_core.store.Store`.
+    `model` is any `derrvos_core.model.SegmentationModel` (DeRVOS, the real model): the one new tabs
+    open on. `models` is the picker's shelf, whose first model is `model` (None: `model` alone). `store`
+    is an upgraded `derrvos_core.store.Store`.
     """
 
-    def __init__(self, model: SegmentationModel, store: Store, config: StudioConfig = StudioConfig()):
+    def __init__(self, model: SegmentationModel, store: Store, config: StudioConfig = StudioConfig(),
+                 models: ModelShelf | None = None):
+        self.models = ModelShelf.only(model) if models is None else models
+        if self.models.get(self.models.first_key) is not model:
+            raise ValueError("the shelf's first model must be `model`")
         self.model = model
         self.store = store
         self.config = config
@@ -81,22 +102,53 @@ class StudioService(EditMethods, FileMethods):
         self._frames: LRUCache[np.ndarray] = LRUCache(config.frame_cache_mb * 2 ** 20, cost=frame_bytes)
         # used under the model lock only: one run at a time
         self.segment_cache = SegmentCache(max_bytes=int(config.segment_cache_mb * 2 ** 20))
+        self._examples_lock = threading.Lock()
 
     @property
     def model_version(self) -> str:
+        """The version of the model new tabs open on."""
         return str(self.model.version)
 
     @property
     def defaults(self) -> ModelDefaults:
-        """The crop size and threshold the model recommends (the panels start from them)."""
+        """The crop size and threshold the model new tabs open on recommends (the panels start there)."""
         return self.model.defaults
 
     def settings(self, crop_size: float | None = None, threshold: float | None = None,
-                 link_crops: bool = False) -> SegmentSettings:
-        """A run's settings from what a page or script gave (numbers as typed; None: the model's)."""
-        return self.model.defaults.settings(crop_size=None if crop_size is None else _whole(crop_size),
-                                            threshold=None if threshold is None else _number(threshold),
-                                            link_crops=bool(link_crops))
+                 link_crops: bool = False, session_id: str | None = None) -> SegmentSettings:
+        """A run's settings from what a page or script gave (numbers as typed; None: the recommended
+        ones of the session's model, or of the first model without a session)."""
+        model = self.model if session_id is None else self.session_model(session_id)
+        return model.defaults.settings(crop_size=None if crop_size is None else _whole(crop_size),
+                                       threshold=None if threshold is None else _number(threshold),
+                                       link_crops=bool(link_crops))
+
+    # -- models ---------------------------------------------------------------------------------
+    def session_model(self, session_id: str) -> SegmentationModel:
+        """The model the session runs (loaded now if it was picked but never used)."""
+        return self.models.get(self.session(session_id).model_key)
+
+    def picked(self, session_id: str) -> PickedModel:
+        """The session's model as the settings panel shows it."""
+        return self._picked(self.session(session_id).model_key, changed=False)
+
+    def choose_model(self, session_id: str, key: str) -> PickedModel:
+        """Make the session run the model of picker entry `key` (loaded on first pick; CheckpointError
+        if it cannot be). A different model puts the run on screen away: its scores are another model's
+        (it stays in the history). Refused while the session's run is in progress."""
+        session = self.session(session_id)
+        self.models.get(key)  # loads, or raises, before anything changes
+        changed = key != session.model_key
+        if changed:
+            if session.running:
+                raise BusyError("a run is in progress in this tab: wait for it or press Cancel, then "
+                                "pick the model")
+            session.model_key, session.run, session.undo_stack = key, None, []
+        return self._picked(key, changed)
+
+    def _picked(self, key: str, changed: bool) -> PickedModel:
+        model = self.models.get(key)
+        return PickedModel(key, self.models.label(key), str(model.version), model.defaults, changed)
 
     # -- sessions -------------------------------------------------------------------------------
     def session(self, session_id: str) -> StudioSession:
@@ -107,7 +159,9 @@ class StudioService(EditMethods, FileMethods):
                      if now - s.last_used > SESSION_IDLE_S and not s.running]
             for key in stale:
                 self._drop(self._sessions.pop(key))
-            session = self._sessions.setdefault(session_id, StudioSession(session_id))
+            session = self._sessions.get(session_id)
+            if session is None:
+                session = self._sessions[session_id] = StudioSession(session_id, self.models.first_key)
             session.last_used = now
             return session
 
@@ -128,14 +182,27 @@ class StudioService(EditMethods, FileMethods):
 
     # -- videos ---------------------------------------------------------------------------------
     def examples(self) -> list[Example]:
-        return list_examples(self.config.examples_dir)
+        """The shipped examples; RealRef cuts whose frames are not set up are listed with `missing`."""
+        return list_examples(self.config.examples_dir, self.config.realref_clips, self._made_examples_dir)
 
-    def open_example(self, session_id: str, name: str) -> LoadedVideo:
+    @property
+    def _made_examples_dir(self) -> Path:
+        return Path(self.config.data_dir) / "examples"
+
+    def open_example(self, session_id: str, name: str) -> tuple[LoadedVideo, PickedModel]:
+        """Load a shipped example, and switch the session to the model it is for (when the studio
+        offers it). A RealRef cut is made into an MP4 on its first load."""
         example = {e.name: e for e in self.examples()}.get(name)
         if example is None:
             raise InputError(f"no shipped example called {name!r}")
-        return self.open_video(session_id, example.path, name=example.title,
-                               suggested_expressions=example.expressions)
+        if example.missing:
+            raise InputError(f"the example {example.title!r} cannot be loaded yet: {example.missing}")
+        with self._examples_lock:  # two tabs loading one cut write it once
+            path = make_example_video(example)
+        key = self.models.key_of(example.model) or self.session(session_id).model_key
+        picked = self.choose_model(session_id, key)
+        video = self.open_video(session_id, path, name=example.title, suggested_expressions=example.expressions)
+        return video, picked
 
     def open_video(self, session_id: str, path: str | Path, name: str | None = None,
                    suggested_expressions: tuple[str, ...] = (), file_name: str | None = None) -> LoadedVideo:
@@ -169,7 +236,8 @@ class StudioService(EditMethods, FileMethods):
         return video
 
     def _is_example(self, path: Path) -> bool:
-        return path.resolve().is_relative_to(Path(self.config.examples_dir).resolve())
+        return any(path.resolve().is_relative_to(Path(folder).resolve())
+                   for folder in (self.config.examples_dir, self._made_examples_dir))
 
     def _keep_upload(self, path: Path, digest: str) -> Path:
         """Copy an upload out of Gradio's temporary folder: the store refers to it for exports."""
@@ -213,19 +281,20 @@ class StudioService(EditMethods, FileMethods):
         start = time.perf_counter()
         session = self.session(session_id)
         video = self._require_video(session)
-        settings = self.settings() if settings is None else settings
+        model = self.models.get(session.model_key)
+        version = str(model.version)
+        settings = self.settings(session_id=session_id) if settings is None else settings
         expression = _check_expression(expression)
-        key = ResultKey(video.record.content_hash, expression, settings.crop_size, self.model_version,
-                        settings.link_crops)
+        key = ResultKey(video.record.content_hash, expression, settings.crop_size, version, settings.link_crops)
         cached = self._cached(key)
         if cached is not None:
             run = self._show_run(session, cached.run_id, key, cached.result, settings.threshold, user)
             return RunOutcome(run, cached=True, cancelled=False, seconds=time.perf_counter() - start)
-        result = self._run_model(session, video, expression, settings, progress)
+        result = self._run_model(model, session, video, expression, settings, progress)
         if result is None:
             return RunOutcome(None, cached=False, cancelled=True, seconds=time.perf_counter() - start)
         seconds = time.perf_counter() - start
-        run_id = self.store.save_run(video.record, expression, result, self.model_version,
+        run_id = self.store.save_run(video.record, expression, result, version,
                                      RunContext(device=self.config.device),
                                      timings={"segment_s": seconds})
         self._results.put(key, CachedResult(result, run_id))
@@ -249,8 +318,9 @@ class StudioService(EditMethods, FileMethods):
             return None
         return cached
 
-    def _run_model(self, session: StudioSession, video: LoadedVideo, expression: str,
-                   settings: SegmentSettings, progress: ProgressFn | None) -> SegmentationResult | None:
+    def _run_model(self, model: SegmentationModel, session: StudioSession, video: LoadedVideo,
+                   expression: str, settings: SegmentSettings,
+                   progress: ProgressFn | None) -> SegmentationResult | None:
         if session.running:
             raise BusyError("a run is already in progress in this tab: wait for it or press Cancel")
         if not self._model_lock.acquire(blocking=False):
@@ -267,15 +337,15 @@ class StudioService(EditMethods, FileMethods):
 
         try:
             # the store's content hash keys the cache too: the upload is hashed once
-            steps = self.model.segment_iter(str(video.path), expression, settings, self.segment_cache,
-                                            video_key=video.record.content_hash)
+            steps = model.segment_iter(str(video.path), expression, settings, self.segment_cache,
+                                       video_key=video.record.content_hash)
             return last_result(steps, step)
         finally:
             session.running = False
             self._busy_with = ""
             self._model_lock.release()
 
-    def _show_run(self, session: StudioSession, run_id: int, key: ResultKey | None,
+    def _show_run(self, session: StudioSession, run_id: int, key: ResultKey,
                   result: SegmentationResult, threshold: float | None, user: str | None) -> CurrentRun:
         """Make a stored run the session's run; a different `threshold` is recorded as a correction."""
         session.run = self._load_plan(run_id, key, result)
@@ -285,7 +355,7 @@ class StudioService(EditMethods, FileMethods):
             session.run = self._load_plan(run_id, key, result)
         return session.run
 
-    def _load_plan(self, run_id: int, key: ResultKey | None, result: SegmentationResult) -> CurrentRun:
+    def _load_plan(self, run_id: int, key: ResultKey, result: SegmentationResult) -> CurrentRun:
         corrections = self.store.corrections(run_id)
         plan = plan_answer(result, corrections)
         return CurrentRun(run_id=run_id, key=key, result=result, corrections=corrections, plan=plan,

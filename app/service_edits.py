@@ -7,11 +7,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from app.render import (
+    AnswerSummary,
+    TrajectoryRow,
+    answer_summary,
+    display_scale,
+    frame_overlay,
+    painted_mask,
+    trajectory_rows,
+    upscale,
+)
 from derrvos_core.errors import InputError
 from derrvos_core.store import CorrectionKind, CorrectionRecord
-
-from app.render import (TrajectoryRow, display_scale, frame_overlay, painted_mask, trajectory_rows,
-                        upscale)
 
 
 class EditMethods:
@@ -37,6 +44,12 @@ class EditMethods:
         if session.run is None:
             return []
         return trajectory_rows(session.run.plan, _decisions(session.run.corrections))
+
+    def answer(self, session_id: str) -> AnswerSummary | None:
+        """What the session's answer is (selected trajectories, ignored words, why it is empty); None
+        before a run."""
+        session = self.session(session_id)
+        return None if session.run is None else answer_summary(session.run.plan)
 
     def accept(self, session_id: str, trajectory_id: int, user: str | None = None) -> CorrectionRecord:
         """Put a trajectory into the answer whatever its score (all frames of its crop)."""

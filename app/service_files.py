@@ -5,19 +5,18 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-
-from derrvos_core.errors import InputError
-from derrvos_core.store import CorrectionKind, RunRecord
-from derrvos_core.store.corrections import threshold_in_force
-from derrvos_core.store.export import export_zip
-from derrvos_core.video import open_video
 
 from app.cache import CachedResult
 from app.config import EXPORT_FORMATS
 from app.outputs import scores_payload, write_masks_zip, write_overlay_mp4
 from app.session import ResultKey
+from derrvos_core.errors import InputError
+from derrvos_core.store import CorrectionKind, RunRecord
+from derrvos_core.store.corrections import threshold_in_force
+from derrvos_core.store.export import export_zip
+from derrvos_core.video import open_video
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,7 @@ class ApiOutput:
 
 
 class FileMethods:
-    """Relies on the service's `session`, `store`, `config`, `model_version`, `_results`, `_require_*`."""
+    """Relies on the service's `session`, `session_model`, `store`, `config`, `_results`, `_require_*`."""
 
     def history(self, session_id: str) -> list[HistoryRow]:
         """Runs of the session's video, newest first."""
@@ -77,7 +76,8 @@ class FileMethods:
         result = self.store.load_run(record.id)
         key = ResultKey(video.record.content_hash, record.expression, record.crop_size, record.model_version,
                         record.link_crops)
-        if record.model_version == self.model_version and self._results.get(key) is None:
+        same_model = record.model_version == str(self.session_model(session_id).version)
+        if same_model and self._results.get(key) is None:
             self._results.put(key, CachedResult(result, record.id))  # Run with these settings reuses it
         return self._show_run(session, record.id, key, result, None, None), record
 
@@ -109,7 +109,7 @@ class FileMethods:
 
     def scores(self, session_id: str) -> dict:
         run = self._require_run(self.session(session_id))
-        return scores_payload(run.plan, run.run_id, self.model_version)
+        return scores_payload(run.plan, run.run_id, run.key.model_version)
 
     def api_segment(self, video_path: str | Path, expression: str, crop_size: int | None = None,
                     threshold: float | None = None, user: str | None = None, name: str | None = None
@@ -137,4 +137,4 @@ def _safe(stem: str) -> str:
 
 def _stamp() -> str:
     # Microseconds: two exports of one video in the same second must not share a file name.
-    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f") + f"-{time.monotonic_ns() % 1000:03d}"
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f") + f"-{time.monotonic_ns() % 1000:03d}"

@@ -53,7 +53,7 @@ class CurrentRun:
 
     Attributes:
         run_id: the run in the store; corrections are written against it.
-        key: its cache key (None for a run reloaded from the history whose key is not cached).
+        key: what its result depends on (video, expression, crop size, linking, the model's version).
         result: the model's answer as stored (trajectories, scores, the selection at the run's threshold).
         corrections: the run's stored corrections, in order, `active` marked (any session's).
         plan: `result` with those corrections replayed (what the viewer and exports show).
@@ -61,7 +61,7 @@ class CurrentRun:
     """
 
     run_id: int
-    key: ResultKey | None
+    key: ResultKey
     result: SegmentationResult
     corrections: list[CorrectionRecord]
     plan: AnswerPlan
@@ -74,6 +74,7 @@ class StudioSession:
 
     Attributes:
         session_id: Gradio's session hash (or an API call's own id).
+        model_key: the picked model (a `ModelShelf` key); runs of this tab use it.
         video: the loaded video, None until one is loaded.
         run: the run on screen, None until a run finishes or one is reloaded.
         undo_stack: ids of this session's corrections on `run`, newest last; Undo takes back the last
@@ -86,6 +87,7 @@ class StudioSession:
     """
 
     session_id: str
+    model_key: str
     video: LoadedVideo | None = None
     run: CurrentRun | None = None
     undo_stack: list[int] = field(default_factory=list)

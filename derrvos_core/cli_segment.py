@@ -1,5 +1,8 @@
-"""`python -m derrvos_core segment --video V --expression "..." --out DIR [--checkpoint C]
+"""`python -m derrvos_core segment --video V --expression "..." --out DIR [--checkpoint default|real|synthref|DIR]
 [--crop-size N] [--threshold X] [--device D] [--at-least-one] [--link-crops]`.
+
+The default model is the real-video one; `--checkpoint synthref` runs the tiny DeRVOS trained on SynthRef.
+What the model could not use of the expression, and why nothing was selected, are printed as notes.
 
 Writes DIR/masks/<frame>.png (0/255, the answer per frame), DIR/overlay.mp4 (the selected
 trajectories in colour) and DIR/scores.json (`derrvos_core.outputs.scores_json`, the schema `/segment`
@@ -21,12 +24,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="what to segment, e.g. 'the red car turning left'")
     parser.add_argument("--out", required=True, type=Path, help="output folder (created if missing)")
     parser.add_argument("--checkpoint", default="default",
-                        help="model folder, or 'default' (the shipped model)")
+                        help="'default' or 'real' (the real-video model), 'synthref' (the tiny DeRVOS trained "
+                             "on SynthRef shapes), or a model folder")
     parser.add_argument("--crop-size", type=int, default=None,
-                        help="frames per independent crop (default: the model's, 36 for the shipped one)")
+                        help="frames per independent crop (default: the model's recommended one)")
     parser.add_argument("--threshold", type=float, default=None,
-                        help="confidence to select (default: the model's recommended one, 0.3 for the shipped "
-                             "model; 0.7, the paper's, for a checkpoint that names none)")
+                        help="confidence to select (default: the model's recommended one; 0.7, the paper's, "
+                             "for a checkpoint that names none)")
     parser.add_argument("--at-least-one", action="store_true",
                         help="keep each crop's best trajectory when none reaches the threshold")
     parser.add_argument("--link-crops", action="store_true",
@@ -37,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        from derrvos_core.model import load_model
+        from derrvos_core.model.catalog import load_model
 
         model = load_model(args.checkpoint, device=args.device)
         result = _segment_with_progress(model, args)
@@ -45,8 +49,14 @@ def run(args: argparse.Namespace) -> int:
     except DeRVOSError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    from derrvos_core.answer_notes import ignored_note, nothing_selected_note
+
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    if result.ignored:
+        print(f"note: {ignored_note(result.ignored)}", file=sys.stderr)
+    if not result.selected:
+        print(f"note: {nothing_selected_note(result.trajectories, result.threshold)}", file=sys.stderr)
     print(f"{len(result.selected)} of {len(result.trajectories)} trajectories selected; wrote "
           f"{args.out / 'masks'}, {args.out / 'overlay.mp4'}, {args.out / 'scores.json'}")
     return 0

@@ -72,12 +72,13 @@ def counter(tiny_model):
     counting.restore()
 
 
-def make_service(model, tmp_path: Path, **config):
+def make_service(model, tmp_path: Path, models=None, **config):
+    """A service over `tmp_path`/studio.db; `models`: its picker's `ModelShelf` (None: `model` alone)."""
     from app.service import StudioService
     from derrvos_core.store import Store
     store = Store(f"sqlite:///{tmp_path / 'studio.db'}", use_env=False)
     store.upgrade()
-    return StudioService(model, store, StudioConfig(data_dir=tmp_path / "data", **config))
+    return StudioService(model, store, StudioConfig(data_dir=tmp_path / "data", **config), models)
 
 
 def free_port() -> int:

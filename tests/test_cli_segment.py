@@ -1,7 +1,10 @@
-"""`python -m derrvos_core segment`: masks, overlay and scores written; bad input is one line and exit 2."""
+"""`python -m derrvos_core segment`: masks, overlay and scores written; bad input is one line and exit 2;
+the shipped models by name (default = the real-video model), with what it ignored and why nothing was
+selected as notes."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -68,7 +71,7 @@ def test_writes_masks_overlay_and_scores(setup, reference, tmp_path, capsys):
 @pytest.mark.parametrize("args, message", [
     (["--expression", " "], "expression is empty"),
     (["--video", "nowhere.mp4"], "no such video"),
-    (["--checkpoint", "no_such_model"], "no such checkpoint folder"),
+    (["--checkpoint", "no_such_model"], "no such model folder; use a folder, or one of default, real, synthref"),
     (["--crop-size", "0"], "crop size"),
     (["--device", "abacus"], "device 'abacus' is not usable"),
 ])
@@ -81,3 +84,48 @@ def test_bad_input_is_one_line_and_exit_2(setup, tmp_path, capsys, args, message
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and message in err and err.startswith("error:")
     assert not (tmp_path / "o" / "scores.json").exists()
+
+
+REALREF_B = Path(__file__).resolve().parent.parent / "data" / "realref" / "clips" / "vtest-b"
+
+
+@pytest.fixture(scope="module")
+def real_clip(tmp_path_factory):
+    """The first 12 frames of RealRef's vtest-b (people on a square) as a frame folder."""
+    if not (REALREF_B / "00011.jpg").is_file():
+        pytest.skip(f"{REALREF_B} is not set up (python training/realref_setup.py)")
+    folder = tmp_path_factory.mktemp("vtest-b-12")
+    for t in range(12):
+        (folder / f"{t:05d}.jpg").symlink_to(REALREF_B / f"{t:05d}.jpg")
+    return folder
+
+
+def test_the_default_model_is_the_real_one_and_notes_say_what_it_ignored(real_clip, tmp_path, capsys):
+    import derrvos_core
+
+    out = tmp_path / "out"
+    code = main(["segment", "--video", str(real_clip), "--expression",
+                 "the woman in the red jacket next to the lamp post", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    scores = json.loads((out / "scores.json").read_text())
+    model = derrvos_core.load_model()  # the package's load_model names the same default
+    assert scores["model_version"] == model.version and model.version.startswith("derrvos-real")
+    assert (scores["crop_size"], scores["threshold"]) == (model.defaults.crop_size, model.defaults.threshold)
+    assert "note: ignored: 'next to the lamp post'" in err
+    assert scores["ignored"] == ["next to the lamp post"]
+    code = main(["segment", "--video", str(real_clip), "--expression", "the dog", "--out", str(tmp_path / "dog"),
+                 "--checkpoint", "real"])
+    captured = capsys.readouterr()
+    err = captured.err
+    assert code == 0 and captured.out.startswith("0 of ")
+    assert "note: No object reached the threshold" in err and "the best scored" in err
+
+
+def test_checkpoint_synthref_runs_the_synthref_model(setup, tmp_path, capsys):
+    _, video = setup
+    out = tmp_path / "out"
+    assert main(["segment", "--video", str(video), "--expression", EXPRESSION, "--out", str(out),
+                 "--checkpoint", "synthref", "--crop-size", "9"]) == 0
+    scores = json.loads((out / "scores.json").read_text())
+    assert scores["model_version"] == checkpoint.load_model(checkpoint.DEFAULT_MODEL).version

@@ -25,10 +25,10 @@ class ApiPanel:
     scores: gr.JSON
 
 
-def build_api_panel(defaults: ModelDefaults) -> ApiPanel:
+def build_api_panel(defaults: ModelDefaults, model_version: str) -> ApiPanel:
     gr.Markdown("One call does it all: the same as `gradio_client.Client(url).predict(handle_file(video), "
-                "expression, crop_size, threshold, api_name=\"/segment\")`. The run is stored like any "
-                "other.")
+                "expression, crop_size, threshold, api_name=\"/segment\")`. It runs the model the studio "
+                f"opened on (`{model_version}`); the run is stored like any other.")
     with gr.Row():
         with gr.Column():
             video = gr.File(label="Video", type="filepath", file_types=["video", *VIDEO_SUFFIXES])

