@@ -128,7 +128,8 @@ def crop_size_value(value) -> int:
             raise InputError(f"crop size must be a whole number of frames >= 1, got {_short(value)}")
         size = int(number)
     if not 1 <= size <= MAX_CROP_SIZE:
-        raise InputError(f"crop size must be a whole number of frames in 1..{MAX_CROP_SIZE}, got {_short(value)}")
+        raise InputError(f"crop size must be a whole number of frames in 1..{MAX_CROP_SIZE}, "
+                         f"got {_short(value)}")
     return size
 
 
@@ -167,7 +168,8 @@ def _check_field(hint, value, path: str) -> None:
         config_fields(hint, value, path)
     elif typing.get_origin(hint) is tuple:
         if not isinstance(value, (list, tuple)) or len(value) > MAX_CONFIG_LAYERS:
-            raise InputError(f"{path} must be a list of at most {MAX_CONFIG_LAYERS} values, got {_short(value)}")
+            raise InputError(f"{path} must be a list of at most {MAX_CONFIG_LAYERS} values, "
+                             f"got {_short(value)}")
         for i, item in enumerate(value):
             _check_field(typing.get_args(hint)[0], item, f"{path}[{i}]")
     elif hint is bool:

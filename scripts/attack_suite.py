@@ -185,13 +185,16 @@ def store_values(category: str, workdir: Path, url: str) -> None:
     for user in ("a\x00", "u" * 201, "", "\u200b", "\udc00"):
         attack(category, f"user {user[:8]!r}", lambda u=user: store.draw(run_id, 0, stroke_mask(), user=u))
     for version in ("v" * 201, "v\x00", ""):
-        attack(category, f"model version {version[:8]!r}", lambda v=version: store.save_run(video, "e", result, v))
-    attack(category, "model name 201", lambda: store.save_run(video, "e", result, "v", RunContext(model_name="m" * 201)))
+        attack(category, f"model version {version[:8]!r}",
+               lambda v=version: store.save_run(video, "e", result, v))
+    attack(category, "model name 201",
+           lambda: store.save_run(video, "e", result, "v", RunContext(model_name="m" * 201)))
     attack(category, "NaN scores", lambda: store.save_run(video, "e", nan, "v"))
     attack(category, "NaN threshold", lambda: store.set_threshold(run_id, float("nan"), user="u"))
     attack(category, "threshold text", lambda: store.set_threshold(run_id, "abc", user="u"))
     attack(category, "huge run id", lambda: store.load_run(2**70))
-    attack(category, "plain save", lambda: store.save_run(video, "the left square", result, "v1"), expect="accept")
+    attack(category, "plain save", lambda: store.save_run(video, "the left square", result, "v1"),
+           expect="accept")
     store.close()
 
 
@@ -220,10 +223,12 @@ def full_disk(category: str, workdir: Path) -> None:
 
 # -- exports -----------------------------------------------------------------------------------------------
 
-HOSTILE_NAMES = ["...", "..", ".", "-rf", "--help", "日本語 ビデオ", "line\nbreak", "tab\tname", "CON", "nul.txt",
+HOSTILE_NAMES = ["...", "..", ".", "-rf", "--help", "日本語 ビデオ", "line\nbreak", "tab\tname", "CON",
+                 "nul.txt",
                  "aux", ".hidden", "..evil", "../../etc", "/abs/path", "a/b/c", "a\\b", "C:evil", "x" * 300,
                  "é" * 200, "\u202eevil", "emoji 🎬", "quote\"s", "semi;colon", "$(rm -rf)", "`id`", "a*b?",
-                 "<tag>", "pipe|name", "trailing.", "trailing ", " leading", "NUL", "COM1", "LPT9", "\x01ctrl"]
+                 "<tag>", "pipe|name", "trailing.", "trailing ", " leading", "NUL", "COM1", "LPT9",
+                 "\x01ctrl"]
 
 
 def _noise_frames(folder: Path, seed: int, num_frames: int = 6) -> Path:
@@ -258,7 +263,8 @@ def hostile_exports(category: str, workdir: Path) -> None:
         def run(out=out, before=before, fmt=fmt):
             report = export_dataset(store, fmt, out)
             escaped = [p for p in out.rglob("*") if out.resolve() not in p.resolve().parents]
-            if escaped or set(os.listdir(workdir)) - before - {"exports"} or report.num_videos != len(HOSTILE_NAMES):
+            strays = set(os.listdir(workdir)) - before - {"exports"}
+            if escaped or strays or report.num_videos != len(HOSTILE_NAMES):
                 raise AssertionError(f"wrote outside the export or lost videos: {escaped[:3]}")
         tally = TALLIES[category]
         good_before = tally.correct
@@ -325,7 +331,8 @@ def malicious_pickles(category: str, workdir: Path) -> None:
         "bytes bomb": b"\x80\x02c__builtin__\nbytes\nJ\x00\x00\x00\x30\x85R.",
         "str bomb": b"\x80\x02c__builtin__\nstr\nJ\x00\x00\x00\x30\x85R.",
         "list of a bomb": b"\x80\x02c__builtin__\nlist\nc__builtin__\nbytes\nJ\x00\x00\x00\x30\x85R\x85R.",
-        "dotted name": b"\x80\x04\x95\x1a\x00\x00\x00\x00\x00\x00\x00\x8c\x08builtins\x8c\rdict.fromkeys\x93.",
+        "dotted name": (b"\x80\x04\x95\x1a\x00\x00\x00\x00\x00\x00\x00\x8c\x08builtins"
+                        b"\x8c\rdict.fromkeys\x93."),
         "persistent id": b"\x80\x02X\x01\x00\x00\x00aQ.",
         "huge int digits": b"\x80\x02c__builtin__\nint\nX\x10\x27\x00\x00" + b"9" * 10000 + b"\x85R.",
         "truncated": pickle.dumps([{"a": 1}] * 10, protocol=2)[:-5],
@@ -427,7 +434,8 @@ def malicious_checkpoints(category: str, workdir: Path) -> None:
         "missing tensor": lambda s: s.pop(sorted(s)[0]),
         "extra tensor": lambda s: s.__setitem__("evil.weight", torch.zeros(1)),
         "wrong shape": lambda s: s.__setitem__(sorted(s)[2], torch.zeros(3, 3)),
-        "int for float": lambda s: s.__setitem__(sorted(s)[2], torch.zeros_like(s[sorted(s)[2]], dtype=torch.int32)),
+        "int for float": lambda s: s.__setitem__(sorted(s)[2],
+                                                 torch.zeros_like(s[sorted(s)[2]], dtype=torch.int32)),
     }
     for name, change in weights.items():
         attack(category, f"weights {name}", lambda c=change, n=name: load_model(variant(n, weights=c)))
@@ -435,7 +443,8 @@ def malicious_checkpoints(category: str, workdir: Path) -> None:
         "empty weights": lambda f: (f / "model.safetensors").write_bytes(b""),
         "garbage weights": lambda f: (f / "model.safetensors").write_bytes(os.urandom(4096)),
         "huge header length": lambda f: (f / "model.safetensors").write_bytes(b"\xff" * 7 + b"\x7f{}"),
-        "pickle as weights": lambda f: (f / "model.safetensors").write_bytes(pickle.dumps(_Evil(os.system, ("id",)))),
+        "pickle as weights": lambda f: (f / "model.safetensors").write_bytes(
+            pickle.dumps(_Evil(os.system, ("id",)))),
         "no config": lambda f: (f / "config.json").unlink(),
         "config not JSON": lambda f: (f / "config.json").write_text("{nope"),
         "config nested 10**5": lambda f: (f / "config.json").write_text("[" * 100_000 + "]" * 100_000),
@@ -460,7 +469,8 @@ def hostile_datasets(category: str, workdir: Path) -> None:
         meta = json.loads(meta_path.read_text())
         meta["videos"][vid] = meta["videos"].pop("vid_a")
         meta_path.write_text(json.dumps(meta))
-        attack(category, f"mevis video id {vid!r}", lambda r=root: [s.load_frames() for s in read_mevis(r, "train")])
+        attack(category, f"mevis video id {vid!r}",
+               lambda r=root: [s.load_frames() for s in read_mevis(r, "train")])
     root = workdir / "mevis-mask"
     layouts.write_mevis(root)
     mask_path = root / "train" / "mask_dict.json"
@@ -479,7 +489,8 @@ def hostile_datasets(category: str, workdir: Path) -> None:
         attack(category, f"refcoco image {change}", lambda r=root: _all_samples(read_refcoco(r, "train")))
     root = workdir / "mevis-ok"
     layouts.write_mevis(root)
-    attack(category, "plain mevis", lambda: [s.load_frames() for s in read_mevis(root, "train")], expect="accept")
+    attack(category, "plain mevis", lambda: [s.load_frames() for s in read_mevis(root, "train")],
+           expect="accept")
 
 
 def _all_samples(dataset) -> list:
@@ -551,7 +562,8 @@ def bad_videos(category: str, workdir: Path, model) -> None:
     attack(category, "empty frame folder", seg(workdir / "empty-folder"))
     attack(category, "missing file", seg(workdir / "nope.mp4"))
     arrays = {"float array": np.zeros((2, 32, 32, 3), np.float32), "2-D array": np.zeros((32, 32), np.uint8),
-              "no frames": np.zeros((0, 32, 32, 3), np.uint8), "4 channels": np.zeros((2, 32, 32, 4), np.uint8),
+              "no frames": np.zeros((0, 32, 32, 3), np.uint8),
+              "4 channels": np.zeros((2, 32, 32, 4), np.uint8),
               "a list": [[1, 2]], "None": None}
     for name, value in arrays.items():
         attack(category, f"input {name}", lambda v=value: model.segment(v, "the square"))
@@ -585,7 +597,8 @@ def table() -> str:
         rows.append((name, t.tried, t.clear, t.correct, t.wrong, t.tracebacks, t.lost))
         for field in ("tried", "clear", "correct", "wrong", "tracebacks", "lost"):
             setattr(total, field, getattr(total, field) + getattr(t, field))
-    rows.append(("**total**", total.tried, total.clear, total.correct, total.wrong, total.tracebacks, total.lost))
+    rows.append(("**total**", total.tried, total.clear, total.correct, total.wrong, total.tracebacks,
+                 total.lost))
     lines = ["| " + " | ".join(str(c) for c in rows[0]) + " |", "|" + "---|" * len(rows[0])]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows[1:]]
     return "\n".join(lines)
@@ -614,7 +627,8 @@ def main(argv=None) -> int:
             with postgres_server() as server:
                 kill_trials("SIGKILL mid-save, PostgreSQL", server.create_database(), pg_kills, work / "pk")
                 concurrent_trials("concurrent writers, PostgreSQL", server.create_database, work / "pc")
-                store_values("values the store cannot hold, PostgreSQL", work / "pv", server.create_database())
+                store_values("values the store cannot hold, PostgreSQL", work / "pv",
+                             server.create_database())
         hostile_exports("hostile names x export formats", work / "n")
         killed_exports("SIGKILLed exports", work / "e", export_kills)
         malicious_pickles("malicious pickles", work / "p")

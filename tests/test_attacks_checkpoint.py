@@ -103,7 +103,8 @@ def poison(value):
 @pytest.mark.parametrize("change, message", [
     (poison(float("nan")), "hold NaN or infinite values"),
     (poison(float("inf")), "hold NaN or infinite values"),
-    (lambda s: s.__setitem__("trajectory.tracker.decoder_norm.weight", torch.zeros(3)), "wrong shape|unexpected"),
+    (lambda s: s.__setitem__("trajectory.tracker.decoder_norm.weight", torch.zeros(3)),
+     "wrong shape|unexpected"),
     (lambda s: s.pop(sorted(s)[0]), "missing keys"),
     (lambda s: s.__setitem__("extra.weight", torch.zeros(1)), "unexpected keys"),
     (lambda s: s.__setitem__(sorted(k for k in s if s[k].is_floating_point())[0],

@@ -81,7 +81,8 @@ def test_bad_settings_are_refused_with_clear_messages(kwargs, message):
 
 
 def test_good_settings_are_normalised():
-    settings = DEFAULTS.settings(crop_size=np.int64(12), threshold=np.float32(0.5), at_least_one=np.bool_(True))
+    settings = DEFAULTS.settings(crop_size=np.int64(12), threshold=np.float32(0.5),
+                                 at_least_one=np.bool_(True))
     assert settings == SegmentSettings(crop_size=12, threshold=0.5, at_least_one=True)
     assert type(settings.crop_size) is int and type(settings.threshold) is float
     assert DEFAULTS.settings(crop_size=36.0).crop_size == 36  # a number box's float
@@ -91,7 +92,8 @@ def test_good_settings_are_normalised():
 
 
 @pytest.mark.parametrize("name, message", [
-    ("", "needs a user name"), ("   ", "needs a user name"), ("ann\x00ie", "NUL"), ("a" * 201, "201 characters"),
+    ("", "needs a user name"), ("   ", "needs a user name"), ("ann\x00ie", "NUL"),
+    ("a" * 201, "201 characters"),
     ("\u200b", "no visible"), ("\udc80x", "lone surrogate"), (7, "needs a user name"),
 ])
 def test_bad_user_names(name, message):

@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 
 from derrvos_core.errors import InputError, VideoError
-from derrvos_core.model.frames import (INFERENCE_LIMITS, MAX_CROP_BYTES, ArrayFrames, ReadAhead, check_crop_memory,
-                                       crop_reader, open_frames)
+from derrvos_core.model.frames import (INFERENCE_LIMITS, MAX_CROP_BYTES, ArrayFrames, ReadAhead,
+                                       check_crop_memory, crop_reader, open_frames)
 from derrvos_core.video import FrameLimits, open_video, probe
 from tests.helpers_video import make_video
 
@@ -51,7 +51,8 @@ def video_8k(tmp_path_factory) -> Path:
 def child(imports: str, code: str) -> dict:
     """Run `imports`, then `code` (which sets `out`) in a fresh interpreter; `out` plus how far `code`
     raised the peak RSS (MB) above what the imports took."""
-    prelude = "import json, resource\n" + imports + "\nbase = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+    prelude = ("import json, resource\n" + imports +
+               "\nbase = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n")
     epilogue = ("\npeak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss"
                 "\nprint(json.dumps({**out, 'rss_mb': (peak - base) / 1024}))")
     done = subprocess.run([sys.executable, "-c", prelude + code + epilogue], capture_output=True, text=True,

@@ -106,7 +106,8 @@ def _inside(folder: Path, file_name: str, inst_path: Path, where: str) -> Path:
     """folder / file_name, refused when it leads out of the image folder ("../", an absolute path)."""
     path = folder / file_name
     root = Path(os.path.realpath(folder))
-    if "\x00" in file_name or Path(file_name).is_absolute() or root not in Path(os.path.realpath(path)).parents:
+    escapes = root not in Path(os.path.realpath(path)).parents
+    if "\x00" in file_name or Path(file_name).is_absolute() or escapes:
         raise DatasetError(f"{inst_path}: file_name {file_name!r} of {where} leads outside the image folder "
                            f"{folder}; refused")
     return path

@@ -161,7 +161,8 @@ def planned_state(cfg: DeRVOSConfig, tokenizer: Path | None, folder: Path) -> di
     count = sum(t.numel() for t in state.values())
     if count > MAX_PARAMETERS:
         raise CheckpointError(f"{folder / CONFIG}: the config describes {count / 1e9:.1f} billion parameters "
-                              f"({count * 4 / 2**30:.0f} GiB); at most {MAX_PARAMETERS / 1e9:.0f} billion are "
+                              f"({count * 4 / 2**30:.0f} GiB); at most {MAX_PARAMETERS / 1e9:.0f} billion "
+                              "are "
                               "loaded. Check its sizes (dim_feedforward, widths, vocab)")
     return state
 
@@ -180,9 +181,9 @@ def read_weights(path: Path, expected: dict[str, torch.Tensor]) -> dict[str, tor
             wrong = [f"{k} {tuple(handle.get_slice(k).get_shape())} != {tuple(v.shape)}"
                      for k, v in expected.items() if tuple(handle.get_slice(k).get_shape()) != tuple(v.shape)]
             if wrong:
+                more = f" (+{len(wrong) - 8} more)" if len(wrong) > 8 else ""
                 raise CheckpointError(f"{path}: tensors of the wrong shape for the config: "
-                                      f"{'; '.join(wrong[:8])}" + (f" (+{len(wrong) - 8} more)" if len(wrong) > 8
-                                                                   else ""))
+                                      f"{'; '.join(wrong[:8])}{more}")
             state = {k: handle.get_tensor(k) for k in expected}
     except (OSError, SafetensorError, ValueError) as err:
         raise CheckpointError(f"{path}: not a readable safetensors file ({err})") from err
@@ -193,12 +194,12 @@ def read_weights(path: Path, expected: dict[str, torch.Tensor]) -> dict[str, tor
 def _check_values(path: Path, state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> None:
     kinds = [k for k, v in expected.items() if v.is_floating_point() != state[k].is_floating_point()]
     if kinds:
-        raise CheckpointError(f"{path}: tensors of the wrong kind (float where an integer is expected, or the "
-                              f"reverse): {', '.join(kinds[:8])}")
+        raise CheckpointError(f"{path}: tensors of the wrong kind (float where an integer is expected, or "
+                              f"the reverse): {', '.join(kinds[:8])}")
     broken = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if broken:
-        raise CheckpointError(f"{path}: {len(broken)} tensors hold NaN or infinite values (corrupt or diverged "
-                              f"weights), e.g. {', '.join(broken[:8])}; nothing was loaded")
+        raise CheckpointError(f"{path}: {len(broken)} tensors hold NaN or infinite values (corrupt or "
+                              f"diverged weights), e.g. {', '.join(broken[:8])}; nothing was loaded")
 
 
 def load_weights(model: DeRVOS, path: Path) -> None:

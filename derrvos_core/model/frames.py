@@ -105,7 +105,8 @@ def check_crop_memory(reader, num_frames: int, crop_size: int, max_bytes: int = 
         height, width = _frame_size(reader)
         fits = max(1, max_bytes // (height * width * 3))
         raise InputError(f"crop size {crop_size} needs {need / 2**30:.1f} GiB of frames at {width}x{height}; "
-                         f"at most {max_bytes / 2**30:.1f} GiB are allowed: use a crop size of at most {fits}")
+                         f"at most {max_bytes / 2**30:.1f} GiB are allowed: use a crop size of at most "
+                         f"{fits}")
 
 
 def _frame_size(reader) -> tuple[int, int]:

@@ -7,8 +7,8 @@ from sqlalchemy.orm import Session
 from derrvos_core.errors import InputError
 from derrvos_core.result import SegmentationResult, TrajectoryResult
 from derrvos_core.settings import SegmentSettings
-from derrvos_core.store.records import (CorrectionKind, CorrectionRecord, ExpressionRecord, RunContext, RunRecord,
-                                        VideoRecord, as_utc)
+from derrvos_core.store.records import (CorrectionKind, CorrectionRecord, ExpressionRecord, RunContext,
+                                        RunRecord, VideoRecord, as_utc)
 from derrvos_core.store.rle import json_rle
 from derrvos_core.store.schema import CorrectionRow, ExpressionRow, RunRow, TrajectoryRow, VideoRow
 from derrvos_core.validation import MAX_EXPRESSION_CHARS, check_text, finite_scores
@@ -40,7 +40,8 @@ def check_result_values(result: SegmentationResult) -> None:
     weights give NaN scores, which SQLite stores as NULL and PostgreSQL's JSON refuses), sizes and ids
     within 32 bits, text without NUL. Checked before the transaction begins."""
     finite_scores((t.score for t in result.trajectories), where="the model")
-    for name, value in (("num_frames", result.num_frames), ("height", result.height), ("width", result.width)):
+    sizes = (("num_frames", result.num_frames), ("height", result.height), ("width", result.width))
+    for name, value in sizes:
         if not 0 <= int(value) <= _INT_MAX:
             raise InputError(f"result {name} {value} is out of range")
     for t in result.trajectories:

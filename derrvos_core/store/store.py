@@ -268,7 +268,8 @@ class Store(CorrectionMethods, RegistryMethods):
         try:
             number = int(row_id)
         except (TypeError, ValueError, OverflowError):
-            raise InputError(f"{model.__tablename__[:-1]} id must be a whole number, got {row_id!r}") from None
+            raise InputError(f"{model.__tablename__[:-1]} id must be a whole number, "
+                             f"got {row_id!r}") from None
         # ids are 32-bit on PostgreSQL: a larger one is not there (and would make the backend raise)
         row = session.get(model, number) if 0 < number < 2**31 else None
         if row is None:
@@ -309,7 +310,8 @@ def store_error(exc: DBAPIError, action: str = "save") -> StoreError:
     elif "connect" in lowered or "closed" in lowered or "terminat" in lowered:
         reason = "the connection to the database failed"
     else:
-        reason = f"the database refused the write ({type(exc.orig or exc).__name__}: {text.splitlines()[0][:200]})"
+        first = text.splitlines()[0][:200] if text else ""
+        reason = f"the database refused the write ({type(exc.orig or exc).__name__}: {first})"
     if action != "save":
         return StoreError(f"the store could not {action}: {reason}", reason=reason)
     return StoreError(f"the store could not save: {reason}. Nothing was saved (the store is unchanged); "
