@@ -174,3 +174,13 @@ def test_a_related_class_nobody_has_damps_everyone_and_an_unlikely_colour_select
     red = ColourMention("red", "red", (53, 80, 67), True, None, None, "whole")
     grey_van = make(track(CAR, upper="white", lower="gray"))
     assert float(FactSelector().scores(grey_van, None, query(classes=((CAR, 1.0),), colours=[red]))[0]) < 0.2
+
+
+def test_the_reader_refuses_unstorable_text_before_parsing():
+    from derrvos_core.errors import InputError
+    from derrvos_core.selection.reader import ExpressionReader
+
+    reader = ExpressionReader(parser=object())  # never reached: the checks come first
+    for bad in ("", "   ", "the car\x00", "\u200b\u200b", "the \ud800 car"):
+        with pytest.raises(InputError):
+            reader.read(bad)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from derrvos_core.errors import InputError
+from derrvos_core.validation import expression_text
 from derrvos_core.language.parser import MAX_CHARS, ExpressionParser, default_parser
 from derrvos_core.language.query import ExpressionQuery
 
@@ -42,8 +42,9 @@ class ExpressionReader:
         return self._parser
 
     def read(self, text: str) -> ParsedExpression:
-        if not isinstance(text, str) or not text.strip():
-            raise InputError("the expression is empty; type what to segment, e.g. 'the man in the dark coat'")
+        """InputError (before any parsing) for what no store can hold or nobody can read: empty, NUL,
+        lone surrogates, only invisible characters (`validation.expression_text`)."""
+        expression_text(text)
         normal = " ".join(text.split())
         query = self.parser.parse(normal)
         truncated = len(normal) > MAX_CHARS
