@@ -127,7 +127,8 @@ def write_real_examples(out: Path, clips: Path) -> list[Path]:
                 "realref": {"clip_id": spec.clip_id, "num_frames": spec.num_frames, "fps": clip.fps},
                 "checked": {"model": str(model.version),
                             "settings": {"crop_size": model.defaults.crop_size,
-                                         "threshold": model.defaults.threshold},
+                                         "threshold": model.defaults.threshold,
+                                         "link_crops": model.defaults.link_crops},
                             "rule": f"box IoU >= {PASS_IOU} over the keyframes and over those with the target "
                                     "visible (app/realref_check.py)",
                             "expressions": [c.as_dict() for c in checks]}})

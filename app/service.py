@@ -115,13 +115,13 @@ class StudioService(EditMethods, FileMethods):
         return self.model.defaults
 
     def settings(self, crop_size: float | None = None, threshold: float | None = None,
-                 link_crops: bool = False, session_id: str | None = None) -> SegmentSettings:
+                 link_crops: bool | None = None, session_id: str | None = None) -> SegmentSettings:
         """A run's settings from what a page or script gave (numbers as typed; None: the recommended
         ones of the session's model, or of the first model without a session)."""
         model = self.model if session_id is None else self.session_model(session_id)
         return model.defaults.settings(crop_size=None if crop_size is None else _whole(crop_size),
                                        threshold=None if threshold is None else _number(threshold),
-                                       link_crops=bool(link_crops))
+                                       link_crops=None if link_crops is None else bool(link_crops))
 
     # -- models ---------------------------------------------------------------------------------
     def session_model(self, session_id: str) -> SegmentationModel:

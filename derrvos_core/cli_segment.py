@@ -1,5 +1,5 @@
 """`python -m derrvos_core segment --video V --expression "..." --out DIR [--checkpoint default|real|synthref|DIR]
-[--crop-size N] [--threshold X] [--device D] [--at-least-one] [--link-crops]`.
+[--crop-size N] [--threshold X] [--device D] [--at-least-one] [--[no-]link-crops]`.
 
 The default model is the real-video one; `--checkpoint synthref` runs the tiny DeRVOS trained on SynthRef.
 What the model could not use of the expression, and why nothing was selected, are printed as notes.
@@ -33,9 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "for a checkpoint that names none)")
     parser.add_argument("--at-least-one", action="store_true",
                         help="keep each crop's best trajectory when none reaches the threshold")
-    parser.add_argument("--link-crops", action="store_true",
+    parser.add_argument("--link-crops", action=argparse.BooleanOptionalAction, default=None,
                         help="link trajectories across crops so each object keeps one identity and one "
-                             "score over the video (beyond the paper; off by default)")
+                             "score over the video (beyond the paper; default: the model's recommendation, "
+                             "on for the real-video model); --no-link-crops runs each crop on its own")
     parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1, ...)")
 
 

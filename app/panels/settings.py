@@ -46,8 +46,8 @@ def build_settings_panel(defaults: ModelDefaults, models: ModelShelf) -> Setting
                           info="Re-selects trajectories from cached scores at once: no model call. "
                                "Starts at the model's recommended value.",
                           elem_id="threshold")
-    link_crops = gr.Checkbox(False, label="Link trajectories across crops (beyond the paper)",
-                             elem_id="link-crops")
+    link_crops = gr.Checkbox(defaults.link_crops, label="Link trajectories across crops (beyond the paper)",
+                             info="Starts at the model's recommendation.", elem_id="link-crops")
     with gr.Row():
         run = gr.Button("Run", variant="primary", elem_id="run")
         cancel = gr.Button("Cancel", variant="stop", elem_id="cancel")
@@ -68,9 +68,8 @@ def wire_settings_panel(panel: SettingsPanel, service) -> dict[str, list]:
         except DeRVOSError as exc:  # the picker goes back to the model the tab still runs
             gr.Warning(str(exc))
             current = service.picked(session_id(request))
-            return gr.Dropdown(value=current.key), gr.skip(), gr.skip(), model_status(current)
-        return (gr.skip(), gr.Slider(value=picked.defaults.crop_size),
-                gr.Slider(value=picked.defaults.threshold), model_status(picked))
+            return gr.Dropdown(value=current.key), gr.skip(), gr.skip(), gr.skip(), model_status(current)
+        return (gr.skip(), *recommended(picked.defaults), model_status(picked))
 
     @shows_errors
     def on_run(expression: str, crop_size: float, threshold: float, link_crops: bool, request: gr.Request,
@@ -81,7 +80,7 @@ def wire_settings_panel(panel: SettingsPanel, service) -> dict[str, list]:
                           f"{step.frames_done}/{step.num_frames} frames", unit="crops")
 
         outcome = service.segment(session_id(request), expression,
-                                  service.settings(crop_size, threshold, link_crops),
+                                  service.settings(crop_size, threshold, link_crops, session_id(request)),
                                   user=user_name(request), progress=report)
         if outcome.cancelled:
             gr.Info("Run cancelled; nothing was stored.")
@@ -114,14 +113,22 @@ def wire_settings_panel(panel: SettingsPanel, service) -> dict[str, list]:
                                         trigger_mode="always_last", show_progress="hidden", **PRIVATE)
     # `.input`: only the user's pick; a pick made by loading an example is shown by `model_follower`
     picked = panel.model.input(on_model, [panel.model],
-                               [panel.model, panel.crop_size, panel.threshold, panel.status], **PRIVATE)
+                               [panel.model, panel.crop_size, panel.threshold, panel.link_crops, panel.status],
+                               **PRIVATE)
     return {"ran": ran, "reselected": [reselected], "picked": [picked]}
+
+
+def recommended(defaults: ModelDefaults) -> tuple:
+    """Updates that put crop size, threshold and linking at a model's recommended values."""
+    return (gr.Slider(value=defaults.crop_size), gr.Slider(value=defaults.threshold),
+            gr.Checkbox(value=defaults.link_crops))
 
 
 def model_status(picked) -> str:
     """The status line after a model is picked (`StudioService.PickedModel`)."""
-    text = (f"Model: **{picked.label}** (`{picked.version}`); crop size {picked.defaults.crop_size} and "
-            f"threshold {picked.defaults.threshold:.2f}, its recommended settings.")
+    d = picked.defaults
+    text = (f"Model: **{picked.label}** (`{picked.version}`); crop size {d.crop_size}, threshold "
+            f"{d.threshold:.2f}, crops {'linked' if d.link_crops else 'not linked'}: its recommended settings.")
     if picked.changed:
         text += " Earlier runs stay in the history."
     return text
@@ -147,13 +154,12 @@ def model_follower(panel: SettingsPanel, service):
     def from_session(shown_key: str, request: gr.Request):
         picked = service.picked(session_id(request))
         if picked.key == shown_key:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        return (gr.Dropdown(value=picked.key), gr.Slider(value=picked.defaults.crop_size),
-                gr.Slider(value=picked.defaults.threshold), "This example is for another model: " +
-                model_status(picked))
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return (gr.Dropdown(value=picked.key), *recommended(picked.defaults),
+                "This example is for another model: " + model_status(picked))
 
     def follow(event):
-        outputs = [panel.model, panel.crop_size, panel.threshold, panel.status]
+        outputs = [panel.model, panel.crop_size, panel.threshold, panel.link_crops, panel.status]
         return event.success(from_session, [panel.model], outputs, show_progress="hidden", **PRIVATE)
     return follow
 
