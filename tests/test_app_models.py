@@ -31,7 +31,7 @@ def other_model():
     from derrvos_core.model import DeRVOS, DeRVOSConfig
     torch.manual_seed(1)
     model = DeRVOS.from_config(DeRVOSConfig.tiny()).eval()
-    model.defaults = ModelDefaults(crop_size=3, threshold=0.05)
+    model.defaults = ModelDefaults(crop_size=3, threshold=0.05, link_crops=True)
     return model
 
 
@@ -65,7 +65,7 @@ def test_picking_a_model_loads_it_once_jumps_to_its_defaults_and_stores_runs_und
     assert service.session(S).run is None  # the first model's run is put away (it stays in the history)
     assert service.settings(session_id=S) == other_model.defaults.settings()
     second = service.segment(S, "the orange cross").run  # the picked model's recommended settings
-    assert (second.result.crop_size, second.threshold) == (3, 0.05)
+    assert (second.result.crop_size, second.threshold, second.result.settings.link_crops) == (3, 0.05, True)
     versions = {r.id: r.model_version for r in service.store.runs()}
     assert versions == {first.run_id: str(tiny_model.version), second.run_id: str(other_model.version)}
     assert service.scores(S)["model_version"] == str(other_model.version)

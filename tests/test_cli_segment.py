@@ -112,6 +112,7 @@ def test_the_default_model_is_the_real_one_and_notes_say_what_it_ignored(real_cl
     model = derrvos_core.load_model()  # the package's load_model names the same default
     assert scores["model_version"] == model.version and model.version.startswith("derrvos-real")
     assert (scores["crop_size"], scores["threshold"]) == (model.defaults.crop_size, model.defaults.threshold)
+    assert scores["link_crops"] == model.defaults.link_crops
     assert "note: ignored: 'next to the lamp post'" in err
     assert scores["ignored"] == ["next to the lamp post"]
     code = main(["segment", "--video", str(real_clip), "--expression", "the dog", "--out", str(tmp_path / "dog"),
