@@ -6,7 +6,6 @@ without running the branch again.
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -143,10 +142,3 @@ def rescore(run: ClipRun, query, params: SelectorParams, threshold: float):
     settings = run.result.settings.with_threshold(threshold)
     return replace(run.result, trajectories=tuple(trajectories), settings=settings,
                    selected=select_trajectories(trajectories, threshold, settings.at_least_one))
-
-
-def per_category_means(rows: list[ExpressionRow], selection: str = "model") -> dict:
-    groups = defaultdict(list)
-    for r in rows:
-        groups[r.category].append(r.scores[selection].box_iou)
-    return {c: float(np.mean(v)) for c, v in groups.items()}

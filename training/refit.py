@@ -102,17 +102,24 @@ def refit(s: RefitSettings, log=print) -> RefitResult:
         log(f"store {store!r}: {len(samples)} corrected expressions; train {len(train)} "
             f"({len({x.video_id for x in train})} videos), held out {len(held_out)} "
             f"({len({x.video_id for x in held_out})} videos)")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=f".{out.name}.refit-", dir=out.parent))
-        try:
-            report = _build(s, base_dir, train, held_out, _data(store, s, train, held_out), work, log)
-            os.replace(work / "model", out)  # one rename: --out is complete or absent
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        summary = {k: v for k, v in report.items() if k != "per_expression"}
-        summary["report_file"] = str((out / REPORT).resolve())
-        store.register_model_version(report["name"], report["version"], out.resolve(), summary,
-                                     base_version=report["base_version"])
+        return publish(store, out, lambda work: _build(s, base_dir, train, held_out,
+                                                       _data(store, s, train, held_out), work, log))
+
+
+def publish(store, out: Path, build) -> RefitResult:
+    """`build(work)` writes the refit model into `work / "model"` and returns its report; the folder is
+    moved to `out` in one rename (complete or absent), then registered in the store with the report."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.refit-", dir=out.parent))
+    try:
+        report = build(work)
+        os.replace(work / "model", out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    summary = {k: v for k, v in report.items() if k != "per_expression"}
+    summary["report_file"] = str((out / REPORT).resolve())
+    store.register_model_version(report["name"], report["version"], out.resolve(), summary,
+                                 base_version=report["base_version"])
     return RefitResult(out_dir=out, name=report["name"], version=report["version"],
                        base_version=report["base_version"], report=report)
 

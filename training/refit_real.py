@@ -25,10 +25,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -46,7 +44,7 @@ from derrvos_core.selection import SelectorParams, score_facts  # noqa: E402
 from derrvos_core.store.records import CorrectionKind, RunRecord  # noqa: E402
 from training.fit_real_selector import THRESHOLDS, search  # noqa: E402
 from training.realref_eval import DEFAULT_ROOT, RecordingSelector  # noqa: E402
-from training.refit import REPORT, RefitResult  # noqa: E402
+from training.refit import REPORT, RefitResult, publish  # noqa: E402
 from training.refit_report import write_per_expression  # noqa: E402
 
 PER_EXPRESSION = "refit_per_expression.csv"
@@ -281,21 +279,9 @@ def refit_real(s: RealRefitSettings, log=print) -> RefitResult:
         fit, held = _split(corrected, s.holdout, s.seed)
         log(f"{store!r}: {len(corrected)} corrected expressions on {len({c.video_id for c in corrected})} "
             f"videos (fit {len(fit)}, held out {len(held)}; {len(skipped)} left out)")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=f".{out.name}.refit-", dir=out.parent))
-        try:
-            context = {"db": redact(store.url), "skipped": skipped,
-                       "videos": {c.video_id: store.get_video(c.video_id).path for c in corrected}}
-            report = _build(s, base_dir, model, fit, held, context, work, log)
-            os.replace(work / "model", out)  # one rename: --out is complete or absent
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        summary = {k: v for k, v in report.items() if k != "per_expression"}
-        summary["report_file"] = str((out / REPORT).resolve())
-        store.register_model_version(report["name"], report["version"], out.resolve(), summary,
-                                     base_version=report["base_version"])
-    return RefitResult(out_dir=out, name=report["name"], version=report["version"],
-                       base_version=report["base_version"], report=report)
+        context = {"db": redact(store.url), "skipped": skipped,
+                   "videos": {c.video_id: store.get_video(c.video_id).path for c in corrected}}
+        return publish(store, out, lambda work: _build(s, base_dir, model, fit, held, context, work, log))
 
 
 def _split(runs: list[CorrectedRun], holdout: float, seed: int) -> tuple[list, list]:

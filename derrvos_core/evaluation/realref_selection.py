@@ -18,7 +18,8 @@ import numpy as np
 
 from derrvos_core.datasets.realref import mask_frames
 from derrvos_core.datasets.realref_format import RealRefClip
-from derrvos_core.evaluation.baselines import sample_rng
+from derrvos_core.evaluation.baselines import (TrajectoryMasks, largest_selection, random_selection,
+                                               sample_rng)
 from derrvos_core.evaluation.realref import RealRefScore, score_realref
 from derrvos_core.masks import decode_rle
 
@@ -47,8 +48,9 @@ class TrajectoryFrames:
         self.frames = frames
         self.shape = (len(frames), result.height, result.width)
         self.masks: dict[int, np.ndarray] = {}
-        self.crop_of: dict[int, int] = {}
         self.link_of: dict[int, int] = {}
+        #: The same masks as `baselines.TrajectoryMasks`, so largest / random are the baselines' own.
+        self.decoded: list[TrajectoryMasks] = []
         for traj in result.trajectories:
             stack = np.zeros(self.shape, dtype=bool)
             for k, t in enumerate(frames):
@@ -56,8 +58,8 @@ class TrajectoryFrames:
                 if 0 <= i < len(traj.rles) and traj.rles[i] is not None:
                     stack[k] = decode_rle(traj.rles[i])
             self.masks[traj.trajectory_id] = stack
-            self.crop_of[traj.trajectory_id] = traj.crop_index
             self.link_of[traj.trajectory_id] = traj.link_id
+            self.decoded.append(TrajectoryMasks(traj.trajectory_id, traj.crop_index, 0, stack))
 
     def union(self, ids) -> np.ndarray:
         out = np.zeros(self.shape, dtype=bool)
@@ -83,28 +85,12 @@ def score_selections(result, clip: RealRefClip, expression_id: str, seed: int = 
     frames = eval_frames(clip)
     compact = compact_clip(clip, frames)
     traj = trajectories or TrajectoryFrames(result, frames)
-    picks = {"model": traj.objects(result.selected), "largest": [traj.union(_largest(traj))],
-             "random": [traj.union(_random(traj, sample_rng(seed, clip.clip_id, expression_id)))]}
+    rng = sample_rng(seed, clip.clip_id, expression_id)
+    picks = {"model": traj.objects(result.selected), "largest": [traj.union(largest_selection(traj.decoded))],
+             "random": [traj.union(random_selection(traj.decoded, rng))]}
     out = {name: score_realref(pred, compact, expression_id) for name, pred in picks.items()}
     out["oracle"] = _oracle(traj, compact, expression_id)
     return {name: out[name] for name in SELECTIONS}
-
-
-def _largest(traj: TrajectoryFrames) -> list[int]:
-    best: dict[int, tuple[int, int]] = {}
-    for i, m in traj.masks.items():
-        area = int(m.sum())
-        crop = traj.crop_of[i]
-        if crop not in best or area > best[crop][0]:
-            best[crop] = (area, i)
-    return [i for _, i in best.values()]
-
-
-def _random(traj: TrajectoryFrames, rng: np.random.Generator) -> list[int]:
-    by_crop: dict[int, list[int]] = {}
-    for i in traj.masks:
-        by_crop.setdefault(traj.crop_of[i], []).append(i)
-    return [ids[int(rng.integers(len(ids)))] for _, ids in sorted(by_crop.items())]
 
 
 def _oracle(traj: TrajectoryFrames, clip: RealRefClip, expression_id: str) -> RealRefScore:
