@@ -17,7 +17,7 @@ import argparse
 import json
 import sys
 from collections import defaultdict
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Protocol
 
@@ -29,7 +29,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 from derrvos_core.evaluation.realref_selection import objective, score_answer  # noqa: E402
 from derrvos_core.model.cache import SegmentCache  # noqa: E402
 from derrvos_core.model.catalog import load_model, model_folder  # noqa: E402
-from derrvos_core.model.real import read_real_config  # noqa: E402
+from derrvos_core.model.real import read_real_config, write_selector  # noqa: E402
 from derrvos_core.selection import SelectorParams  # noqa: E402
 from training.realref_eval import DEFAULT_ROOT, load_clips, record_clip, rescore  # noqa: E402
 
@@ -123,12 +123,7 @@ def main(argv=None) -> int:
     print(json.dumps({"objective": value, "threshold": threshold, "selector": asdict(params),
                       "curve": curve}, indent=2))
     if not args.dry_run:
-        path = folder / "config.json"
-        data = json.loads(path.read_text())
-        data["selector"] = {f.name: round(getattr(params, f.name), 5) for f in fields(params)}
-        data["defaults"]["threshold"] = threshold
-        path.write_text(json.dumps(data, indent=2) + "\n")
-        log(f"wrote {path}")
+        log(f"wrote {write_selector(folder, params, threshold)}")
     return 0
 
 

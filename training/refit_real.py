@@ -39,6 +39,7 @@ from derrvos_core.errors import DeRVOSError, InputError  # noqa: E402
 from derrvos_core.masks import decode_rle, encode_rle  # noqa: E402
 from derrvos_core.metrics import boundary_f, region_similarity  # noqa: E402
 from derrvos_core.model.linking import apply_linked_scores  # noqa: E402
+from derrvos_core.model.real import write_selector  # noqa: E402
 from derrvos_core.result import SegmentationResult, select_trajectories  # noqa: E402
 from derrvos_core.selection import SelectorParams, score_facts  # noqa: E402
 from derrvos_core.store.records import CorrectionKind, RunRecord  # noqa: E402
@@ -358,11 +359,7 @@ def _write_folder(base_dir: Path, folder: Path, name: str, params: SelectorParam
     """A copy of the base folder (parts, licences, card) whose config.json has the new name, numbers and
     threshold; everything else in the config is the base's."""
     shutil.copytree(base_dir, folder, ignore=shutil.ignore_patterns(REPORT, PER_EXPRESSION))
-    data = json.loads((base_dir / "config.json").read_text())
-    data["name"] = name
-    data["selector"] = {k: round(float(v), 5) for k, v in params.to_dict().items()}
-    data["defaults"] = {**data["defaults"], "threshold": float(threshold)}
-    (folder / "config.json").write_text(json.dumps(data, indent=2) + "\n")
+    write_selector(folder, params, threshold, name=name)
     return folder
 
 

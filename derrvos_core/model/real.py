@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from derrvos_core.errors import CheckpointError, InputError
@@ -39,12 +39,6 @@ class RealModelConfig:
     branch: RealBranchConfig
     #: The fitted selector numbers.
     selector: SelectorParams
-
-    def to_dict(self) -> dict:
-        return {"kind": KIND, "name": self.name,
-                "defaults": {"crop_size": self.defaults.crop_size, "threshold": self.defaults.threshold,
-                             "link_crops": self.defaults.link_crops},
-                "branch": self.branch.to_dict(), "selector": self.selector.to_dict()}
 
 
 def is_real_folder(folder: Path) -> bool:
@@ -107,8 +101,14 @@ def load_real_model(folder: str | Path) -> DeRVOS:
     return build_real_model(read_real_config(Path(folder)))
 
 
-def with_selector(cfg: RealModelConfig, params: SelectorParams, threshold: float | None = None) -> RealModelConfig:
-    """The same model with other selector numbers (and threshold): what fitting writes."""
-    defaults = cfg.defaults if threshold is None else ModelDefaults(cfg.defaults.crop_size, threshold,
-                                                                    cfg.defaults.link_crops)
-    return replace(cfg, selector=params, defaults=defaults)
+def write_selector(folder: Path, params: SelectorParams, threshold: float, name: str | None = None) -> Path:
+    """Write fitted selector numbers and threshold (and a new name) into `folder`'s config.json, keeping
+    everything else in it; what fitting and refitting save."""
+    path = folder / CONFIG
+    data = json.loads(path.read_text())
+    data["selector"] = {k: round(float(v), 5) for k, v in params.to_dict().items()}
+    data["defaults"] = {**data["defaults"], "threshold": float(threshold)}
+    if name is not None:
+        data["name"] = name
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    return path
