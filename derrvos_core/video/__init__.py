@@ -1,4 +1,6 @@
-"""Videos: reading (`reading`), resizing for the model (`resize`) and writing with overlays (`writing`).
+"""Videos: reading (`reading`: files with PyAV, frame folders with imageio; `probing` counts what a file
+really decodes), frame zips (`frames_zip`), resizing for the model (`resize`) and writing with overlays
+and the source's audio (`writing`, `audio`).
 
 Frames are uint8 [H, W, 3] RGB. This package's names are its interface; each concern lives in its own module.
 """
