@@ -354,13 +354,14 @@ def malicious_checkpoints(category: str, workdir: Path) -> None:
     import torch
     from safetensors.torch import load_file, save_file
 
-    from derrvos_core.model.checkpoint import DEFAULT_MODEL, load_model
+    from derrvos_core.model.catalog import SYNTHREF_MODEL
+    from derrvos_core.model.checkpoint import load_checkpoint
 
     serial = iter(range(10_000))
 
     def variant(name, config=None, weights=None, files=None):
         folder = workdir / "ckpt" / f"c{next(serial)}"
-        shutil.copytree(DEFAULT_MODEL, folder)
+        shutil.copytree(SYNTHREF_MODEL, folder)
         if config is not None:
             data = json.loads((folder / "config.json").read_text())
             config(data, folder)
@@ -427,7 +428,7 @@ def malicious_checkpoints(category: str, workdir: Path) -> None:
         "name with NUL": put("name", value="evil\x00"),
     }
     for name, change in configs.items():
-        attack(category, f"config {name}", lambda c=change, n=name: load_model(variant(n, config=c)))
+        attack(category, f"config {name}", lambda c=change, n=name: load_checkpoint(variant(n, config=c)))
     weights = {
         "NaN weight": poison(float("nan")),
         "inf weight": poison(float("inf")),
@@ -438,7 +439,7 @@ def malicious_checkpoints(category: str, workdir: Path) -> None:
                                                  torch.zeros_like(s[sorted(s)[2]], dtype=torch.int32)),
     }
     for name, change in weights.items():
-        attack(category, f"weights {name}", lambda c=change, n=name: load_model(variant(n, weights=c)))
+        attack(category, f"weights {name}", lambda c=change, n=name: load_checkpoint(variant(n, weights=c)))
     files = {
         "empty weights": lambda f: (f / "model.safetensors").write_bytes(b""),
         "garbage weights": lambda f: (f / "model.safetensors").write_bytes(os.urandom(4096)),
@@ -452,9 +453,9 @@ def malicious_checkpoints(category: str, workdir: Path) -> None:
         "weights a folder": lambda f: ((f / "model.safetensors").unlink(), (f / "model.safetensors").mkdir()),
     }
     for name, change in files.items():
-        attack(category, f"file {name}", lambda c=change, n=name: load_model(variant(n, files=c)))
-    attack(category, "a file, not a folder", lambda: load_model(DEFAULT_MODEL / "config.json"))
-    attack(category, "shipped model", lambda: load_model(variant("good")), expect="accept")
+        attack(category, f"file {name}", lambda c=change, n=name: load_checkpoint(variant(n, files=c)))
+    attack(category, "a file, not a folder", lambda: load_checkpoint(SYNTHREF_MODEL / "config.json"))
+    attack(category, "shipped model", lambda: load_checkpoint(variant("good")), expect="accept")
 
 
 def hostile_datasets(category: str, workdir: Path) -> None:
@@ -634,9 +635,9 @@ def main(argv=None) -> int:
         malicious_pickles("malicious pickles", work / "p")
         malicious_checkpoints("malicious checkpoints", work / "m")
         hostile_datasets("hostile dataset files", work / "d")
-        from derrvos_core.model.checkpoint import load_model
+        from derrvos_core.model.catalog import load_model
 
-        model = load_model("default")
+        model = load_model("synthref")  # the tiny model: the attacks are on the inputs, not the model
         bad_videos("bad videos (Python API)", work / "bv", model)
         typed_input("expressions and settings", model)
     print(table())

@@ -12,13 +12,14 @@ from safetensors.torch import load_file, save_file
 
 from derrvos_core.errors import CheckpointError
 from derrvos_core.model import checkpoint
-from derrvos_core.model.checkpoint import DEFAULT_MODEL, load_model
+from derrvos_core.model.catalog import SYNTHREF_MODEL
+from derrvos_core.model.checkpoint import load_checkpoint
 
 
 @pytest.fixture
 def folder(tmp_path) -> Path:
     out = tmp_path / "ckpt"
-    shutil.copytree(DEFAULT_MODEL, out)
+    shutil.copytree(SYNTHREF_MODEL, out)
     return out
 
 
@@ -76,7 +77,7 @@ def test_bad_configs_are_refused_before_the_model_is_built(folder, monkeypatch, 
     edit_config(folder, change)
     built = never_built(monkeypatch)
     with pytest.raises(CheckpointError, match=message):
-        load_model(folder)
+        load_checkpoint(folder)
     assert built == []
 
 
@@ -85,11 +86,11 @@ def test_a_tokenizer_outside_the_folder_is_refused_even_through_a_symlink(folder
     shutil.copy(folder / "tokenizer.spm", outside)
     edit_config(folder, lambda d: d["checkpoint"].__setitem__("tokenizer", "../outside.spm"))
     with pytest.raises(CheckpointError, match="outside the checkpoint folder"):
-        load_model(folder)
+        load_checkpoint(folder)
     (folder / "link.spm").symlink_to(outside)
     edit_config(folder, lambda d: d["checkpoint"].__setitem__("tokenizer", "link.spm"))
     with pytest.raises(CheckpointError, match="outside the checkpoint folder"):
-        load_model(folder)
+        load_checkpoint(folder)
 
 
 def poison(value):
@@ -115,7 +116,7 @@ def test_bad_weights_are_refused_before_the_model_is_built(folder, monkeypatch, 
     edit_weights(folder, change)
     built = never_built(monkeypatch)
     with pytest.raises(CheckpointError, match=message):
-        load_model(folder)
+        load_checkpoint(folder)
     assert built == []
 
 
@@ -127,17 +128,17 @@ def test_bad_weights_are_refused_before_the_model_is_built(folder, monkeypatch, 
 def test_garbage_weight_files(folder, content, message):
     (folder / "model.safetensors").write_bytes(content)
     with pytest.raises(CheckpointError, match=message):
-        load_model(folder)
+        load_checkpoint(folder)
 
 
 def test_huge_and_deeply_nested_configs(folder):
     (folder / "config.json").write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(CheckpointError, match="config"):
-        load_model(folder)
+        load_checkpoint(folder)
     (folder / "config.json").write_text(" " * (checkpoint.MAX_CONFIG_BYTES + 1))
     with pytest.raises(CheckpointError, match="a config is at most"):
-        load_model(folder)
+        load_checkpoint(folder)
 
 
 def test_the_shipped_model_still_loads(folder):
-    assert load_model(folder).version == load_model("default").version
+    assert load_checkpoint(folder).version == load_checkpoint(SYNTHREF_MODEL).version

@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from derrvos_core.errors import CheckpointError, InputError
-from derrvos_core.model import DeRVOS, DeRVOSConfig, checkpoint, load_model
+from derrvos_core.model import DeRVOS, DeRVOSConfig, catalog, checkpoint, load_checkpoint
 from derrvos_core.multimodal import train_sentencepiece
 
 SENTENCES = ["the red circle moving left", "the blue square standing still",
@@ -71,7 +71,7 @@ def test_save_and_load_with_sentencepiece(spm_file, tmp_path):
     folder = model.save(tmp_path / "m")
     assert {p.name for p in folder.iterdir()} == {"model.safetensors", "config.json", "tokenizer.spm",
                                                   "MODEL_CARD.md"}
-    loaded = load_model(folder)
+    loaded = load_checkpoint(folder)
     assert not loaded.training and loaded.cfg == model.cfg
     assert loaded.version == model.version and loaded.version.startswith("derrvos-tiny-")
     assert model.version in (folder / "MODEL_CARD.md").read_text()
@@ -86,12 +86,12 @@ def test_save_and_load_with_sentencepiece(spm_file, tmp_path):
 
 
 def test_fp16_checkpoint_loads_as_fp32(saved, tmp_path):
-    model = load_model(saved)
+    model = load_checkpoint(saved)
     folder = model.save(tmp_path / "half", dtype=torch.float16, card_text="# shipped\n")
     assert (folder / "MODEL_CARD.md").read_text() == "# shipped\n"
     stored = load_file(str(folder / "model.safetensors"))
     assert stored["tais.token_proj.1.weight"].dtype == torch.float16
-    half = load_model(folder)
+    half = load_checkpoint(folder)
     weight = half.tais.token_proj[1].weight
     assert weight.dtype == torch.float32
     assert torch.equal(weight, model.tais.token_proj[1].weight.half().float())
@@ -100,7 +100,7 @@ def test_fp16_checkpoint_loads_as_fp32(saved, tmp_path):
 
 
 def test_version_names_the_weights(saved):
-    model = load_model(saved)
+    model = load_checkpoint(saved)
     before = model.version
     with torch.no_grad():
         model.tais.selectors[0].relevance.bias.add_(1.0)
@@ -114,7 +114,7 @@ def test_missing_key_is_named(saved, tmp_path):
     del state["tais.layers.1.ffn.0.weight"]
     save_file(state, str(folder / "model.safetensors"))
     with pytest.raises(CheckpointError, match="tais.layers.1.ffn.0.weight") as err:
-        load_model(folder)
+        load_checkpoint(folder)
     assert err.value.missing == ["tais.layers.1.ffn.0.weight"] and err.value.unexpected == []
 
 
@@ -124,7 +124,7 @@ def test_unexpected_key_is_named(saved, tmp_path):
     state["tais.extra_head.weight"] = torch.zeros(3)
     save_file(state, str(folder / "model.safetensors"))
     with pytest.raises(CheckpointError, match="unexpected keys") as err:
-        load_model(folder)
+        load_checkpoint(folder)
     assert err.value.unexpected == ["tais.extra_head.weight"]
 
 
@@ -133,8 +133,8 @@ def test_wrong_shape_is_named(saved, tmp_path):
     state = load_file(str(folder / "model.safetensors"))
     state["tais.token_proj.1.bias"] = torch.zeros(7)
     save_file(state, str(folder / "model.safetensors"))
-    with pytest.raises(CheckpointError, match=r"tais.token_proj.1.bias \(7,\) != \(96,\)"):
-        load_model(folder)
+    with pytest.raises(CheckpointError, match=r"tais.token_proj.1.bias: checkpoint \(7,\) vs model \(96,\)"):
+        load_checkpoint(folder)
 
 
 def test_config_that_does_not_fit_the_weights(saved, tmp_path):
@@ -142,8 +142,8 @@ def test_config_that_does_not_fit_the_weights(saved, tmp_path):
     data = json.loads((folder / "config.json").read_text())
     data["tais"]["num_layers"] = 2
     (folder / "config.json").write_text(json.dumps(data))
-    with pytest.raises(CheckpointError, match="does not fit") as err:
-        load_model(folder)
+    with pytest.raises(CheckpointError, match="does not match the model") as err:
+        load_checkpoint(folder)
     assert "tais.layers.2.ffn.0.weight" in err.value.unexpected
 
 
@@ -161,7 +161,7 @@ def test_broken_checkpoint_folders(saved, tmp_path, damage, message):
     folder = broken_copy(saved, tmp_path)
     damage(folder)
     with pytest.raises(CheckpointError, match=message):
-        load_model(folder)
+        load_checkpoint(folder)
 
 
 def _edit_config(folder: Path, change) -> None:
@@ -170,20 +170,34 @@ def _edit_config(folder: Path, change) -> None:
     (folder / "config.json").write_text(json.dumps(data))
 
 
-def test_missing_paths_and_default(tmp_path, monkeypatch):
+def test_missing_paths(tmp_path):
     with pytest.raises(CheckpointError, match="no such checkpoint folder"):
-        load_model(tmp_path / "nowhere")
+        load_checkpoint(tmp_path / "nowhere")
     (tmp_path / "file.safetensors").write_bytes(b"")
     with pytest.raises(CheckpointError, match="not a file"):
-        load_model(tmp_path / "file.safetensors")
-    monkeypatch.setattr(checkpoint, "DEFAULT_MODEL", tmp_path / "assets" / "models" / "derrvos-tiny-synthref")
-    with pytest.raises(CheckpointError, match="default model is not in"):
-        load_model("default")
+        load_checkpoint(tmp_path / "file.safetensors")
+    with pytest.raises(CheckpointError, match="no such checkpoint folder"):
+        load_checkpoint("synthref")  # a checkpoint is a folder; names are the catalog's
 
 
-def test_default_resolves_from_the_package_not_the_cwd(saved, tmp_path, monkeypatch):
-    repo = Path(checkpoint.__file__).resolve().parents[2]
-    assert checkpoint.DEFAULT_MODEL == repo / "assets" / "models" / "derrvos-tiny-synthref"
-    monkeypatch.setattr(checkpoint, "DEFAULT_MODEL", saved)
+def test_default_is_the_real_model_and_folders_resolve_from_the_package(saved, tmp_path, monkeypatch):
+    repo = Path(catalog.__file__).resolve().parents[2]
+    assert catalog.model_folder("default") == catalog.model_folder("real") == repo / "assets/models/derrvos-real"
+    assert catalog.model_folder("synthref") == repo / "assets" / "models" / "derrvos-tiny-synthref"
+    monkeypatch.setitem(catalog.SHIPPED, "synthref", saved)
     monkeypatch.chdir(tmp_path)
-    assert load_model("default").cfg == small_config()
+    assert catalog.load_model("synthref").cfg == small_config()
+    monkeypatch.setitem(catalog.SHIPPED, "synthref", tmp_path / "gone")
+    with pytest.raises(CheckpointError, match="gone: no such checkpoint folder"):
+        catalog.load_model("synthref")
+
+
+@pytest.mark.parametrize("name", ["real", "synthref"])
+def test_an_unknown_device_is_named_not_a_traceback(name):
+    with pytest.raises(InputError, match="device 'abacus' is not a device"):
+        catalog.load_model(name, device="abacus")
+
+
+def test_the_two_top_k_must_agree():
+    with pytest.raises(InputError, match="top_k 5 and trajectory.top_k 20 differ"):
+        dataclasses.replace(DeRVOSConfig.tiny(), top_k=5)

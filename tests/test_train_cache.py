@@ -7,14 +7,14 @@ import torch
 from derrvos_core.trajectory.config import TrajectoryConfig
 from derrvos_core.trajectory.generator import TrajectoryGenerator
 from training.trainer.referring_data import trim_padding
-from training.trainer.trajectory_cache import (CacheKey, TrajectoryCache, flip_trajectories, select_frames,
-                                               weights_hash)
+from derrvos_core.model.derrvos import weights_hash
+from training.trainer.trajectory_cache import CacheKey, TrajectoryCache, flip_trajectories, select_frames
 
 
 def test_cache_builds_once_per_video_and_matches_the_branch(tmp_path):
     torch.manual_seed(0)
     gen = TrajectoryGenerator.from_config(TrajectoryConfig.tiny()).eval()
-    key = CacheKey(weights=weights_hash(gen), crop_size=4, image_size=64, top_k=5)
+    key = CacheKey(weights=weights_hash(gen.state_dict(), length=16), crop_size=4, image_size=64, top_k=5)
     cache = TrajectoryCache(tmp_path, key)
     frames = np.random.default_rng(0).integers(0, 255, (6, 64, 64, 3), dtype=np.uint8)
     def branch(crop):
@@ -30,7 +30,7 @@ def test_cache_builds_once_per_video_and_matches_the_branch(tmp_path):
     # a different branch gets a different folder: no stale entries
     with torch.no_grad():
         next(gen.parameters()).add_(1.0)
-    assert CacheKey(weights_hash(gen), 4, 64, 5).folder(tmp_path) != key.folder(tmp_path)
+    assert CacheKey(weights_hash(gen.state_dict(), length=16), 4, 64, 5).folder(tmp_path) != key.folder(tmp_path)
 
 
 def test_flip_mirrors_masks_and_boxes():

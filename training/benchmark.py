@@ -31,7 +31,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from derrvos_core.model import DEFAULT_MODEL, DeRVOS, DeRVOSConfig, SegmentCache, load_model  # noqa: E402
+from derrvos_core.model import SYNTHREF_MODEL, DeRVOS, DeRVOSConfig, SegmentCache, load_model  # noqa: E402
 from derrvos_core.video import open_video, write_video  # noqa: E402
 
 EXPRESSION = "the red circle moving right"
@@ -60,10 +60,10 @@ def make_video(folder: Path, num_frames: int) -> Path:
 
 
 def pick_model(device: str = "cpu") -> tuple[DeRVOS, str]:
-    """The shipped default if present, else the tiny config with random weights (seed 0)."""
-    if (DEFAULT_MODEL / "model.safetensors").is_file():
-        model = load_model("default", device=device)
-        return model, f"shipped default ({model.version})"
+    """The shipped SynthRef model if present, else the tiny config with random weights (seed 0)."""
+    if (SYNTHREF_MODEL / "model.safetensors").is_file():
+        model = load_model("synthref", device=device)
+        return model, f"shipped SynthRef model ({model.version})"
     torch.manual_seed(0)
     model = DeRVOS.from_config(DeRVOSConfig.tiny()).eval().to(device)
     return model, f"tiny config, random weights ({model.version}; no shipped default yet)"

@@ -84,7 +84,8 @@ class RefitResult:
 
 def refit(s: RefitSettings, log=print) -> RefitResult:
     """Run the whole refit (see the module doc). InputError before any work when the data do not allow it."""
-    from derrvos_core.model.checkpoint import resolve_checkpoint
+    from derrvos_core.model.catalog import model_folder
+    from derrvos_core.model.checkpoint import checkpoint_folder
     from derrvos_core.store import Store
     from derrvos_core.store.samples import store_samples
 
@@ -95,7 +96,7 @@ def refit(s: RefitSettings, log=print) -> RefitResult:
         raise InputError(f"--steps must be at least 1, got {s.steps}")
     if is_real_base(s.base):
         raise InputError(f"{s.base} is a real model: refit it with training.refit_real.refit_real")
-    base_dir = resolve_checkpoint(s.base)
+    base_dir = checkpoint_folder(model_folder(s.base))
     with Store.open(s.db) as store:
         samples = store_samples(store, corrected_only=True)
         train, held_out = split_by_video(share_frames(samples), s.holdout, s.seed)
@@ -127,12 +128,12 @@ def publish(store, out: Path, build) -> RefitResult:
 def _build(s: RefitSettings, base_dir: Path, train: list, held_out: list, data: dict, work: Path,
            log) -> dict:
     """Score the base, train, save to work/model, score the saved model; write its card and report."""
-    from derrvos_core.model import load_model
+    from derrvos_core.model import load_checkpoint
 
     if s.num_threads:
         torch.set_num_threads(s.num_threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = load_model(str(base_dir), device=device)
+    model = load_checkpoint(base_dir, device=device)
     base_version, base_name = model.version, model.name
     name = s.name or (base_name if base_name.endswith("-refit") else f"{base_name}-refit")
     ev = EvalSettings(crop_size=s.crop_size or None, threshold=s.threshold, seed=s.seed,
@@ -142,7 +143,7 @@ def _build(s: RefitSettings, base_dir: Path, train: list, held_out: list, data: 
     before = score_sets(model, sets, ev, work / "eval")
     training = _train(model, base_dir, train, s, ev.crop_size, work / "train")
     model_dir = _save(model, name, _base_dtype(base_dir), work / "model")
-    refitted = load_model(str(model_dir), device=device)  # score what was saved, as it loads
+    refitted = load_checkpoint(model_dir, device=device)  # score what was saved, as it loads
     log(f"scoring the refit model {refitted.version} ...")
     after = score_sets(refitted, sets, dataclasses.replace(ev, baselines=False), work / "eval")
     report = build_report(before, after, sets)

@@ -22,6 +22,7 @@ from derrvos_core.validation import check_heads, config_fields, heads_divide
 
 from .config import DeRVOSConfig
 from .derrvos import DeRVOS, weights_hash
+from .strict_load import check_fits, load_strict
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
@@ -34,8 +35,6 @@ FORMAT_VERSION = 1
 MAX_PARAMETERS = 2_000_000_000
 #: Largest config.json read (a real one is about 3 KB).
 MAX_CONFIG_BYTES = 1 << 20
-#: Where the shipped tiny model lives, relative to the repository (found from the package, not the CWD).
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "assets" / "models" / "derrvos-tiny-synthref"
 
 
 def save_model(model: DeRVOS, directory: str | Path, card_text: str | None = None,
@@ -61,9 +60,10 @@ def save_model(model: DeRVOS, directory: str | Path, card_text: str | None = Non
     return out
 
 
-def load_model(path_or_name: str | Path = "default", device: str | torch.device = "cpu") -> DeRVOS:
-    """A DeRVOS model from a checkpoint folder, or "default" for the shipped tiny model; in eval mode."""
-    folder = resolve_checkpoint(path_or_name)
+def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu") -> DeRVOS:
+    """The DeRVOS model saved in a checkpoint folder (a path, never a name: shipped models by name are
+    `catalog.load_model`'s), checked strictly, on `device`, in eval mode."""
+    folder = checkpoint_folder(folder)
     cfg, tokenizer = read_config(folder)
     expected = planned_state(cfg, tokenizer, folder)
     state = read_weights(folder / WEIGHTS, expected)
@@ -79,14 +79,9 @@ def load_model(path_or_name: str | Path = "default", device: str | torch.device 
     return model.eval()
 
 
-def resolve_checkpoint(path_or_name: str | Path) -> Path:
-    """The checkpoint folder a path or name means; CheckpointError when it is not there."""
-    if str(path_or_name) == "default":
-        if not (DEFAULT_MODEL / WEIGHTS).is_file():
-            raise CheckpointError(f"the default model is not in {DEFAULT_MODEL} yet: train it with training/ "
-                                  f"or pass a checkpoint folder")
-        return DEFAULT_MODEL
-    folder = Path(path_or_name)
+def checkpoint_folder(path: str | Path) -> Path:
+    """`path` as a checkpoint folder holding its weights and config; CheckpointError when it is not one."""
+    folder = Path(path)
     if not folder.exists():
         raise CheckpointError(f"{folder}: no such checkpoint folder (expected {WEIGHTS} and {CONFIG} in it)")
     if not folder.is_dir():
@@ -173,17 +168,9 @@ def read_weights(path: Path, expected: dict[str, torch.Tensor]) -> dict[str, tor
     every value finite). CheckpointError naming the first tensors that are wrong."""
     try:
         with safe_open(str(path), framework="pt") as handle:
-            keys = set(handle.keys())
-            missing, unexpected = sorted(set(expected) - keys), sorted(keys - set(expected))
-            if missing or unexpected:
-                raise CheckpointError(f"{path} does not fit the model its config.json describes",
-                                      missing=missing, unexpected=unexpected)
-            wrong = [f"{k} {tuple(handle.get_slice(k).get_shape())} != {tuple(v.shape)}"
-                     for k, v in expected.items() if tuple(handle.get_slice(k).get_shape()) != tuple(v.shape)]
-            if wrong:
-                more = f" (+{len(wrong) - 8} more)" if len(wrong) > 8 else ""
-                raise CheckpointError(f"{path}: tensors of the wrong shape for the config: "
-                                      f"{'; '.join(wrong[:8])}{more}")
+            check_fits({k: v.shape for k, v in expected.items()},
+                       {k: handle.get_slice(k).get_shape() for k in handle.keys()},
+                       f"{path} (for the model its config.json describes)")
             state = {k: handle.get_tensor(k) for k in expected}
     except (OSError, SafetensorError, ValueError) as err:
         raise CheckpointError(f"{path}: not a readable safetensors file ({err})") from err
@@ -208,8 +195,10 @@ def load_weights(model: DeRVOS, path: Path) -> None:
 
 
 def _load_checked(model: DeRVOS, state: dict[str, torch.Tensor]) -> None:
-    expected = model.state_dict()
-    model.load_state_dict({k: state[k].to(v.dtype) for k, v in expected.items()}, strict=True)
+    """Load `state` (cast to the model's dtypes) strictly, then recompute the model's version."""
+    dtypes = {k: v.dtype for k, v in model.state_dict().items()}
+    load_strict(model, {k: v.to(dtypes[k]) if k in dtypes else v for k, v in state.items()},
+                "the checkpoint's weights")
     model.refresh_version()
 
 

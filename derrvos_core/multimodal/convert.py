@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from derrvos_core.errors import CheckpointError
+from derrvos_core.model.strict_load import load_strict
 from derrvos_core.multimodal.beit3 import BEiT3Encoder
 from derrvos_core.multimodal.config import POSITION_OFFSET, BEiT3Config
 from derrvos_core.multimodal.embeddings import resize_vision_positions
@@ -84,17 +85,5 @@ def load_official_beit3(
     """
     weights = convert_official_state_dict(read_checkpoint(path_or_state_dict), config, ignore_task_heads)
     model = into if into is not None else BEiT3Encoder(config)
-    expected = model.state_dict()
-    missing = sorted(PREFIX + k for k in expected.keys() - weights.keys())
-    unexpected = sorted(PREFIX + k for k in weights.keys() - expected.keys())
-    if missing or unexpected:
-        raise CheckpointError("BEiT-3 checkpoint does not match the model", missing=missing, unexpected=unexpected)
-    wrong = [
-        f"{PREFIX}{k}: checkpoint {tuple(v.shape)} vs model {tuple(expected[k].shape)}"
-        for k, v in weights.items()
-        if v.shape != expected[k].shape
-    ]
-    if wrong:
-        raise CheckpointError(f"BEiT-3 checkpoint shapes differ from the config ({len(wrong)}): " + "; ".join(wrong[:8]))
-    model.load_state_dict(weights, strict=True)
+    load_strict(model, weights, "BEiT-3 checkpoint", prefix=PREFIX)
     return model

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from ..errors import CheckpointError
+from ..model.strict_load import load_strict
 from .generator import TrajectoryGenerator
 
 _M2F = "segmenter.mask2former."
@@ -121,22 +122,6 @@ def convert_dvis_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[str,
     return out
 
 
-def load_state_dict_strict(module: torch.nn.Module, state_dict: Mapping[str, torch.Tensor],
-                           what: str) -> None:
-    """Load with every key and shape checked; CheckpointError names missing/unexpected/mis-shaped keys."""
-    expected = module.state_dict()
-    missing = sorted(set(expected) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(expected))
-    if missing or unexpected:
-        raise CheckpointError(f"{what} does not match the model", missing=missing, unexpected=unexpected)
-    wrong = [f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(expected[k].shape)}"
-             for k, v in state_dict.items() if tuple(v.shape) != tuple(expected[k].shape)]
-    if wrong:
-        raise CheckpointError(f"{what} has tensors of the wrong shape: " + "; ".join(wrong[:12])
-                              + (f" (+{len(wrong) - 12} more)" if len(wrong) > 12 else ""))
-    module.load_state_dict(dict(state_dict), strict=True)
-
-
 def load_official_dvis(path_or_state_dict: str | Path | Mapping[str, torch.Tensor],
                        generator: TrajectoryGenerator) -> TrajectoryGenerator:
     """Load an official DVIS++ checkpoint (a `.pth` path or a state dict) into `generator`, strictly.
@@ -155,5 +140,5 @@ def load_official_dvis(path_or_state_dict: str | Path | Mapping[str, torch.Tenso
         state_dict = path_or_state_dict
     if not isinstance(state_dict, Mapping):
         raise CheckpointError(f"checkpoint is a {type(state_dict).__name__}, not a state dict")
-    load_state_dict_strict(generator, convert_dvis_state_dict(state_dict), "official DVIS++ checkpoint")
+    load_strict(generator, convert_dvis_state_dict(state_dict), "official DVIS++ checkpoint")
     return generator

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from derrvos_core.errors import CheckpointError
+from derrvos_core.model.strict_load import load_strict
 
 
 @dataclass
@@ -113,10 +114,7 @@ def load_checkpoint(path: Path, model: torch.nn.Module, optimizer, scheduler,
         payload = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # corrupt or foreign file
         raise CheckpointError(f"cannot read training checkpoint {path}: {exc}") from exc
-    result = model.load_state_dict(payload["model"], strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise CheckpointError(f"training checkpoint {path} does not match the model",
-                              missing=result.missing_keys, unexpected=result.unexpected_keys)
+    load_strict(model, payload["model"], f"training checkpoint {path}")
     optimizer.load_state_dict(payload["optimizer"])
     scheduler.load_state_dict(payload["scheduler"])
     set_rng_state(payload["rng"][rank % len(payload["rng"])])

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from derrvos_core.model.branches import crop_trajectories
+from derrvos_core.model.derrvos import weights_hash
 from derrvos_core.trajectory.types import Trajectories
 
 _FIELDS = ("embeddings", "mask_logits", "scores", "class_logits", "boxes", "areas")
@@ -35,7 +36,7 @@ _FIELDS = ("embeddings", "mask_logits", "scores", "class_logits", "boxes", "area
 class CacheKey:
     """What the cached outputs depend on besides the video."""
 
-    weights: str  # hash of the trajectory branch's state dict
+    weights: str  # `derrvos_core.model.derrvos.weights_hash` of the trajectory branch's state dict, 16 digits
     crop_size: int
     image_size: int
     top_k: int
@@ -44,20 +45,12 @@ class CacheKey:
     def of(model, crop_size: int) -> CacheKey:
         """The key of what inference computes with `model`'s DVIS++ branch: its input size and top-K."""
         branch = model.trajectory
-        return CacheKey(weights=weights_hash(branch), crop_size=int(crop_size), image_size=branch.input_size,
+        return CacheKey(weights=weights_hash(branch.state_dict(), length=16), crop_size=int(crop_size), image_size=branch.input_size,
                         top_k=branch.top_k_trajectories)
 
     def folder(self, root: Path) -> Path:
         text = json.dumps(self.__dict__, sort_keys=True)
         return Path(root) / hashlib.sha1(text.encode()).hexdigest()[:16]
-
-
-def weights_hash(module: torch.nn.Module) -> str:
-    h = hashlib.sha1()
-    for name, value in sorted(module.state_dict().items()):
-        h.update(name.encode())
-        h.update(value.detach().cpu().contiguous().float().numpy().tobytes())
-    return h.hexdigest()[:16]
 
 
 def frozen_crop_trajectories(model) -> Callable[[np.ndarray], Trajectories]:

@@ -14,6 +14,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from derrvos_core.errors import CheckpointError, InputError
+from derrvos_core.model.strict_load import load_strict
 from derrvos_core.trajectory.config import TrajectoryConfig
 from derrvos_core.trajectory.generator import TrajectoryGenerator
 
@@ -72,11 +73,7 @@ def load_trajectory_weights(generator: TrajectoryGenerator, folder: str | Path) 
     path = Path(folder) / TRAJECTORY_WEIGHTS
     if not path.is_file():
         raise CheckpointError(f"{path} not found: train the previous stage first (its <out>/final folder)")
-    state = load_file(str(path))
-    result = generator.load_state_dict(state, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise CheckpointError(f"{path} does not fit the trajectory branch",
-                              missing=result.missing_keys, unexpected=result.unexpected_keys)
+    load_strict(generator, load_file(str(path)), f"{path} (the trajectory branch)")
 
 
 def export_trajectory(holder: nn.Module, out_dir: Path) -> Path:
