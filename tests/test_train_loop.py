@@ -138,6 +138,29 @@ def test_config_errors_name_the_key(tmp_path):
                                        "schedule": {"max_steps": 1}}), progress=False)
 
 
+def test_stage_options_it_does_not_read_are_refused(tmp_path):
+    """Stage 4 takes its trajectories per crop from the model's top_k (as inference does): a `top_k`
+    under `options:` would change nothing, so it is refused, naming where top_k lives; every shipped
+    config's options are ones its stage reads."""
+    from pathlib import Path
+
+    from training.trainer.stage import get_stage
+
+    cfg = load_config("training/configs/synthref_tiny_derrvos.yaml", ["options.top_k=5"])
+    with pytest.raises(InputError, match=r"no option 'top_k'.*DeRVOSConfig.top_k"):
+        get_stage(cfg.stage).setup(cfg)
+    with pytest.raises(InputError, match="no option 'top_k'"):
+        run_training(cfg, progress=False)  # before any model or data work
+    cfg = load_config("training/configs/synthref_tiny_tracker.yaml", ["options.reid_wieght=1.0"])
+    with pytest.raises(InputError, match=r"'reid_wieght'.*guide_fraction, max_stride, reid_weight"):
+        get_stage(cfg.stage).setup(cfg)
+    for path in sorted(Path("training/configs").glob("*.yaml")):
+        shipped = load_config(path)
+        stage = get_stage(shipped.stage)
+        stage.setup(shipped)
+        assert stage.options == shipped.options
+
+
 def test_numbers_written_without_a_dot_are_numbers(tmp_path):
     """YAML 1.1 reads `2e-4` as a string; the config must still train with lr 0.0002, and a value
     that is no number at all must be refused with the key's name, not fail inside the optimizer."""

@@ -60,6 +60,9 @@ class DeRVOSConfig:
         if self.top_k < 1 or self.crop_size < 1 or not 0.0 <= self.threshold <= 1.0:
             raise InputError(f"need top_k >= 1, crop_size >= 1 and threshold in [0, 1]; got {self.top_k}, "
                              f"{self.crop_size}, {self.threshold}")
+        if self.trajectory.top_k != self.top_k:
+            raise InputError(f"top_k {self.top_k} and trajectory.top_k {self.trajectory.top_k} differ: top_k is "
+                             f"the trajectories per crop the model passes to the selector; give both the same")
 
     @classmethod
     def full(cls) -> DeRVOSConfig:

@@ -38,10 +38,20 @@ class Stage(ABC):
     # DDP must tolerate trained parameters a step does not reach (e.g. heads unused on a clip).
     find_unused_parameters = True
     options: dict = {}
+    #: The `options:` keys this stage reads; any other key is refused at setup (a key the stage ignores
+    #: would change nothing while looking like a setting). None: not checked (custom stages).
+    option_names: frozenset[str] | None = None
     progress: float = 0.0  # fraction of the planned steps done (set by the loop before each step)
 
     def setup(self, cfg: TrainConfig) -> None:
-        """Called once before anything else; keeps the config's stage-specific `options`."""
+        """Called once before anything else; keeps the config's stage-specific `options`, InputError
+        naming any key this stage does not read."""
+        unknown = sorted(set(cfg.options) - self.option_names) if self.option_names is not None else []
+        if unknown:
+            hint = (" (the trajectories per crop are the model's own top_k, DeRVOSConfig.top_k in the model's "
+                    "config.json, as inference uses them)") if "top_k" in unknown else ""
+            raise InputError(f"stage '{self.name}' has no option {', '.join(map(repr, unknown))}{hint}; "
+                             f"its options are {', '.join(sorted(self.option_names)) or 'none'}")
         self.cfg = cfg
         self.options = dict(cfg.options)
 

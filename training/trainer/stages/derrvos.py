@@ -33,6 +33,8 @@ from .derrvos_model import build_selection_model, export_selection_model, tokeni
 
 class DeRVOSStage(Stage):
     name = "derrvos"
+    option_names = frozenset({"crop_size", "loss_kind", "prebuild_cache", "label_iou", "label_best_match_iou",
+                              "max_videos", "tokenizer", "tokenizer_vocab"})
     trained = ("multimodal.", "tais.")
 
     def build_model(self, cfg, ctx):

@@ -23,6 +23,7 @@ from .tracker import _accumulate
 
 class RefinerStage(TrajectoryStage):
     name = "refiner"
+    option_names = frozenset({"max_stride", "reverse_prob", "guide_fraction"})
     trained = ("trajectory.refiner.",)
 
     def build_dataset(self, cfg, model, ctx):

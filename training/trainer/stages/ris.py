@@ -64,6 +64,7 @@ class ImageReferringDataset:
 
 class RISStage(Stage):
     name = "ris"
+    option_names = frozenset({"loss_kind", "mask_weight", "tokenizer", "tokenizer_vocab"})
     trained = ("trajectory.refiner.",)
 
     def build_model(self, cfg, ctx):

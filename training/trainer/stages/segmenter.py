@@ -26,6 +26,7 @@ class TrajectoryStage(Stage):
 class SegmenterStage(TrajectoryStage):
     name = "segmenter"
     trained = ("trajectory.segmenter.",)
+    option_names = frozenset({"reid_weight", "aux_reid_weight"})
 
     def build_dataset(self, cfg, model, ctx):
         return InstanceClipDataset(video_tracks(cfg), clip_length=cfg.data.clip_length,

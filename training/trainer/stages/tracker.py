@@ -25,6 +25,7 @@ LOGGED = ("loss_cross_entropy", "loss_mask", "loss_dice", "loss_reid")
 
 class TrackerStage(TrajectoryStage):
     name = "tracker"
+    option_names = frozenset({"max_stride", "guide_fraction", "reid_weight"})
     trained = ("trajectory.tracker.",)
 
     def build_dataset(self, cfg, model, ctx):
