@@ -7,15 +7,25 @@ What the model could not use of the expression, and why nothing was selected, ar
 Writes DIR/masks/<frame>.png (0/255, the answer per frame), DIR/overlay.mp4 (the selected
 trajectories in colour) and DIR/scores.json (`derrvos_core.outputs.scores_json`, the schema `/segment`
 returns too).
+
+`--out` is checked before the model loads (a folder or a path that can become one, writable, with room
+for about a quarter of a byte per video pixel: the masks and the overlay), so a bad `--out` costs no run.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
-from derrvos_core.errors import DeRVOSError
+from derrvos_core.errors import DeRVOSError, InputError
+
+#: Bytes of output reserved per video pixel (masks PNGs and the overlay MP4, generously), and at least.
+OUT_BYTES_PER_PIXEL = 0.25
+OUT_MIN_BYTES = 1 << 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,7 +53,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         from derrvos_core.model.catalog import load_model
+        from derrvos_core.model.frames import open_frames
 
+        with open_frames(args.video) as (_, num_frames, height, width):  # as inference opens it
+            check_out(args.out, int(OUT_BYTES_PER_PIXEL * num_frames * height * width))
         model = load_model(args.checkpoint, device=args.device)
         result = _segment_with_progress(model, args)
         _write_outputs(result, args, model.version)
@@ -61,6 +74,27 @@ def run(args: argparse.Namespace) -> int:
     print(f"{len(result.selected)} of {len(result.trajectories)} trajectories selected; wrote "
           f"{args.out / 'masks'}, {args.out / 'overlay.mp4'}, {args.out / 'scores.json'}")
     return 0
+
+
+def check_out(out: Path, needed: int) -> None:
+    """Make `out` a folder the outputs can be written to, or InputError saying why not: a file where the
+    folder should be (or above it), a folder that refuses writing, or less than `needed` bytes free."""
+    existing = next(p for p in (out, *out.parents) if p.exists())  # "." or "/" at the latest
+    if not existing.is_dir():
+        where = "is a file" if existing == out else f"lies under {existing}, which is a file"
+        raise InputError(f"--out {out} {where}; give a folder (it is created if missing)")
+    free = shutil.disk_usage(existing).free
+    if free < max(needed, OUT_MIN_BYTES):
+        raise InputError(f"--out {out}: {free / 2**20:.1f} MiB free there, and this video's masks and overlay "
+                         f"need about {max(needed, OUT_MIN_BYTES) / 2**20:.1f} MiB; free some space or choose "
+                         f"another folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as err:
+        raise InputError(f"--out {out} cannot be written ({os.strerror(err.errno) if err.errno else err}); "
+                         f"choose a folder you can write to") from err
 
 
 def _segment_with_progress(model, args: argparse.Namespace):

@@ -11,7 +11,7 @@ import pytest
 
 from derrvos_core.__main__ import main
 from derrvos_core.masks import read_binary_png
-from derrvos_core.model import checkpoint
+from derrvos_core.model import catalog, checkpoint
 from derrvos_core.video import probe
 
 from .test_model import build_model
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def reference(setup):
     """The same run in-process, to check what the CLI wrote."""
     model_dir, video = setup
-    model = checkpoint.load_model(model_dir)
+    model = checkpoint.load_checkpoint(model_dir)
     return model.segment(video, EXPRESSION, model.defaults.settings(crop_size=4, threshold=0.5))
 
 
@@ -73,7 +73,7 @@ def test_writes_masks_overlay_and_scores(setup, reference, tmp_path, capsys):
     (["--video", "nowhere.mp4"], "no such video"),
     (["--checkpoint", "no_such_model"], "no such model folder; use a folder, or one of default, real, synthref"),
     (["--crop-size", "0"], "crop size"),
-    (["--device", "abacus"], "device 'abacus' is not usable"),
+    (["--device", "abacus"], "device 'abacus' is not a device"),
 ])
 def test_bad_input_is_one_line_and_exit_2(setup, tmp_path, capsys, args, message):
     model_dir, video = setup
@@ -84,6 +84,43 @@ def test_bad_input_is_one_line_and_exit_2(setup, tmp_path, capsys, args, message
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and message in err and err.startswith("error:")
     assert not (tmp_path / "o" / "scores.json").exists()
+
+
+def _no_model(*args, **kwargs):
+    raise AssertionError("the model was loaded before --out was checked")
+
+
+@pytest.mark.parametrize("make_out, message", [
+    (lambda d: _touch(d / "taken"), "taken is a file; give a folder"),
+    (lambda d: _touch(d / "taken") / "sub" / "dir", "lies under"),
+])
+def test_a_bad_out_fails_before_the_model_loads(setup, tmp_path, capsys, monkeypatch, make_out, message):
+    _, video = setup
+    monkeypatch.setattr(catalog, "load_model", _no_model)
+    out = make_out(tmp_path)
+    code = main(["segment", "--video", str(video), "--expression", EXPRESSION, "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and err.startswith("error: --out") and message in err
+    assert "Traceback" not in err
+
+
+def test_out_without_room_fails_before_the_model_loads(setup, tmp_path, capsys, monkeypatch):
+    import collections
+    import shutil
+
+    _, video = setup
+    monkeypatch.setattr(catalog, "load_model", _no_model)
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10 << 20, (10 << 20) - 4096, 4096))
+    code = main(["segment", "--video", str(video), "--expression", EXPRESSION, "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "0.0 MiB free there" in err and "need about" in err
+    assert not (tmp_path / "o").exists()
+
+
+def _touch(path: Path) -> Path:
+    path.write_text("not a folder")
+    return path
 
 
 REALREF_B = Path(__file__).resolve().parent.parent / "data" / "realref" / "clips" / "vtest-b"
@@ -129,4 +166,4 @@ def test_checkpoint_synthref_runs_the_synthref_model(setup, tmp_path, capsys):
     assert main(["segment", "--video", str(video), "--expression", EXPRESSION, "--out", str(out),
                  "--checkpoint", "synthref", "--crop-size", "9"]) == 0
     scores = json.loads((out / "scores.json").read_text())
-    assert scores["model_version"] == checkpoint.load_model(checkpoint.DEFAULT_MODEL).version
+    assert scores["model_version"] == checkpoint.load_checkpoint(catalog.SYNTHREF_MODEL).version
