@@ -39,7 +39,8 @@ def write_masks_zip(path: Path, plan: AnswerPlan, frame_names: list[str], folder
 
 
 def write_overlay_mp4(path: Path, reader: VideoReader, plan: AnswerPlan) -> Path:
-    """The video with the corrected answer overlaid (trajectory colours, legend of selected ones)."""
+    """The video with the corrected answer overlaid (identity colours, legend of selected ones) and the
+    source's audio (a frame folder has none)."""
     palette = trajectory_palette(plan.result)
     chosen = [t for t in plan.result.trajectories if t.trajectory_id in plan.selected]
     labels = [f"#{t.trajectory_id} {t.score:.2f}" for t in chosen]
@@ -52,4 +53,5 @@ def write_overlay_mp4(path: Path, reader: VideoReader, plan: AnswerPlan) -> Path
         for index, frame in enumerate(reader.frames()):
             yield draw_legend(frame_overlay(frame, plan, index), labels, colours)
 
-    return write_video(path, frames(), reader.info.fps)
+    audio = None if reader.path.is_dir() else reader.path
+    return write_video(path, frames(), reader.info.fps, audio_from=audio)

@@ -1,4 +1,9 @@
-"""Writing videos: plain, or with masks overlaid and a legend."""
+"""Writing videos: plain, or with masks overlaid and a legend; either can carry a source's audio.
+
+Overlay colours come from the caller, one per legend entry: the caller decides what an object is (a link
+id or a trajectory id) and gives each identity its colour, so the CLI, the API and the app colour the
+same object alike. Only a caller with no identities to offer leaves `colors` out.
+"""
 from __future__ import annotations
 
 import os
@@ -12,20 +17,23 @@ from PIL import Image, ImageDraw, ImageFont
 
 from derrvos_core.errors import InputError
 from derrvos_core.masks import overlay_masks, trajectory_colors
+from derrvos_core.video.audio import open_audio_carry
 
 
 def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float,
-                codec: str | None = None) -> Path:
+                codec: str | None = None, audio_from: str | os.PathLike | None = None) -> Path:
     """Encode uint8 [H, W, 3] RGB frames (H.264 if available, else MPEG-4 Part 2) and return the path.
 
     Odd sizes are padded with black to even ones (yuv420p needs even sizes). The file appears only
-    when complete: it is written beside the target and moved into place.
+    when complete: it is written beside the target and moved into place. `audio_from`: a video file
+    whose first audio stream is carried over, interleaved and cut at the last frame (`audio`); a
+    source without audio (or a frame folder) gives a silent video.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.stem}.partial{path.suffix or '.mp4'}")
     try:
-        count = _encode(partial, iter(frames), float(fps), codec or _default_codec())
+        count = _encode(partial, iter(frames), float(fps), codec or _default_codec(), audio_from)
         if count == 0:
             raise InputError(f"{path}: no frames to write")
         os.replace(partial, path)
@@ -35,10 +43,23 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: floa
 
 
 def write_overlay_video(path: str | os.PathLike, frames: Iterable[np.ndarray],
-                        masks_per_frame: Iterable[Sequence[np.ndarray | None]], labels: list[str],
-                        fps: float, alpha: float = 0.5) -> Path:
-    """MP4 of `frames` with, per frame, one mask per trajectory in its own colour and a legend of `labels`."""
-    colors = trajectory_colors(len(labels))
+                        masks_per_frame: Iterable[Sequence[np.ndarray | None]], labels: Sequence[str],
+                        fps: float, alpha: float = 0.5, *, colors: Sequence[tuple[int, int, int]] | None = None,
+                        audio_from: str | os.PathLike | None = None) -> Path:
+    """MP4 of `frames` with, per frame, one mask per object in its colour and a legend of `labels`.
+
+    Args:
+        masks_per_frame: per frame, one bool [H, W] mask (None: absent in that frame) per object, in the
+            order of `labels`; an object that is several trajectories (linked across crops) is one mask.
+        labels: the legend, one entry per object.
+        colors: RGB per object, in the order of `labels`: the object's identity colour, the same one the
+            caller shows elsewhere. None: `trajectory_colors` by position (only for callers that have no
+            identities, such as benchmarks).
+        audio_from: a video file whose audio the overlay keeps (`write_video`).
+    """
+    colors = trajectory_colors(len(labels)) if colors is None else [tuple(c) for c in colors]
+    if len(colors) != len(labels):
+        raise InputError(f"{path}: {len(colors)} colours for {len(labels)} labels")
 
     def overlaid() -> Iterator[np.ndarray]:
         frame_it, mask_it = iter(frames), iter(masks_per_frame)
@@ -52,7 +73,7 @@ def write_overlay_video(path: str | os.PathLike, frames: Iterable[np.ndarray],
         if next(mask_it, None) is not None:
             raise InputError(f"{path}: masks_per_frame has more entries than there are frames")
 
-    return write_video(path, overlaid(), fps)
+    return write_video(path, overlaid(), fps, audio_from=audio_from)
 
 
 def draw_legend(frame: np.ndarray, labels: Sequence[str], colors: Sequence[tuple]) -> np.ndarray:
@@ -83,7 +104,8 @@ def _default_codec() -> str:
         return "mpeg4"
 
 
-def _encode(path: Path, frames: Iterator[np.ndarray], fps: float, codec: str) -> int:
+def _encode(path: Path, frames: Iterator[np.ndarray], fps: float, codec: str,
+            audio_from: str | os.PathLike | None) -> int:
     first = next(frames, None)
     if first is None:
         return 0
@@ -96,15 +118,24 @@ def _encode(path: Path, frames: Iterator[np.ndarray], fps: float, codec: str) ->
         stream.width, stream.height, stream.pix_fmt = width + width % 2, height + height % 2, "yuv420p"
         if codec == "libx264":
             stream.options = {"crf": "20", "preset": "veryfast"}
-        for frame in _chain(first, frames):
-            if frame.shape != first.shape:
-                raise InputError(f"{path}: frame {count} is {frame.shape}, the first frame is {first.shape}")
-            padded = np.pad(frame, ((0, height % 2), (0, width % 2), (0, 0)))
-            for packet in stream.encode(av.VideoFrame.from_ndarray(padded, format="rgb24")):
+        audio = None if audio_from is None else open_audio_carry(Path(audio_from), container)
+        try:
+            for frame in _chain(first, frames):
+                if frame.shape != first.shape:
+                    raise InputError(f"{path}: frame {count} is {frame.shape}, the first frame is {first.shape}")
+                padded = np.pad(frame, ((0, height % 2), (0, width % 2), (0, 0)))
+                for packet in stream.encode(av.VideoFrame.from_ndarray(padded, format="rgb24")):
+                    container.mux(packet)
+                count += 1
+                if audio is not None:
+                    audio.mux_until(count / fps)
+            for packet in stream.encode():
                 container.mux(packet)
-            count += 1
-        for packet in stream.encode():
-            container.mux(packet)
+            if audio is not None:
+                audio.finish(count / fps)
+        finally:
+            if audio is not None:
+                audio.close()
     return count
 
 
