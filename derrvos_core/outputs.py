@@ -1,13 +1,16 @@
 """What a run hands out, one way for every caller: the CLI, `/segment`, the app and export.
 
 `scores_json` is the one schema of the per-trajectory scores file (the CLI's scores.json, the
-API's and the app's JSON).
+API's and the app's JSON). `identity_colours` is the one palette of the overlays: a colour per object
+identity (trajectories linked across crops are one identity), which callers hand to
+`derrvos_core.video.write_overlay_video(colors=...)` in the order of its labels.
 """
 from __future__ import annotations
 
 from collections.abc import Collection
 
-from derrvos_core.result import SegmentationResult
+from derrvos_core.masks import trajectory_colors
+from derrvos_core.result import SegmentationResult, TrajectoryResult
 
 
 def scores_json(result: SegmentationResult, model_version: str, selected: Collection[int] | None = None,
@@ -33,3 +36,19 @@ def scores_json(result: SegmentationResult, model_version: str, selected: Collec
             for t in result.trajectories],
         "warnings": list(result.warnings),
     }
+
+
+def identity_colours(result: SegmentationResult) -> dict[int, tuple[int, int, int]]:
+    """trajectory_id -> RGB: one colour per identity (trajectories with one link id are one object, an
+    unlinked one is its own), the same for the same result whichever trajectories a caller draws: the
+    colour follows the object, not its place in a legend."""
+    keys = sorted({_identity(t) for t in result.trajectories})
+    colours = dict(zip(keys, trajectory_colors(len(keys))))
+    return {t.trajectory_id: tuple(colours[_identity(t)]) for t in result.trajectories}
+
+
+def _identity(trajectory: TrajectoryResult) -> tuple[str, int]:
+    # the grouping `select_trajectories` uses: a link id, or the trajectory alone
+    if trajectory.link_id >= 0:
+        return "link", trajectory.link_id
+    return "own", trajectory.trajectory_id

@@ -50,3 +50,23 @@ def test_cli_and_segment_api_write_the_same_answer(tiny_model, tiny_model_dir, c
             assert np.array_equal(from_api, read_binary_png(out / "masks" / name.rsplit("/", 1)[1])), name
             painted += int(from_api.any())
     assert painted > 0  # the answer is not empty everywhere: the comparison has something to compare
+
+
+def test_identity_colours_follow_the_object_not_its_place():
+    from derrvos_core.masks import trajectory_colors
+    from derrvos_core.outputs import identity_colours
+    from derrvos_core.result import SegmentationResult, TrajectoryResult
+    from derrvos_core.settings import SegmentSettings
+
+    def traj(tid: int, crop: int, link: int) -> TrajectoryResult:
+        return TrajectoryResult(trajectory_id=tid, crop_index=crop, frame_start=4 * crop, score=0.5,
+                                rles=(None,) * 4, link_id=link)
+
+    # crop 0: trajectories 0, 1; crop 1: 2 continues 0 (link 0), 3 is new (link 3); 4 is unlinked (-1)
+    result = SegmentationResult(8, 16, 16, (traj(0, 0, 0), traj(1, 0, 1), traj(2, 1, 0), traj(3, 1, 3),
+                                            traj(4, 1, -1)), SegmentSettings(crop_size=4, threshold=0.5))
+    colours = identity_colours(result)
+    assert colours[0] == colours[2]  # one object across crops, one colour
+    assert len({colours[t] for t in (0, 1, 3, 4)}) == 4
+    assert set(colours.values()) == set(trajectory_colors(4))
+    assert identity_colours(result) == colours  # the same for the same result
