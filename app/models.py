@@ -26,6 +26,23 @@ class ModelChoice:
     label: str
 
 
+@dataclass(frozen=True)
+class PickedModel:
+    """The model a tab now runs (`choose_model`, or an example that names one).
+
+    Attributes:
+        key, label: its picker entry; version: what runs and corrections are stored with.
+        defaults: its recommended crop size and threshold (the settings panel jumps to them).
+        changed: it differs from the tab's model before (its run on screen was put away).
+    """
+
+    key: str
+    label: str
+    version: str
+    defaults: ModelDefaults
+    changed: bool
+
+
 class ModelShelf:
     """The picker's models: the one the studio opened on (already loaded) and the others, loaded on
     first pick and kept. Thread-safe: two tabs picking at once load a model once."""

@@ -1,75 +1,55 @@
-"""The service between the page and the model: sessions, caches, the model lock, and the store.
+"""The service between the page and the model: one object per running studio, made of parts with one job
+each, and the only thing the panels call.
 
-The UI calls only this class (one instance per running studio). It never returns Gradio objects and
-raises `DeRVOSError`s whose messages are written for the person at the page.
+- `SessionRegistry` (app/sessions.py): the tabs' sessions; what an ended session alone held is freed.
+- `VideoLibrary` (app/videos.py): uploads checked and kept, frames decoded and cached.
+- `ModelRunner` and `RunBook` (app/runs.py): the model lock; results shared, runs per user.
+- `Editor` (app/editor.py): corrections; `RunFiles` (app/files.py): history, exports, downloads.
+
+The service keeps the sessions, the model lock and the store; methods for the panels return frozen view
+values (app/views.py), the Python API (tests, scripts) gets the run itself. Errors are `DeRVOSError`s
+whose messages are written for the person at the page.
 """
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from app.cache import CachedResult, LRUCache, frame_bytes
 from app.config import StudioConfig
+from app.editor import Editor, require_video
 from app.examples import Example, list_examples, make_example_video
-from app.models import ModelShelf
-from app.service_edits import EditMethods
-from app.service_files import FileMethods
-from app.session import CurrentRun, LoadedVideo, ResultKey, StudioSession
-from derrvos_core.errors import DeRVOSError, InputError, VideoError
+from app.files import ApiOutput, HistoryRow, RunFiles
+from app.models import ModelShelf, PickedModel
+from app.render import AnswerSummary, TrajectoryRow, painted_mask
+from app.runs import BusyError, ModelRunner, ProgressFn, RunBook, load_plan
+from app.session import CurrentRun, LoadedVideo, ResultKey, StudioSession, UnsavedRun
+from app.sessions import SessionRegistry, close_reader
+from app.videos import VideoLibrary
+from app.views import CorrectionView, PageViews, RunSummary, ViewerView, run_summary
+from derrvos_core.errors import InputError, StoreError
 from derrvos_core.model import SegmentationModel, SegmentCache
-from derrvos_core.model.inference import last_result
-from derrvos_core.result import SegmentationResult
 from derrvos_core.settings import ModelDefaults, SegmentSettings
-from derrvos_core.store import RunContext, Store
-from derrvos_core.store.corrections import plan_answer
-from derrvos_core.store.videos import content_hash
-from derrvos_core.video import open_video, probe
+from derrvos_core.store import CorrectionKind, CorrectionRecord, RunRecord, Store
+from derrvos_core.validation import expression_text
 
-SESSION_IDLE_S = 6 * 3600
-"""Sessions untouched for this long are dropped (their runs and corrections stay in the store)."""
-DECODE_AHEAD = 8
-"""Frames decoded per miss while scrubbing: the next frames are usually asked for next."""
-
-ProgressFn = Callable[[object], None]
-
-
-class BusyError(DeRVOSError):
-    """The model is running for someone else; it runs one video at a time."""
-
-
-@dataclass(frozen=True)
-class PickedModel:
-    """The model a tab now runs (`choose_model`, or an example that names one).
-
-    Attributes:
-        key, label: its picker entry; version: what runs and corrections are stored with.
-        defaults: its recommended crop size and threshold (the settings panel jumps to them).
-        changed: it differs from the tab's model before (its run on screen was put away).
-    """
-
-    key: str
-    label: str
-    version: str
-    defaults: ModelDefaults
-    changed: bool
+__all__ = ["ApiOutput", "BusyError", "HistoryRow", "PickedModel", "RunOutcome", "StudioService"]
 
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """What `segment` did.
+    """What `segment` (or `save_unsaved`) did.
 
     Attributes:
-        run: the run now on screen (None when cancelled).
+        run: the run now on screen (None when cancelled or not saved).
         cached: the result came from the cache (no model call).
         cancelled: Cancel stopped the run; nothing was stored.
         seconds: wall time of the call.
+        summary: `run` in a few numbers for the page (None with `run`).
     """
 
     run: CurrentRun | None
@@ -77,9 +57,13 @@ class RunOutcome:
     cancelled: bool
     seconds: float
 
+    @property
+    def summary(self) -> RunSummary | None:
+        return None if self.run is None else run_summary(self.run)
 
-class StudioService(EditMethods, FileMethods):
-    """Owns the models (behind one lock), the per-tab sessions, the result and frame caches, and the store.
+
+class StudioService:
+    """Owns the models (behind one lock), the per-tab sessions, the caches, and the store.
 
     `model` is any `derrvos_core.model.SegmentationModel` (DeRVOS, the real model): the one new tabs
     open on. `models` is the picker's shelf, whose first model is `model` (None: `model` alone). `store`
@@ -94,15 +78,18 @@ class StudioService(EditMethods, FileMethods):
         self.model = model
         self.store = store
         self.config = config
-        self._sessions: dict[str, StudioSession] = {}
-        self._sessions_lock = threading.Lock()
-        self._model_lock = threading.Lock()
-        self._busy_with = ""
-        self._results: LRUCache[CachedResult] = LRUCache(config.result_cache_size)
-        self._frames: LRUCache[np.ndarray] = LRUCache(config.frame_cache_mb * 2 ** 20, cost=frame_bytes)
-        # used under the model lock only: one run at a time
-        self.segment_cache = SegmentCache(max_bytes=int(config.segment_cache_mb * 2 ** 20))
+        self.sessions = SessionRegistry(self.models.first_key, self._session_ended)
+        self.videos = VideoLibrary(store, config, (Path(config.examples_dir), self._made_examples_dir))
+        self.runner = ModelRunner(SegmentCache(max_bytes=int(config.segment_cache_mb * 2 ** 20)))
+        self.runs = RunBook(store, config)
+        self.editor = Editor(store, self._user)
+        self.files = RunFiles(store, config)
+        self.views = PageViews(self.videos, config.display_size)
         self._examples_lock = threading.Lock()
+
+    @property
+    def segment_cache(self) -> SegmentCache:
+        return self.runner.segment_cache
 
     @property
     def model_version(self) -> str:
@@ -116,11 +103,10 @@ class StudioService(EditMethods, FileMethods):
 
     def settings(self, crop_size: float | None = None, threshold: float | None = None,
                  link_crops: bool | None = None, session_id: str | None = None) -> SegmentSettings:
-        """A run's settings from what a page or script gave (numbers as typed; None: the recommended
-        ones of the session's model, or of the first model without a session)."""
+        """A run's settings from what a page or script gave (checked by `SegmentSettings`; None: the
+        recommended ones of the session's model, or of the first model without a session)."""
         model = self.model if session_id is None else self.session_model(session_id)
-        return model.defaults.settings(crop_size=None if crop_size is None else _whole(crop_size),
-                                       threshold=None if threshold is None else _number(threshold),
+        return model.defaults.settings(crop_size=crop_size, threshold=threshold,
                                        link_crops=None if link_crops is None else bool(link_crops))
 
     # -- models ---------------------------------------------------------------------------------
@@ -143,7 +129,7 @@ class StudioService(EditMethods, FileMethods):
             if session.running:
                 raise BusyError("a run is in progress in this tab: wait for it or press Cancel, then "
                                 "pick the model")
-            session.model_key, session.run, session.undo_stack = key, None, []
+            session.model_key, session.run, session.unsaved, session.undo_stack = key, None, None, []
         return self._picked(key, changed)
 
     def _picked(self, key: str, changed: bool) -> PickedModel:
@@ -152,33 +138,22 @@ class StudioService(EditMethods, FileMethods):
 
     # -- sessions -------------------------------------------------------------------------------
     def session(self, session_id: str) -> StudioSession:
-        """The session of a tab, created on first use."""
-        now = time.monotonic()
-        with self._sessions_lock:
-            stale = [k for k, s in self._sessions.items()
-                     if now - s.last_used > SESSION_IDLE_S and not s.running]
-            for key in stale:
-                self._drop(self._sessions.pop(key))
-            session = self._sessions.get(session_id)
-            if session is None:
-                session = self._sessions[session_id] = StudioSession(session_id, self.models.first_key)
-            session.last_used = now
-            return session
+        """The session of a tab, created on first use (for the Python API and tests; panels use views)."""
+        return self.sessions.get(session_id)
 
     def close_session(self, session_id: str) -> None:
         """Forget a tab (its page was closed); a run in progress is cancelled."""
-        with self._sessions_lock:
-            session = self._sessions.pop(session_id, None)
-        if session is not None:
-            session.cancel.set()
-            self._drop(session)
+        self.sessions.close(session_id)
 
-    @staticmethod
-    def _drop(session: StudioSession) -> None:
-        with session.reader_lock:
-            if session.reader is not None:
-                session.reader.close()
-                session.reader = None
+    def _session_ended(self, session: StudioSession, shown: set[str]) -> None:
+        # Frames and results of a video no live session shows leave memory (the store keeps the runs).
+        self.videos.forget(shown)
+        self.runs.forget(shown)
+        if not len(self.sessions):
+            self.runner.clear()
+
+    def new_api_session(self) -> str:
+        return f"api-{uuid.uuid4().hex}"
 
     # -- videos ---------------------------------------------------------------------------------
     def examples(self) -> list[Example]:
@@ -207,215 +182,212 @@ class StudioService(EditMethods, FileMethods):
     def open_video(self, session_id: str, path: str | Path, name: str | None = None,
                    suggested_expressions: tuple[str, ...] = (), file_name: str | None = None) -> LoadedVideo:
         """Check, keep and register a video, and make it the session's video (its run is cleared).
-
-        Raises InputError (too large) or VideoError (missing, empty, not a video, corrupt).
-        """
-        path = Path(path)
-        name = name or path.name
-        if not path.is_file():
-            raise VideoError(f"{name}: no such file (upload it again)")
-        size = path.stat().st_size
-        if size > self.config.max_upload_bytes:
-            raise InputError(f"{name} is {size / 2 ** 20:.0f} MB; this studio accepts videos up to "
-                             f"{self.config.max_upload_mb:g} MB (launch.py --max-upload-mb)")
-        try:
-            info = probe(path)
-        except VideoError as exc:
-            # The reader names the temporary upload path; the user knows the file by its name.
-            reason = str(exc).replace(str(path), name).removeprefix(f"{name}: ")
-            raise VideoError(f"{name} is not a video this studio can read ({reason})") from exc
-        digest = content_hash(path)
-        kept = path if self._is_example(path) else self._keep_upload(path, digest)
-        record = self.store.add_video(kept, fps=info.fps, num_frames=info.num_frames, height=info.height,
-                                      width=info.width, content_hash_hex=digest)
-        video = LoadedVideo(record=record, info=info, path=kept, name=name, file_name=file_name or path.name,
-                            suggested_expressions=tuple(suggested_expressions))
+        Raises InputError (too large) or VideoError (missing, empty, not a video, corrupt, over the
+        pixel budget), naming the file as the user called it."""
+        video = self.videos.load(path, name, file_name, suggested_expressions)
         session = self.session(session_id)
-        self._drop(session)
-        session.video, session.run, session.undo_stack = video, None, []
+        close_reader(session)
+        session.video, session.run, session.unsaved, session.undo_stack = video, None, None, []
         return video
-
-    def _is_example(self, path: Path) -> bool:
-        return any(path.resolve().is_relative_to(Path(folder).resolve())
-                   for folder in (self.config.examples_dir, self._made_examples_dir))
-
-    def _keep_upload(self, path: Path, digest: str) -> Path:
-        """Copy an upload out of Gradio's temporary folder: the store refers to it for exports."""
-        folder = Path(self.config.data_dir) / "videos"
-        folder.mkdir(parents=True, exist_ok=True)
-        kept = (folder / f"{digest[:16]}{path.suffix.lower()}").resolve()
-        if not kept.exists():
-            partial = kept.with_name(f".{kept.name}.partial")
-            shutil.copyfile(path, partial)
-            partial.replace(kept)
-        return kept
 
     def frame(self, session_id: str, index: int) -> np.ndarray:
         """uint8 [H, W, 3] frame `index` of the session's video (cached; decodes a few ahead on a miss)."""
         session = self.session(session_id)
-        video = self._require_video(session)
-        index = int(np.clip(index, 0, video.info.num_frames - 1))
-        key = (video.record.content_hash, index)
-        cached = self._frames.get(key)
-        if cached is not None:
-            return cached
-        with session.reader_lock:
-            if session.reader is None:
-                session.reader = open_video(video.path)
-            stop = min(index + DECODE_AHEAD, video.info.num_frames)
-            block = session.reader.read(index, stop)
-        for offset, frame in enumerate(block):
-            self._frames.put((video.record.content_hash, index + offset), frame)
-        return block[0]
+        require_video(session)
+        return self.videos.frame(session, index)
 
     # -- runs -----------------------------------------------------------------------------------
     def segment(self, session_id: str, expression: str, settings: SegmentSettings | None = None,
                 user: str | None = None, progress: ProgressFn | None = None) -> RunOutcome:
-        """Answer `expression` on the session's video: from the cache when the same (video, expression,
-        crop size, linking, model) was answered before, else with the model, stored as a new run.
-        `settings` None: the model's defaults (`settings()`).
+        """Answer `expression` on the session's video and show it as the user's run: their own run of the
+        same (video, expression, crop size, linking, model) again, else a result already computed (for
+        anyone) saved as a new run of theirs, else the model's. `settings` None: the model's defaults.
 
-        `progress(SegmentProgress)` is called after every crop. Cancel (`cancel`) stops between crops.
-        Raises InputError (no video, empty expression, bad settings) or BusyError.
+        `progress(SegmentProgress)` is called after every crop; Cancel (`cancel`) stops between crops.
+        Raises InputError (no video, empty expression, bad settings), BusyError, or StoreError when the
+        store refuses the new run: the result then stays in the session (`save_unsaved` saves it).
         """
         start = time.perf_counter()
         session = self.session(session_id)
-        video = self._require_video(session)
+        video = require_video(session)
         model = self.models.get(session.model_key)
-        version = str(model.version)
         settings = self.settings(session_id=session_id) if settings is None else settings
-        expression = _check_expression(expression)
-        key = ResultKey(video.record.content_hash, expression, settings.crop_size, version, settings.link_crops)
-        cached = self._cached(key)
-        if cached is not None:
-            run = self._show_run(session, cached.run_id, key, cached.result, settings.threshold, user)
+        key = ResultKey(video.record.content_hash, _check_expression(expression), settings.crop_size,
+                        str(model.version), settings.link_crops)
+        who = self._user(user)
+        result = self.runs.result(key)
+        if result is None and session.unsaved is not None and session.unsaved.key == key:
+            result = session.unsaved.result
+        if result is not None:
+            # someone else's result becomes a run of this user's, stored at the threshold they asked for
+            run_id = self.runs.run_of(key, who) or self._save(session, key, result.select(settings.threshold),
+                                                              0.0, who)
+            run = self._show_run(session, run_id, key, result, settings.threshold, who)
             return RunOutcome(run, cached=True, cancelled=False, seconds=time.perf_counter() - start)
-        result = self._run_model(model, session, video, expression, settings, progress)
+        result = self.runner.run(model, session, video, key.expression, settings, progress)
         if result is None:
             return RunOutcome(None, cached=False, cancelled=True, seconds=time.perf_counter() - start)
-        seconds = time.perf_counter() - start
-        run_id = self.store.save_run(video.record, expression, result, version,
-                                     RunContext(device=self.config.device),
-                                     timings={"segment_s": seconds})
-        self._results.put(key, CachedResult(result, run_id))
-        run = self._show_run(session, run_id, key, result, None, user)
+        run_id = self._save(session, key, result, time.perf_counter() - start, who)
+        run = self._show_run(session, run_id, key, result, None, who)
         return RunOutcome(run, cached=False, cancelled=False, seconds=time.perf_counter() - start)
+
+    def save_unsaved(self, session_id: str, user: str | None = None) -> RunOutcome:
+        """Save again the result the store refused (no model call); StoreError again if it still refuses."""
+        start = time.perf_counter()
+        session = self.session(session_id)
+        require_video(session)
+        unsaved = session.unsaved
+        if unsaved is None:
+            raise InputError("nothing waits to be saved: every run of this tab is in the store")
+        run_id = self._save(session, unsaved.key, unsaved.result, unsaved.seconds, unsaved.user)
+        run = self._show_run(session, run_id, unsaved.key, unsaved.result, None, user)
+        return RunOutcome(run, cached=True, cancelled=False, seconds=time.perf_counter() - start)
+
+    def unsaved_note(self, session_id: str) -> str:
+        """Why the tab's last result is not in the store ("" when nothing waits to be saved)."""
+        unsaved = self.session(session_id).unsaved
+        return "" if unsaved is None else unsaved.reason
+
+    def _save(self, session: StudioSession, key: ResultKey, result, seconds: float, user: str) -> int:
+        try:
+            run_id = self.runs.save(session.video, key, result, seconds, user)
+        except StoreError as exc:
+            session.unsaved = UnsavedRun(key, result, seconds, user, str(exc))
+            raise StoreError(f"the run finished but was not saved: {exc}. The result is kept in this tab: "
+                             "press \"Save run again\" once the store is fixed", reason=exc.reason) from exc
+        session.unsaved = None
+        return run_id
 
     def cancel(self, session_id: str) -> bool:
         """Ask the session's run to stop after the crop in progress; False if none runs."""
-        session = self.session(session_id)
-        if session.running:
-            session.cancel.set()
-        return session.running
+        return self.runner.cancel(self.session(session_id))
 
-    def _cached(self, key: ResultKey) -> CachedResult | None:
-        cached = self._results.get(key)
-        if cached is None:
-            return None
-        try:
-            self.store.get_run(cached.run_id)  # a run deleted from the store is not reused
-        except InputError:
-            return None
-        return cached
-
-    def _run_model(self, model: SegmentationModel, session: StudioSession, video: LoadedVideo,
-                   expression: str, settings: SegmentSettings,
-                   progress: ProgressFn | None) -> SegmentationResult | None:
-        if session.running:
-            raise BusyError("a run is already in progress in this tab: wait for it or press Cancel")
-        if not self._model_lock.acquire(blocking=False):
-            raise BusyError(f"the model is busy with another run ({self._busy_with}); it runs one video at "
-                            "a time, so try again when that run has finished")
-        session.running = True
-        session.cancel.clear()
-        self._busy_with = f"{video.name!r}, \"{expression}\""
-
-        def step(item) -> bool:
-            if progress is not None:
-                progress(item)
-            return session.cancel.is_set()
-
-        try:
-            # the store's content hash keys the cache too: the upload is hashed once
-            steps = model.segment_iter(str(video.path), expression, settings, self.segment_cache,
-                                       video_key=video.record.content_hash)
-            return last_result(steps, step)
-        finally:
-            session.running = False
-            self._busy_with = ""
-            self._model_lock.release()
-
-    def _show_run(self, session: StudioSession, run_id: int, key: ResultKey,
-                  result: SegmentationResult, threshold: float | None, user: str | None) -> CurrentRun:
+    def _show_run(self, session: StudioSession, run_id: int, key: ResultKey, result,
+                  threshold: float | None, user: str | None) -> CurrentRun:
         """Make a stored run the session's run; a different `threshold` is recorded as a correction."""
-        session.run = self._load_plan(run_id, key, result)
+        session.run = load_plan(self.store, run_id, key, result)
         session.undo_stack = []
-        if threshold is not None and abs(threshold - session.run.threshold) > 1e-9:
-            self.store.set_threshold(run_id, threshold, self._user(user))
-            session.run = self._load_plan(run_id, key, result)
+        if threshold is not None:
+            self.editor.reselect(session, threshold, user)
         return session.run
 
-    def _load_plan(self, run_id: int, key: ResultKey, result: SegmentationResult) -> CurrentRun:
-        corrections = self.store.corrections(run_id)
-        plan = plan_answer(result, corrections)
-        return CurrentRun(run_id=run_id, key=key, result=result, corrections=corrections, plan=plan,
-                          threshold=plan.threshold)
+    def reload_run(self, session_id: str, run_id: int, user: str | None = None) -> tuple[CurrentRun, RunRecord]:
+        """Show an earlier run of this video again, with its corrections (no model call)."""
+        session = self.session(session_id)
+        video = require_video(session)
+        try:
+            record = self.store.get_run(int(run_id))
+        except (TypeError, ValueError):
+            raise InputError("pick a run from the history first") from None
+        if record.video_id != video.record.id:
+            raise InputError(f"run {record.id} belongs to another video (video {record.video_id})")
+        result = self.store.load_run(record.id)
+        key = ResultKey(video.record.content_hash, record.expression, record.crop_size, record.model_version,
+                        record.link_crops)
+        if record.model_version == str(self.session_model(session_id).version):
+            self.runs.remember(key, result, record.id, self._user(user))  # Run with these settings reuses it
+        return self._show_run(session, record.id, key, result, None, None), record
+
+    # -- looking and correcting -----------------------------------------------------------------
+    def view(self, session_id: str, index: int) -> np.ndarray:
+        """uint8 image of frame `index` with the corrected answer overlaid, upscaled for display."""
+        return self.views.image(self.session(session_id), index)
+
+    def display_scale(self, session_id: str) -> int:
+        return self.views.scale(self.session(session_id))
+
+    def trajectory_table(self, session_id: str) -> list[TrajectoryRow]:
+        return self.views.rows(self.session(session_id))
+
+    def answer(self, session_id: str) -> AnswerSummary | None:
+        """What the session's answer is (selected trajectories, ignored words, why it is empty); None
+        before a run."""
+        return self.views.answer(self.session(session_id))
+
+    def accept(self, session_id: str, trajectory_id: int, user: str | None = None) -> CorrectionRecord:
+        """Put a trajectory into the answer whatever its score (all frames of its crop)."""
+        return self.editor.accept(self.session(session_id), trajectory_id, user)
+
+    def reject(self, session_id: str, trajectory_id: int, user: str | None = None) -> CorrectionRecord:
+        """Take a trajectory out of the answer whatever its score."""
+        return self.editor.reject(self.session(session_id), trajectory_id, user)
+
+    def draw(self, session_id: str, frame: int, mask: np.ndarray, user: str | None = None) -> CorrectionRecord:
+        """Add the pixels of `mask` (bool [H, W] at the video's size) to frame `frame`'s answer."""
+        return self.editor.paint(self.session(session_id), CorrectionKind.DRAW, frame, mask, user)
+
+    def erase(self, session_id: str, frame: int, mask: np.ndarray, user: str | None = None) -> CorrectionRecord:
+        """Remove the pixels of `mask` from frame `frame`'s answer."""
+        return self.editor.paint(self.session(session_id), CorrectionKind.ERASE, frame, mask, user)
+
+    def painted(self, session_id: str, editor_value: dict | None) -> np.ndarray:
+        """bool [H, W] at the video's size from a `gr.ImageEditor` value (numpy layers)."""
+        info = require_video(self.session(session_id)).info
+        value = editor_value or {}
+        return painted_mask(value.get("layers") or [], value.get("composite"), value.get("background"),
+                            info.height, info.width)
+
+    def undo(self, session_id: str, user: str | None = None) -> CorrectionRecord:
+        """Take back this tab's last correction on the run (it stays in the store, marked undone)."""
+        return self.editor.undo(self.session(session_id), user)
 
     def reselect(self, session_id: str, threshold: float, user: str | None = None) -> CurrentRun:
-        """Select again at `threshold` from the cached scores (no model call); stored as a correction
-        so that exports follow what the page shows."""
-        session = self.session(session_id)
-        run = self._require_run(session)
-        threshold = _check_threshold(threshold)
-        if abs(threshold - run.threshold) > 1e-9:
-            self.store.set_threshold(run.run_id, threshold, self._user(user))
-            session.run = self._load_plan(run.run_id, run.key, run.result)
-        return session.run
+        """Select again at `threshold` from the cached scores (no model call); stored as a correction."""
+        return self.editor.reselect(self.session(session_id), threshold, user)
 
-    # -- helpers --------------------------------------------------------------------------------
-    def new_api_session(self) -> str:
-        return f"api-{uuid.uuid4().hex}"
+    # -- views for the panels -------------------------------------------------------------------
+    def run_summary(self, session_id: str) -> RunSummary | None:
+        """The run on screen in a few numbers (None before a run)."""
+        run = self.session(session_id).run
+        return None if run is None else run_summary(run)
+
+    def viewer_view(self, session_id: str, index: int) -> ViewerView:
+        """Everything the viewer shows at frame `index` (clipped to the video)."""
+        return self.views.viewer(self.session(session_id), index)
+
+    def correction_view(self, session_id: str, index: int) -> CorrectionView:
+        """Everything the correction panel shows at frame `index` (clipped to the video)."""
+        return self.views.correction(self.session(session_id), index)
+
+    # -- history and files ----------------------------------------------------------------------
+    def history(self, session_id: str) -> list[HistoryRow]:
+        """Runs of the session's video, newest first ([] before a video is loaded)."""
+        return self.files.history(self.session(session_id))
+
+    def export_zip(self, session_id: str, fmt: str, all_videos: bool = False) -> Path:
+        """The corrected answers of this video (or of every video in the store) as a dataset zip."""
+        return self.files.export_zip(self.session(session_id), fmt, all_videos)
+
+    def overlay_video(self, session_id: str) -> Path:
+        return self.files.overlay_video(self.session(session_id))
+
+    def masks_zip(self, session_id: str) -> Path:
+        return self.files.masks_zip(self.session(session_id))
+
+    def scores(self, session_id: str) -> dict:
+        return self.files.scores(self.session(session_id))
+
+    def api_segment(self, video_path: str | Path, expression: str, crop_size: int | None = None,
+                    threshold: float | None = None, user: str | None = None, name: str | None = None
+                    ) -> ApiOutput:
+        """One call for scripts: load, segment (stored as a run), and write the three outputs."""
+        session_id = self.new_api_session()
+        try:
+            self.open_video(session_id, video_path, name=name, file_name=name)
+            outcome = self.segment(session_id, expression, self.settings(crop_size, threshold), user=user)
+            return ApiOutput(overlay_video=self.overlay_video(session_id),
+                             masks_zip=self.masks_zip(session_id), scores=self.scores(session_id),
+                             run_id=outcome.run.run_id)
+        finally:
+            self.close_session(session_id)
 
     def _user(self, user: str | None) -> str:
         return user.strip() if user and user.strip() else self.config.default_user
 
-    @staticmethod
-    def _require_video(session: StudioSession) -> LoadedVideo:
-        if session.video is None:
-            raise InputError("load a video first (upload one or pick a shipped example)")
-        return session.video
-
-    def _require_run(self, session: StudioSession) -> CurrentRun:
-        self._require_video(session)
-        if session.run is None:
-            raise InputError("no run yet: type an expression and press Run (or reload one from the history)")
-        return session.run
-
 
 def _check_expression(expression: str) -> str:
-    expression = (expression or "").strip()
+    if isinstance(expression, str):
+        expression = expression.strip()
     if not expression:
         raise InputError("type an expression first, e.g. \"the red circle moving left\"")
-    return expression
-
-
-def _whole(crop_size: float) -> int:
-    """A crop size typed in a number box (a float there) as a whole number of frames."""
-    try:
-        return int(crop_size)
-    except (TypeError, ValueError):
-        raise InputError(f"crop size must be a whole number of frames, got {crop_size!r}") from None
-
-
-def _number(threshold: float) -> float:
-    try:
-        return float(threshold)
-    except (TypeError, ValueError):
-        raise InputError(f"threshold must be a number in [0, 1], got {threshold!r}") from None
-
-
-def _check_threshold(threshold: float) -> float:
-    threshold = _number(threshold)
-    if not 0.0 <= threshold <= 1.0:
-        raise InputError(f"threshold must be in [0, 1], got {threshold}")
-    return threshold
+    return expression_text(expression)

@@ -57,7 +57,6 @@ class CurrentRun:
         result: the model's answer as stored (trajectories, scores, the selection at the run's threshold).
         corrections: the run's stored corrections, in order, `active` marked (any session's).
         plan: `result` with those corrections replayed (what the viewer and exports show).
-        threshold: the threshold in force (the run's, or the latest threshold correction).
     """
 
     run_id: int
@@ -65,7 +64,28 @@ class CurrentRun:
     result: SegmentationResult
     corrections: list[CorrectionRecord]
     plan: AnswerPlan
-    threshold: float
+
+    @property
+    def threshold(self) -> float:
+        """The threshold in force (the run's, or the latest threshold correction): the plan's."""
+        return self.plan.threshold
+
+
+@dataclass(frozen=True)
+class UnsavedRun:
+    """A model result the store refused to save (a full disk, a lost connection): kept in the session
+    so that saving again needs no model call.
+
+    Attributes:
+        key: what the result depends on; result: the model's answer; seconds: how long the model took.
+        user: who ran it (the run is theirs once saved); reason: the store's message, shown in the page.
+    """
+
+    key: ResultKey
+    result: SegmentationResult
+    seconds: float
+    user: str
+    reason: str
 
 
 @dataclass
@@ -77,6 +97,8 @@ class StudioSession:
         model_key: the picked model (a `ModelShelf` key); runs of this tab use it.
         video: the loaded video, None until one is loaded.
         run: the run on screen, None until a run finishes or one is reloaded.
+        unsaved: the last result the store refused to save (None once saved, or when another video or
+            model is picked).
         undo_stack: ids of this session's corrections on `run`, newest last; Undo takes back the last
             (another annotator's corrections on the same run are not touched).
         cancel: set by Cancel; the run checks it between crops.
@@ -90,6 +112,7 @@ class StudioSession:
     model_key: str
     video: LoadedVideo | None = None
     run: CurrentRun | None = None
+    unsaved: UnsavedRun | None = None
     undo_stack: list[int] = field(default_factory=list)
     cancel: threading.Event = field(default_factory=threading.Event)
     running: bool = False

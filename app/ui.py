@@ -1,13 +1,17 @@
-"""The page: five panels and the API tab, built and wired one module each, around one `StudioService`."""
+"""The page: five panels and the API tab, built and wired one module each, around one `StudioService`.
+
+Each panel's `wire_*` returns `PanelEvents`: after every event that changes what is on screen, each
+panel's `refresh` chains its redraw, in page order (the correction panel reads the frame the viewer
+settled on)."""
 from __future__ import annotations
 
 import gradio as gr
 
 from app.panels.api import build_api_panel, wire_api_panel
-from app.panels.common import session_id
+from app.panels.common import KINDS, PanelEvents, session_id
 from app.panels.correction import build_correction_panel, wire_correction_panel
 from app.panels.history import build_history_panel, wire_history_panel
-from app.panels.settings import build_settings_panel, model_follower, settings_follower, wire_settings_panel
+from app.panels.settings import build_settings_panel, wire_settings_panel
 from app.panels.video import build_video_panel, wire_video_panel
 from app.panels.viewer import build_viewer_panel, wire_viewer_panel
 from derrvos_core.store.engine import redact
@@ -23,8 +27,14 @@ CSS = """
 
 
 def build_app(service) -> gr.Blocks:
-    """The studio page for `service` (a `StudioService`). Launch it with `app.server.serve`."""
-    with gr.Blocks(title="DeRVOS Studio", analytics_enabled=False) as demo:
+    """The studio page for `service` (a `StudioService`). Launch it with `app.server.serve`.
+
+    Gradio's temporary copies of uploads and downloads are deleted after `config.upload_keep_s`
+    (checked every `config.upload_sweep_s`) and when the server stops; the studio reads its own copies.
+    """
+    config = service.config
+    with gr.Blocks(title="DeRVOS Studio", analytics_enabled=False,
+                   delete_cache=(config.upload_sweep_s, config.upload_keep_s)) as demo:
         gr.Markdown(f"## DeRVOS Studio\nReferring video object segmentation · store `{_store_name(service)}`")
         with gr.Tab("Annotate"):
             with gr.Row():
@@ -39,31 +49,27 @@ def build_app(service) -> gr.Blocks:
         with gr.Tab("Script API"):
             api = build_api_panel(service.defaults, service.model_version)
 
-        loaded = wire_video_panel(video, service)
-        settings_events = wire_settings_panel(settings, service)
-        redraw_viewer = wire_viewer_panel(viewer, service)
-        corrected, redraw_correction = wire_correction_panel(correction, service, viewer.frame)
-        reloaded, redraw_history = wire_history_panel(history, service)
-        follow_run = settings_follower(settings, service)
-        follow_model = model_follower(settings, service)
-        wire_api_panel(api, service)
-
-        # After anything that changes what is on screen, the panels that show it redraw themselves.
-        for event in loaded + settings_events["ran"] + reloaded + settings_events["picked"]:
-            redraw_correction(redraw_viewer(event))
-            redraw_history(event)
-        for event in loaded:
-            follow_model(event)
-        for event in settings_events["reselected"] + corrected:
-            redraw_correction(redraw_viewer(event))
-            redraw_history(event)  # the threshold in force and the correction counts
-        for event in reloaded:
-            follow_run(event)
+        # page order: the viewer settles the frame before the correction panel reads it
+        panels = (wire_video_panel(video, service), wire_settings_panel(settings, service),
+                  wire_viewer_panel(viewer, service), wire_correction_panel(correction, service, viewer.frame),
+                  wire_history_panel(history, service), wire_api_panel(api, service))
+        wire_refreshes(panels)
 
         def forget(request: gr.Request) -> None:
             service.close_session(session_id(request))
         demo.unload(forget)
     return demo
+
+
+def wire_refreshes(panels: tuple[PanelEvents, ...]) -> None:
+    """After each panel's events of each kind, every panel's redraw, one after the other."""
+    for source in panels:
+        for kind in KINDS:
+            for event in source.events(kind):
+                after = event
+                for target in panels:
+                    if target.refresh is not None:
+                        after = target.refresh(after, kind) or after
 
 
 def _store_name(service) -> str:

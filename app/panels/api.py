@@ -8,9 +8,11 @@ from pathlib import Path
 import gradio as gr
 
 from app.examples import VIDEO_SUFFIXES
-from app.panels.common import shows_errors, user_name
+from app.panels.common import PanelEvents, api_errors, user_name
 from app.panels.settings import MODEL_QUEUE
+from derrvos_core.errors import InputError
 from derrvos_core.settings import ModelDefaults
+from derrvos_core.validation import MAX_CROP_SIZE
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,8 @@ def build_api_panel(defaults: ModelDefaults, model_version: str) -> ApiPanel:
         with gr.Column():
             video = gr.File(label="Video", type="filepath", file_types=["video", *VIDEO_SUFFIXES])
             expression = gr.Textbox(label="Expression")
-            crop_size = gr.Number(defaults.crop_size, label="Crop size", precision=0, minimum=1)
+            crop_size = gr.Number(defaults.crop_size, label="Crop size", precision=0, minimum=1,
+                                  maximum=MAX_CROP_SIZE)
             threshold = gr.Number(defaults.threshold, label="Threshold", minimum=0, maximum=1)
             run = gr.Button("Segment", variant="primary")
         with gr.Column():
@@ -43,11 +46,13 @@ def build_api_panel(defaults: ModelDefaults, model_version: str) -> ApiPanel:
     return ApiPanel(video, expression, crop_size, threshold, run, overlay, masks, scores)
 
 
-def wire_api_panel(panel: ApiPanel, service) -> None:
-    @shows_errors
+def wire_api_panel(panel: ApiPanel, service) -> PanelEvents:
+    """`/segment`, the studio's one public endpoint: errors reach a script as plain text."""
+
+    @api_errors
     def segment(video: str | None, expression: str, crop_size: float, threshold: float, request: gr.Request):
         if not video:
-            raise gr.Error("Give a video file.", print_exception=False)
+            raise InputError("give a video file")
         out = service.api_segment(video, expression, crop_size, threshold,
                                   user=user_name(request), name=Path(video).name)
         return str(out.overlay_video), str(out.masks_zip), out.scores
@@ -55,3 +60,4 @@ def wire_api_panel(panel: ApiPanel, service) -> None:
     panel.run.click(segment, [panel.video, panel.expression, panel.crop_size, panel.threshold],
                     [panel.overlay, panel.masks, panel.scores], api_name="segment",
                     concurrency_limit=1, concurrency_id=MODEL_QUEUE)
+    return PanelEvents()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from app.panels.common import PRIVATE, session_id, shows_errors, user_name
+from app.panels.common import PRIVATE, PanelEvents, session_id, shows_errors, user_name
 
 BRUSH_COLOUR = "#ff00ff"
 
@@ -46,9 +46,10 @@ def build_correction_panel() -> CorrectionPanel:
                            status)
 
 
-def wire_correction_panel(panel: CorrectionPanel, service, frame: gr.Slider):
-    """`frame` is the viewer's scrubber: corrections apply to the frame on screen. Returns
-    (events after which the answer changed, `refresh(event)` that redraws this panel after an event)."""
+def wire_correction_panel(panel: CorrectionPanel, service, frame: gr.Slider) -> PanelEvents:
+    """`frame` is the viewer's scrubber: corrections apply to the frame on screen. Every correction
+    changes the answer (`answer_changed`); `refresh` redraws the frame note, the editor's background and
+    the trajectory picker. Errors stay in the status line under the buttons."""
 
     def who(request: gr.Request) -> tuple[str, str | None]:
         return session_id(request), user_name(request)
@@ -68,65 +69,52 @@ def wire_correction_panel(panel: CorrectionPanel, service, frame: gr.Slider):
         verb = "added to" if kind == "add" else "removed from"
         return f"{int(mask.sum())} pixels {verb} frame {record.frame} (correction #{record.id}, saved)."
 
-    @shows_errors
+    @shows_errors()
     def on_undo(request: gr.Request) -> str:
         sid, user = who(request)
         record = service.undo(sid, user)
         return f"Undid correction #{record.target_id} (saved as correction #{record.id})."
 
-    @shows_errors
+    @shows_errors(outputs=3, status=0)
     def redraw(index: float, request: gr.Request):
-        session = service.session(session_id(request))
-        if session.video is None:
+        view = service.correction_view(session_id(request), int(index))
+        if view.num_frames == 0:
             return "", None, gr.Dropdown(choices=[], value=None)
-        index = min(max(int(index), 0), session.video.info.num_frames - 1)
-        note = f"Correcting **frame {index}** of {session.video.info.num_frames}" + \
-            ("" if session.run else " (run first: corrections apply to a run)")
-        background = service.view(session.session_id, index)
-        rows = [r for r in service.trajectory_table(session.session_id)
-                if r.frames_present and _spans(session, r.trajectory_id, index)] if session.run else []
-        choices = [((f"#{r.trajectory_id} · score {r.score:.2f} · "
-                     f"{'selected' if r.selected else 'not selected'}"), r.trajectory_id) for r in rows]
-        return (note, {"background": background, "layers": [], "composite": None},
+        note = f"Correcting **frame {view.index}** of {view.num_frames}" + \
+            ("" if view.has_run else " (run first: corrections apply to a run)")
+        choices = [(f"#{c.trajectory_id} · score {c.score:.2f} · {'selected' if c.selected else 'not selected'}",
+                    c.trajectory_id) for c in view.choices]
+        return (note, {"background": view.background, "layers": [], "composite": None},
                 gr.Dropdown(choices=choices, value=choices[0][1] if choices else None))
 
-    @shows_errors
+    @shows_errors()
     def on_accept(trajectory_id, request: gr.Request) -> str:
         return on_decision("accept", trajectory_id, request)
 
-    @shows_errors
+    @shows_errors()
     def on_reject(trajectory_id, request: gr.Request) -> str:
         return on_decision("reject", trajectory_id, request)
 
-    @shows_errors
+    @shows_errors()
     def on_add(editor_value: dict, index: float, request: gr.Request) -> str:
         return on_pixels("add", editor_value, index, request)
 
-    @shows_errors
+    @shows_errors()
     def on_remove(editor_value: dict, index: float, request: gr.Request) -> str:
         return on_pixels("remove", editor_value, index, request)
 
-    changed = [
+    changed = (
         panel.accept.click(on_accept, [panel.trajectory], [panel.status], **PRIVATE),
         panel.reject.click(on_reject, [panel.trajectory], [panel.status], **PRIVATE),
         panel.add_pixels.click(on_add, [panel.editor, frame], [panel.status], **PRIVATE),
         panel.remove_pixels.click(on_remove, [panel.editor, frame], [panel.status], **PRIVATE),
         panel.undo.click(on_undo, None, [panel.status], **PRIVATE),
-    ]
+    )
 
     outputs = [panel.frame_note, panel.editor, panel.trajectory]
 
-    def refresh(event):
+    def refresh(event, kind: str):
         return event.success(redraw, [frame], outputs, show_progress="hidden", **PRIVATE)
 
     frame.input(redraw, [frame], outputs, trigger_mode="always_last", show_progress="hidden", **PRIVATE)
-    return changed, refresh
-
-
-def _spans(session, trajectory_id: int, index: int) -> bool:
-    """The trajectory's crop covers frame `index` (its mask may still be empty there)."""
-    for t in session.run.result.trajectories:
-        if t.trajectory_id == trajectory_id:
-            return t.frame_start <= index < t.frame_end
-    return False
-
+    return PanelEvents(answer_changed=changed, refresh=refresh)

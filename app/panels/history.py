@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from app.config import EXPORT_FORMATS
-from app.panels.common import PRIVATE, session_id, shows_errors
+from app.config import EXPORT_CHOICES, format_title
+from app.panels.common import PRIVATE, PanelEvents, session_id, shows_errors, user_name
+from derrvos_core.errors import InputError
 
 HEADERS = ["run", "expression", "crop", "thr.", "model", "created (UTC)", "fixes", "shown"]
 
@@ -37,7 +38,7 @@ def build_history_panel() -> HistoryPanel:
                 run_choice = gr.Dropdown(choices=[], label="Run", scale=3, elem_id="run-choice")
                 reload = gr.Button("Reload run", scale=1, elem_id="reload-run")
         with gr.Column(scale=2):
-            export_format = gr.Radio([(name, key) for key, name in EXPORT_FORMATS.items()], value="mevis",
+            export_format = gr.Radio(list(EXPORT_CHOICES), value=EXPORT_CHOICES[0][1],
                                      label="Export format", elem_id="export-format")
             all_videos = gr.Checkbox(False, label="All videos in the store (not only this one)")
             export = gr.Button("Export corrected masks (zip)", elem_id="export")
@@ -49,16 +50,14 @@ def build_history_panel() -> HistoryPanel:
                         render_overlay, overlay_video, status)
 
 
-def wire_history_panel(panel: HistoryPanel, service):
-    """Returns (reload events, after which another run is on screen, and `refresh(event)` that redraws
-    the run list after an event)."""
+def wire_history_panel(panel: HistoryPanel, service) -> PanelEvents:
+    """Reload puts an earlier run on screen (`reloaded`); `refresh` redraws the run list after any event
+    (the threshold in force and correction counts change with corrections). Errors stay in the status
+    line under the panel."""
 
-    @shows_errors
+    @shows_errors(outputs=3, status=2)
     def redraw(request: gr.Request):
-        session = service.session(session_id(request))
-        if session.video is None:
-            return [], gr.Dropdown(choices=[], value=None)
-        rows = service.history(session.session_id)
+        rows = service.history(session_id(request))
         table = [[h.run.id, h.run.expression, h.run.crop_size, f"{h.threshold:.2f}",
                   f"{h.run.model_version} ({h.run.device})",
                   h.run.created_at.strftime("%Y-%m-%d %H:%M:%S") if h.run.created_at else "",
@@ -66,23 +65,24 @@ def wire_history_panel(panel: HistoryPanel, service):
         choices = [(f"#{h.run.id} · “{h.run.expression}” · crop {h.run.crop_size}", h.run.id)
                    for h in rows]
         shown = next((h.run.id for h in rows if h.on_screen), choices[0][1] if choices else None)
-        return table, gr.Dropdown(choices=choices, value=shown)
+        return table, gr.Dropdown(choices=choices, value=shown), gr.skip()
 
-    @shows_errors
+    @shows_errors()
     def on_reload(run_id, request: gr.Request) -> str:
         if run_id is None:
-            raise gr.Error("Pick a run first.", print_exception=False)
-        run, record = service.reload_run(session_id(request), int(run_id))
+            raise InputError("pick a run first")
+        _, record = service.reload_run(session_id(request), int(run_id), user_name(request))
+        run = service.run_summary(session_id(request))
         return (f"Reloaded run #{record.id} (“{record.expression}”, crop {record.crop_size}, model "
                 f"{record.model_version}); threshold {run.threshold:.2f}, "
-                f"{len(run.corrections)} corrections.")
+                f"{run.num_corrections} corrections.")
 
-    @shows_errors
+    @shows_errors(outputs=2, status=1)
     def on_export(fmt: str, all_videos: bool, request: gr.Request):
         path = service.export_zip(session_id(request), fmt, all_videos=all_videos)
-        return str(path), f"Exported {EXPORT_FORMATS[fmt]} dataset: `{path.name}`."
+        return str(path), f"Exported {format_title(fmt)} dataset: `{path.name}`."
 
-    @shows_errors
+    @shows_errors(outputs=2, status=1)
     def on_overlay(request: gr.Request):
         path = service.overlay_video(session_id(request))
         return str(path), f"Overlay video written: `{path.name}`."
@@ -92,6 +92,7 @@ def wire_history_panel(panel: HistoryPanel, service):
                        **PRIVATE)
     panel.render_overlay.click(on_overlay, None, [panel.overlay_video, panel.status], **PRIVATE)
 
-    def refresh(event):
-        return event.success(redraw, None, [panel.runs, panel.run_choice], show_progress="hidden", **PRIVATE)
-    return [reloaded], refresh
+    def refresh(event, kind: str):
+        return event.success(redraw, None, [panel.runs, panel.run_choice, panel.status],
+                             show_progress="hidden", **PRIVATE)
+    return PanelEvents(reloaded=(reloaded,), refresh=refresh)

@@ -7,10 +7,13 @@ from dataclasses import dataclass
 import gradio as gr
 
 from app.models import ModelShelf
-from app.panels.common import PRIVATE, session_id, shows_errors, user_name
+from app.panels.common import PRIVATE, PanelEvents, error_line, session_id, shows_errors, user_name
 from derrvos_core.errors import DeRVOSError
 from derrvos_core.settings import ModelDefaults
+from derrvos_core.validation import MAX_CROP_SIZE
 
+CROP_SLIDER_MAX = min(120, MAX_CROP_SIZE)
+"""The slider's range; the model's own limit (derrvos_core.validation.MAX_CROP_SIZE) bounds the API's box."""
 MODEL_QUEUE = "model"
 """One model run at a time over all tabs and the API: later ones wait in Gradio's queue (the page
 shows their place in it), and the service's lock refuses anything that slips past."""
@@ -25,6 +28,7 @@ class SettingsPanel:
     link_crops: gr.Checkbox
     run: gr.Button
     cancel: gr.Button
+    save_again: gr.Button
     status: gr.Markdown
 
 
@@ -38,7 +42,7 @@ def build_settings_panel(defaults: ModelDefaults, models: ModelShelf) -> Setting
                         interactive=len(models.choices) > 1, elem_id="model-choice")
     expression = gr.Textbox(label="Expression", placeholder="e.g. the red circle moving to the left",
                             lines=1, max_lines=3, elem_id="expression")
-    crop_size = gr.Slider(1, 120, value=defaults.crop_size, step=1, label="Crop size (frames per inference block)",
+    crop_size = gr.Slider(1, CROP_SLIDER_MAX, value=defaults.crop_size, step=1, label="Crop size (frames per inference block)",
                           info="Changing it needs a Run; sizes already run for this expression come "
                                "from the cache.",
                           elem_id="crop-size")
@@ -51,16 +55,22 @@ def build_settings_panel(defaults: ModelDefaults, models: ModelShelf) -> Setting
     with gr.Row():
         run = gr.Button("Run", variant="primary", elem_id="run")
         cancel = gr.Button("Cancel", variant="stop", elem_id="cancel")
+    # Shown only while a finished run waits to be saved (the store refused it: a full disk, ...).
+    save_again = gr.Button("Save run again", visible=False, elem_id="save-again")
     # Tall enough to hold Gradio's progress bar (it overlays the event's outputs) while a run goes.
     status = gr.Markdown("Ready: load a video, type an expression, press Run.", elem_id="run-status",
                          min_height=64)
-    return SettingsPanel(model, expression, crop_size, threshold, link_crops, run, cancel, status)
+    return SettingsPanel(model, expression, crop_size, threshold, link_crops, run, cancel, save_again, status)
 
 
-def wire_settings_panel(panel: SettingsPanel, service) -> dict[str, list]:
-    """Returns {"ran": events after which a run is on screen, "reselected": threshold events}."""
+def wire_settings_panel(panel: SettingsPanel, service) -> PanelEvents:
+    """Run and Save run again put a run on screen (`ran`), the threshold re-selects (`answer_changed`),
+    the picker switches the model (`picked`). `refresh` shows the tab's model after a video is loaded
+    (an example is for one model), a reloaded run's settings, and whether a run waits to be saved.
+    Errors stay in the status line under Run."""
+    controls = [panel.model, panel.crop_size, panel.threshold, panel.link_crops, panel.status]
 
-    @shows_errors
+    @shows_errors(outputs=5, status=4)
     def on_model(key: str, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - Gradio's idiom
         progress(0, desc="loading the model (first time only)")
         try:
@@ -68,10 +78,11 @@ def wire_settings_panel(panel: SettingsPanel, service) -> dict[str, list]:
         except DeRVOSError as exc:  # the picker goes back to the model the tab still runs
             gr.Warning(str(exc))
             current = service.picked(session_id(request))
-            return gr.Dropdown(value=current.key), gr.skip(), gr.skip(), gr.skip(), model_status(current)
+            return gr.Dropdown(value=current.key), gr.skip(), gr.skip(), gr.skip(), \
+                f"{error_line(str(exc))}  \n{model_status(current)}"
         return (gr.skip(), *recommended(picked.defaults), model_status(picked))
 
-    @shows_errors
+    @shows_errors()
     def on_run(expression: str, crop_size: float, threshold: float, link_crops: bool, request: gr.Request,
                progress=gr.Progress()) -> str:  # noqa: B008 - Gradio's idiom
         def report(step) -> None:
@@ -87,35 +98,65 @@ def wire_settings_panel(panel: SettingsPanel, service) -> dict[str, list]:
             return "Run cancelled."
         return run_summary(outcome)
 
-    @shows_errors
+    @shows_errors()
+    def on_save(request: gr.Request) -> str:
+        return run_summary(service.save_unsaved(session_id(request), user_name(request)))
+
+    @shows_errors()
     def on_cancel(request: gr.Request) -> str:
         # Gradio drops a run still waiting in the queue (`cancels`); a running one stops after its crop.
         if service.cancel(session_id(request)):
             return "Cancelled: the run stops after the crop in progress; nothing is stored."
         return "No run was in progress; a run still waiting in the queue was dropped."
 
-    @shows_errors
+    @shows_errors()
     def on_threshold(threshold: float, request: gr.Request) -> str:
-        session = service.session(session_id(request))
-        if session.run is None:
+        if service.run_summary(session_id(request)) is None:
             return gr.skip()  # nothing to re-select yet; the next Run uses this threshold
-        run = service.reselect(session.session_id, threshold, user=user_name(request))
-        return f"Threshold {run.threshold:.2f}: {len(run.plan.selected)} of {len(run.result.trajectories)} " \
+        service.reselect(session_id(request), threshold, user=user_name(request))
+        run = service.run_summary(session_id(request))
+        return f"Threshold {run.threshold:.2f}: {run.num_selected} of {run.num_trajectories} " \
                f"trajectories selected (from cache, no model call)."
 
+    @shows_errors(outputs=5, status=4)
+    def from_session(shown_key: str, request: gr.Request):
+        picked = service.picked(session_id(request))
+        if picked.key == shown_key:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return (gr.Dropdown(value=picked.key), *recommended(picked.defaults),
+                "This example is for another model: " + model_status(picked))
+
+    @shows_errors(outputs=5, status=4)
+    def from_run(request: gr.Request):
+        run = service.run_summary(session_id(request))
+        if run is None:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        status = f"Showing run #{run.run_id} from the history ({run.num_selected} selected)."
+        return run.expression, run.crop_size, run.threshold, run.link_crops, status
+
+    def unsaved(request: gr.Request):
+        return gr.Button(visible=bool(service.unsaved_note(session_id(request))))
+
     run_inputs = [panel.expression, panel.crop_size, panel.threshold, panel.link_crops]
-    ran = [trigger(on_run, run_inputs, [panel.status], concurrency_limit=1, concurrency_id=MODEL_QUEUE,
-                   show_progress="full", **PRIVATE)
-           for trigger in (panel.run.click, panel.expression.submit)]
+    ran = tuple(trigger(on_run, run_inputs, [panel.status], concurrency_limit=1, concurrency_id=MODEL_QUEUE,
+                        show_progress="full", **PRIVATE)
+                for trigger in (panel.run.click, panel.expression.submit))
+    saved = panel.save_again.click(on_save, None, [panel.status], **PRIVATE)
     panel.cancel.click(on_cancel, None, [panel.status], concurrency_limit=None, show_progress="hidden",
-                       cancels=ran, **PRIVATE)
+                       cancels=list(ran), **PRIVATE)
     reselected = panel.threshold.change(on_threshold, [panel.threshold], [panel.status],
                                         trigger_mode="always_last", show_progress="hidden", **PRIVATE)
-    # `.input`: only the user's pick; a pick made by loading an example is shown by `model_follower`
-    picked = panel.model.input(on_model, [panel.model],
-                               [panel.model, panel.crop_size, panel.threshold, panel.link_crops, panel.status],
-                               **PRIVATE)
-    return {"ran": ran, "reselected": [reselected], "picked": [picked]}
+    # `.input`: only the user's pick; a pick made by loading an example is shown by `refresh`
+    picked = panel.model.input(on_model, [panel.model], controls, **PRIVATE)
+
+    def refresh(event, kind: str):
+        if kind == "video_loaded":
+            event = event.success(from_session, [panel.model], controls, show_progress="hidden", **PRIVATE)
+        elif kind == "reloaded":
+            outputs = [panel.expression, panel.crop_size, panel.threshold, panel.link_crops, panel.status]
+            event = event.success(from_run, None, outputs, show_progress="hidden", **PRIVATE)
+        return event.then(unsaved, None, [panel.save_again], show_progress="hidden", **PRIVATE)
+    return PanelEvents(ran=(*ran, saved), answer_changed=(reselected,), picked=(picked,), refresh=refresh)
 
 
 def recommended(defaults: ModelDefaults) -> tuple:
@@ -125,7 +166,7 @@ def recommended(defaults: ModelDefaults) -> tuple:
 
 
 def model_status(picked) -> str:
-    """The status line after a model is picked (`StudioService.PickedModel`)."""
+    """The status line after a model is picked (`app.models.PickedModel`)."""
     d = picked.defaults
     text = (f"Model: **{picked.label}** (`{picked.version}`); crop size {d.crop_size}, threshold "
             f"{d.threshold:.2f}, crops {'linked' if d.link_crops else 'not linked'}: its recommended settings.")
@@ -135,47 +176,11 @@ def model_status(picked) -> str:
 
 
 def run_summary(outcome) -> str:
-    run = outcome.run
-    result = run.result
+    """The status line after a run (`app.service.RunOutcome`)."""
+    run = outcome.summary
     source = "from the cache (no model call)" if outcome.cached else f"in {outcome.seconds:.1f} s"
-    text = (f"Run #{run.run_id} {source}: {len(result.trajectories)} trajectories over "
-            f"{result.num_frames} frames in crops of {result.crop_size}; {len(run.plan.selected)} selected "
-            f"at threshold {run.threshold:.2f}.")
-    for warning in result.warnings:
+    text = (f"Run #{run.run_id} {source}: {run.num_trajectories} trajectories over {run.num_frames} frames "
+            f"in crops of {run.crop_size}; {run.num_selected} selected at threshold {run.threshold:.2f}.")
+    for warning in run.warnings:
         text += f"  \n⚠ {warning}"
     return text
-
-
-def model_follower(panel: SettingsPanel, service):
-    """`follow(event)`: after a video is loaded, show the tab's model when loading it switched the model
-    (an example is for one model), with the sliders at that model's recommended settings."""
-
-    @shows_errors
-    def from_session(shown_key: str, request: gr.Request):
-        picked = service.picked(session_id(request))
-        if picked.key == shown_key:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        return (gr.Dropdown(value=picked.key), *recommended(picked.defaults),
-                "This example is for another model: " + model_status(picked))
-
-    def follow(event):
-        outputs = [panel.model, panel.crop_size, panel.threshold, panel.link_crops, panel.status]
-        return event.success(from_session, [panel.model], outputs, show_progress="hidden", **PRIVATE)
-    return follow
-
-
-def settings_follower(panel: SettingsPanel, service):
-    """`follow(event)`: after a run is reloaded from the history, show its expression and settings."""
-
-    @shows_errors
-    def from_run(request: gr.Request):
-        run = service.session(session_id(request)).run
-        if run is None or run.key is None:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        status = f"Showing run #{run.run_id} from the history ({len(run.plan.selected)} selected)."
-        return run.key.expression, run.key.crop_size, run.threshold, run.key.link_crops, status
-
-    def follow(event):
-        outputs = [panel.expression, panel.crop_size, panel.threshold, panel.link_crops, panel.status]
-        return event.success(from_run, None, outputs, show_progress="hidden", **PRIVATE)
-    return follow

@@ -9,8 +9,9 @@ from pathlib import Path
 import gradio as gr
 
 from app.examples import REALREF_SETUP, VIDEO_SUFFIXES, Example
-from app.panels.common import PRIVATE, session_id, shows_errors
+from app.panels.common import PRIVATE, PanelEvents, session_id, shows_errors
 from app.session import LoadedVideo
+from derrvos_core.errors import InputError
 
 NO_VIDEO = "*No video loaded yet.*"
 
@@ -41,25 +42,26 @@ def build_video_panel(service) -> VideoPanel:
     return VideoPanel(upload, example, load_example, info, examples_note)
 
 
-def wire_video_panel(panel: VideoPanel, service) -> list:
-    """Returns the events after which a new video is on screen (the page refreshes the other panels)."""
+def wire_video_panel(panel: VideoPanel, service) -> PanelEvents:
+    """Upload and Load example put a new video on screen (`video_loaded`); an upload is checked against
+    the size, pixel and frame budgets at once, and a refusal stays in the video line, naming the file."""
 
-    @shows_errors
+    @shows_errors()
     def on_upload(path: str | None, request: gr.Request) -> str:
         if not path:
             return NO_VIDEO
         return describe(service.open_video(session_id(request), path, name=Path(path).name))
 
-    @shows_errors
+    @shows_errors()
     def on_example(name: str | None, request: gr.Request) -> str:
         if not name:
-            raise gr.Error("Pick an example first.", print_exception=False)
+            raise InputError("pick an example first")
         video, _ = service.open_example(session_id(request), name)
         return describe(video)
 
     uploaded = panel.upload.upload(on_upload, [panel.upload], [panel.info], **PRIVATE)
     picked = panel.load_example.click(on_example, [panel.example], [panel.info], **PRIVATE)
-    return [uploaded, picked]
+    return PanelEvents(video_loaded=(uploaded, picked))
 
 
 def example_label(example: Example) -> str:

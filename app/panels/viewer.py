@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from app.panels.common import PRIVATE, session_id, shows_errors
+from app.panels.common import PRIVATE, PanelEvents, session_id, shows_errors
 from app.render import AnswerSummary, trajectory_table_html
 
 
@@ -30,38 +30,35 @@ def build_viewer_panel() -> ViewerPanel:
     return ViewerPanel(frame, image, note, table)
 
 
-def wire_viewer_panel(panel: ViewerPanel, service):
-    """Scrubbing redraws the frame. Returns `refresh(event)`, which chains a full redraw (frame range,
-    image, table) after another panel's event."""
+def wire_viewer_panel(panel: ViewerPanel, service) -> PanelEvents:
+    """Scrubbing redraws the frame; `refresh` redraws everything (frame range, image, note, table) after
+    any other panel's event. Errors stay in the note under the image."""
 
-    @shows_errors
+    @shows_errors(outputs=2, status=1)
     def show_frame(index: float, request: gr.Request):
-        session = service.session(session_id(request))
-        return None if session.video is None else service.view(session.session_id, int(index))
+        view = service.viewer_view(session_id(request), int(index))
+        return view.image, gr.skip()
 
-    @shows_errors
+    @shows_errors(outputs=4, status=2)
     def redraw(frame: float, request: gr.Request):
-        session = service.session(session_id(request))
-        if session.video is None:
+        view = service.viewer_view(session_id(request), int(frame))
+        if view.num_frames == 0:
             return gr.Slider(maximum=1, value=0), None, "", trajectory_table_html([])
-        last = session.video.info.num_frames - 1
-        index = min(max(int(frame), 0), last)
-        table = trajectory_table_html(service.trajectory_table(session.session_id))
+        last = max(view.num_frames - 1, 1)
         # The value is set only when it must move: a user's scrub made meanwhile is kept.
-        scrubber = gr.Slider(maximum=max(last, 1), value=index) if index != int(frame) else \
-            gr.Slider(maximum=max(last, 1))
-        note = answer_note(service.answer(session.session_id))
-        return scrubber, service.view(session.session_id, index), note, table
+        scrubber = gr.Slider(maximum=last, value=view.index) if view.index != int(frame) else \
+            gr.Slider(maximum=last)
+        return scrubber, view.image, answer_note(view.answer), trajectory_table_html(list(view.rows))
 
     # `.input` (dragging or typing a number), not `.change`: a redraw that only moves the slider's
     # maximum must not render the same frame twice at once.
-    panel.frame.input(show_frame, [panel.frame], [panel.image], trigger_mode="always_last",
+    panel.frame.input(show_frame, [panel.frame], [panel.image, panel.note], trigger_mode="always_last",
                       show_progress="hidden", **PRIVATE)
 
-    def refresh(event):
+    def refresh(event, kind: str):
         return event.success(redraw, [panel.frame], [panel.frame, panel.image, panel.note, panel.table],
                              show_progress="hidden", **PRIVATE)
-    return refresh
+    return PanelEvents(refresh=refresh)
 
 
 def answer_note(answer: AnswerSummary | None) -> str:
