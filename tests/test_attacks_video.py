@@ -143,7 +143,8 @@ def test_bad_files_give_video_errors(tmp_path, content, message):
 
 @pytest.mark.parametrize("suffix", ["avi", "mp4"])
 @pytest.mark.parametrize("fraction", [0.1, 0.5, 0.8, 0.97])
-def test_truncated_file_is_refused_by_name_or_delivers_exactly_its_decodable_frames(tmp_path, suffix, fraction):
+def test_truncated_file_is_refused_by_name_or_delivers_exactly_its_decodable_frames(tmp_path, suffix,
+                                                                                     fraction):
     path = make_video(tmp_path / f"v.{suffix}", num_frames=30)
     cut = tmp_path / "srv-uploads" / f"x1.{suffix}"
     cut.parent.mkdir()

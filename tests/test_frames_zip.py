@@ -35,7 +35,8 @@ def make_zip(path: Path, entries: dict[str, bytes], compression=zipfile.ZIP_DEFL
 
 def frame_entries(names: list[str], fmt: str = "PNG", height: int = 24, width: int = 32) -> dict[str, bytes]:
     """names[i] holds synthetic frame i."""
-    return {name: image_bytes(frame, fmt) for name, frame in zip(names, synthetic_frames(len(names), height, width))}
+    frames = synthetic_frames(len(names), height, width)
+    return {name: image_bytes(frame, fmt) for name, frame in zip(names, frames)}
 
 
 def refused(path: Path, tmp_path: Path, match: str, **kwargs) -> str:
@@ -154,7 +155,8 @@ def test_mixed_sizes_huge_frames_and_bad_files_are_refused(tmp_path):
     big = {"0.png": image_bytes(np.zeros((4000, 4000, 3), np.uint8), "PNG")}  # a few KB, 48 MB decoded
     refused(make_zip(tmp_path / "big.zip", big), tmp_path, "4000x4000")
     refused(make_zip(tmp_path / "none.zip", {"notes.txt": b"no frames"}), tmp_path, "no frame images")
-    refused(make_zip(tmp_path / "broken.zip", {"0.png": b"not a png"}), tmp_path, "0.png.*not a readable image")
+    refused(make_zip(tmp_path / "broken.zip", {"0.png": b"not a png"}), tmp_path,
+            "0.png.*not a readable image")
     (tmp_path / "text.zip").write_bytes(b"this is not a zip" * 10)
     refused(tmp_path / "text.zip", tmp_path, "not a readable zip")
     refused(tmp_path / "missing.zip", tmp_path, "no such file")

@@ -69,7 +69,8 @@ def test_overlay_colours_are_the_callers_not_the_positions(tmp_path):
     inner = (slice(30, 48), slice(10, 30))
     blue, yellow = (0, 0, 255), (255, 255, 0)
     for colour in (blue, yellow):  # the same object in the same place: the colour it was given
-        out = write_overlay_video(tmp_path / "o.mp4", frames, [[left], [left]], ["person"], 5, colors=[colour])
+        out = write_overlay_video(tmp_path / "o.mp4", frames, [[left], [left]], ["person"], 5,
+                                  colors=[colour])
         with open_video(out) as reader:
             seen = reader.read(1, 2)[0][inner].reshape(-1, 3).mean(axis=0)
         assert np.abs(seen - (0.5 * 40 + 0.5 * np.array(colour))).max() < 14, (colour, seen)

@@ -111,7 +111,8 @@ def _check_kind(info: zipfile.ZipInfo, label: str) -> None:
         kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
         raise VideoError(f"{label}: refused: the entry {info.filename!r} is {kind}")
     if info.flag_bits & 0x1:
-        raise VideoError(f"{label}: the entry {info.filename!r} is encrypted; unzip it with its password first")
+        raise VideoError(f"{label}: the entry {info.filename!r} is encrypted; "
+                         "unzip it with its password first")
 
 
 def _ignored(filename: str) -> bool:

@@ -22,8 +22,8 @@ from derrvos_core.video.folder import FOLDER_FPS, FRAME_SUFFIXES, folder_size, f
 from derrvos_core.video.limits import DEFAULT_MAX_FRAMES, FrameLimits
 from derrvos_core.video.probing import AV_ERRORS, VideoInfo, av_reason, probe_file
 
-__all__ = ["DEFAULT_MAX_FRAMES", "DEFAULT_MAX_PIXELS", "FOLDER_FPS", "FRAME_SUFFIXES", "FrameLimits", "VideoInfo", "VideoReader",
-           "open_video", "probe"]
+__all__ = ["DEFAULT_MAX_FRAMES", "DEFAULT_MAX_PIXELS", "FOLDER_FPS", "FRAME_SUFFIXES", "FrameLimits",
+           "VideoInfo", "VideoReader", "open_video", "probe"]
 
 
 class VideoReader:

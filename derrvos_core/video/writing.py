@@ -44,7 +44,8 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: floa
 
 def write_overlay_video(path: str | os.PathLike, frames: Iterable[np.ndarray],
                         masks_per_frame: Iterable[Sequence[np.ndarray | None]], labels: Sequence[str],
-                        fps: float, alpha: float = 0.5, *, colors: Sequence[tuple[int, int, int]] | None = None,
+                        fps: float, alpha: float = 0.5, *,
+                        colors: Sequence[tuple[int, int, int]] | None = None,
                         audio_from: str | os.PathLike | None = None) -> Path:
     """MP4 of `frames` with, per frame, one mask per object in its colour and a legend of `labels`.
 
@@ -122,7 +123,8 @@ def _encode(path: Path, frames: Iterator[np.ndarray], fps: float, codec: str,
         try:
             for frame in _chain(first, frames):
                 if frame.shape != first.shape:
-                    raise InputError(f"{path}: frame {count} is {frame.shape}, the first frame is {first.shape}")
+                    raise InputError(f"{path}: frame {count} is {frame.shape}, "
+                                     f"the first frame is {first.shape}")
                 padded = np.pad(frame, ((0, height % 2), (0, width % 2), (0, 0)))
                 for packet in stream.encode(av.VideoFrame.from_ndarray(padded, format="rgb24")):
                     container.mux(packet)
