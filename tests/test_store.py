@@ -12,6 +12,7 @@ from derrvos_core.errors import InputError
 from derrvos_core.result import SegmentationResult, TrajectoryResult
 from derrvos_core.settings import SegmentSettings
 from derrvos_core.store import CorrectionKind, RunContext, Store
+from derrvos_core.store import migrate
 from derrvos_core.store.engine import DEFAULT_URL, resolve_url
 from derrvos_core.store.rle import encode_rle
 from tests.pg import postgres  # noqa: F401  (fixture)
@@ -228,7 +229,7 @@ def test_older_database_is_upgraded(store, tmp_path):
     old.close()
 
     upgraded = Store(store.url)
-    assert upgraded.upgrade() == "0002" and not upgraded.needs_upgrade()
+    assert upgraded.upgrade() == migrate.head_revision() and not upgraded.needs_upgrade()
     assert upgraded.get_video(video).frame_names == ("a", "b", "c", "d", "e", "f")
     # The rebuild of `runs` on SQLite must not cascade into the old run's children.
     assert [upgraded.count(t) for t in ("runs", "trajectories", "corrections")] == [1, 1, 1]

@@ -90,6 +90,13 @@ class CorrectionRecord:
         result_rle: DRAW / ERASE / SET: the frame's whole answer right after this correction.
         threshold: THRESHOLD: the new confidence threshold.
         target_id: UNDO: the correction taken back.
+        object_id: DRAW / ERASE / SET: the object whose mask it edits; ACCEPT: the object the trajectory
+            joins. None = the union (pixel kinds) or the trajectory's own object (ACCEPT); see
+            `derrvos_core.objects` for the id ranges.
+        source_frame: a propagated edit: the frame it was carried from; else None.
+        propagated: made by propagating another frame's mask (not drawn on this frame by hand).
+        group_id: corrections added together in one action (`Store.add_corrections`) share it (the id of
+            the group's first correction); an undo of any of them takes back the whole group.
         active: False when an (active) undo has taken it back.
     """
 
@@ -104,7 +111,35 @@ class CorrectionRecord:
     result_rle: dict | None = None
     threshold: float | None = None
     target_id: int | None = None
+    object_id: int | None = None
+    source_frame: int | None = None
+    propagated: bool = False
+    group_id: int | None = None
     active: bool = True
+
+
+@dataclass(frozen=True)
+class CorrectionItem:
+    """One correction of an action that adds several at once (`Store.add_corrections`): the arguments of
+    `Store.add_correction` as a value. Fields that do not apply to `kind` stay None.
+
+    Attributes:
+        kind: any kind but UNDO (undo takes back a whole group by any of its members).
+        trajectory_id: ACCEPT / REJECT.
+        frame: DRAW / ERASE / SET.
+        mask: DRAW / ERASE / SET: bool [H, W] or a COCO RLE dict.
+        threshold: THRESHOLD.
+        object_id, source_frame, propagated: as on `CorrectionRecord`.
+    """
+
+    kind: CorrectionKind | str
+    trajectory_id: int | None = None
+    frame: int | None = None
+    mask: np.ndarray | dict | None = None
+    threshold: float | None = None
+    object_id: int | None = None
+    source_frame: int | None = None
+    propagated: bool = False
 
 
 @dataclass(frozen=True)

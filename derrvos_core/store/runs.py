@@ -51,6 +51,8 @@ def check_result_values(result: SegmentationResult) -> None:
     check_text(result.expression, "the expression as the model read it", max_chars=10 * MAX_EXPRESSION_CHARS)
     for warning in result.warnings:
         check_text(str(warning), "a run warning", max_chars=10 * MAX_EXPRESSION_CHARS)
+    for word in result.ignored:
+        check_text(str(word), "a word the model ignored", max_chars=10 * MAX_EXPRESSION_CHARS)
 
 
 def run_row(result: SegmentationResult, video: VideoRow, expression: ExpressionRow, model_version: str,
@@ -63,7 +65,7 @@ def run_row(result: SegmentationResult, video: VideoRow, expression: ExpressionR
         at_least_one=settings.at_least_one, link_crops=settings.link_crops,
         device=context.device, num_frames=result.num_frames, height=result.height, width=result.width,
         expression_read=result.expression or expression.text, selected=[int(i) for i in result.selected],
-        warnings=[str(w) for w in result.warnings],
+        warnings=[str(w) for w in result.warnings], ignored=[str(w) for w in result.ignored],
         timings={str(k): float(v) for k, v in dict(timings).items()})
 
 
@@ -85,7 +87,8 @@ def load_result(session: Session, run: RunRow) -> SegmentationResult:
         num_frames=run.num_frames, height=run.height, width=run.width, trajectories=trajectories,
         settings=SegmentSettings(crop_size=run.crop_size, threshold=run.threshold,
                                  at_least_one=run.at_least_one, link_crops=run.link_crops),
-        selected=tuple(run.selected), expression=run.expression_read, warnings=tuple(run.warnings))
+        selected=tuple(run.selected), expression=run.expression_read, ignored=tuple(run.ignored or ()),
+        warnings=tuple(run.warnings))
 
 
 def video_record(row: VideoRow) -> VideoRecord:
@@ -112,4 +115,5 @@ def correction_record(row: CorrectionRow) -> CorrectionRecord:
     return CorrectionRecord(
         id=row.id, run_id=row.run_id, kind=CorrectionKind(row.kind), user=row.user,
         created_at=as_utc(row.created_at), trajectory_id=row.trajectory_index, frame=row.frame, rle=row.rle,
-        result_rle=row.result_rle, threshold=row.threshold, target_id=row.target_id)
+        result_rle=row.result_rle, threshold=row.threshold, target_id=row.target_id, object_id=row.object_id,
+        source_frame=row.source_frame, propagated=bool(row.propagated), group_id=row.group_id)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Text
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, MetaData, String
+from sqlalchemy import Text, UniqueConstraint, false, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Fixed constraint names, so migrations can name what they alter on every backend.
@@ -88,6 +88,8 @@ class RunRow(Base):
     # Added in revision 0002: the registered model version, when the run's model is one.
     model_version_id: Mapped[int | None] = mapped_column(
         ForeignKey("model_versions.id", ondelete="SET NULL"), nullable=True)
+    # Added in revision 0003: words of the expression the model could not use (SegmentationResult.ignored).
+    ignored: Mapped[list] = mapped_column(JSON, server_default=text("'[]'"))
 
 
 class TrajectoryRow(Base):
@@ -105,7 +107,7 @@ class TrajectoryRow(Base):
 
 class CorrectionRow(Base):
     __tablename__ = "corrections"
-    __table_args__ = (Index("ix_corrections_run", "run_id", "id"),)
+    __table_args__ = (Index("ix_corrections_run", "run_id", "id"), Index("ix_corrections_group", "group_id"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))  # a CorrectionKind value
@@ -119,6 +121,12 @@ class CorrectionRow(Base):
     threshold: Mapped[float | None] = mapped_column(Float, nullable=True)  # threshold corrections
     target_id: Mapped[int | None] = mapped_column(  # undo: the correction it undoes
         ForeignKey("corrections.id", ondelete="CASCADE"), nullable=True)
+    # Added in revision 0003 (see CorrectionRecord): the object a pixel edit or an accept is about (None:
+    # the union), where a propagated edit came from, and the action (first correction's id) it belongs to.
+    object_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    source_frame: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    propagated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    group_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class ExportRow(Base):
