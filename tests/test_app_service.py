@@ -221,6 +221,11 @@ def test_linking_crops_runs_through_the_service(service, clip, counter, tiny_mod
     assert [(t.link_id, t.score, t.rles) for t in linked.trajectories] == \
         [(t.link_id, t.score, t.rles) for t in direct.trajectories]
     assert service.store.get_run(outcome.run.run_id).link_crops
+    # the clip is two crops long and linking joined them: some identity spans both crops
+    crops_of: dict[int, set[int]] = {}
+    for t in linked.trajectories:
+        crops_of.setdefault(t.link_id, set()).add(t.crop_index)
+    assert linked.num_frames > CROP and any(len(crops) > 1 for crops in crops_of.values())
     plain = service.segment(S, "the orange cross", service.settings(CROP, 0.7)).run.result
     assert counter.calls == 2 and not plain.settings.link_crops  # another cache entry: linking is in the key
     assert [t.link_id for t in plain.trajectories] == [t.trajectory_id for t in plain.trajectories]
