@@ -183,6 +183,37 @@ def test_cli_end_to_end_with_tiny_random_model(tmp_path):
     assert sorted(p.stem for p in folder.iterdir()) == list(sample.frame_names)
 
 
+@pytest.mark.parametrize("given", [None, 0.97])
+def test_cli_threshold_is_the_models_recommended_one_unless_given(tmp_path, given):
+    """Without --threshold, evaluation selects at the checkpoint's ModelDefaults threshold (its config.json),
+    not a constant; --threshold overrides it. The written answer is the model's own selection at it."""
+    import dataclasses
+
+    from derrvos_core.model import DeRVOS, DeRVOSConfig, load_model
+    from training.evaluate import main
+
+    tiny_video = SynthRefConfig(width=48, height=48, min_frames=4, max_frames=4, min_objects=3, max_objects=3)
+    generate_synthref(tmp_path / "data", "valid", 1, seed=4, config=tiny_video)
+    DeRVOS.from_config(dataclasses.replace(DeRVOSConfig.tiny(), threshold=0.43)).save(tmp_path / "tiny")
+    extra = [] if given is None else ["--threshold", str(given)]
+    assert main(["--dataset", "synthref", "--root", str(tmp_path / "data"), "--split", "valid", "--checkpoint",
+                 str(tmp_path / "tiny"), "--out", str(tmp_path / "eval"), "--crop-size", "2", "--limit", "1",
+                 "--no-baselines", *extra]) == 0
+    threshold = 0.43 if given is None else given
+    results = json.loads((tmp_path / "eval" / "results.json").read_text())
+    assert results["settings"]["threshold"] == threshold
+    sample = open_dataset("synthref", tmp_path / "data", "valid")[0]
+    model = load_model(tmp_path / "tiny")
+    assert model.defaults.threshold == 0.43
+    answer = model.segment(sample.load_frames(), sample.expression,
+                           model.defaults.settings(crop_size=2, threshold=threshold))
+    scores = {t.trajectory_id: t.score for t in answer.trajectories}
+    assert all(scores[i] >= threshold for i in answer.selected)
+    folder = tmp_path / "eval" / "Annotations" / sample.video_id / sample.expression_id
+    for frame, name in enumerate(sample.frame_names):
+        assert np.array_equal(read_binary_png(folder / f"{name}.png"), answer.frame_mask(frame))
+
+
 def test_ris_split_reports_miou_and_oiou(tmp_path):
     from derrvos_core.datasets.refcoco import segmentation_mask
     from derrvos_core.datasets.synthref_ris import generate_synthref_ris

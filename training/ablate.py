@@ -120,20 +120,21 @@ def write_card_section(card: Path, section: str) -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", default="default")
+    p.add_argument("--checkpoint", default="synthref", help="the SynthRef model (default) or a DeRVOS folder")
     p.add_argument("--root", default="data/synthref")
     p.add_argument("--split", default="valid")
     p.add_argument("--out", required=True)
     p.add_argument("--limit", type=int, default=None, help="first N expressions only")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--base-threshold", type=float, default=0.7,
-                   help="threshold of the crop-size sweep (use the best of the threshold sweep)")
+    p.add_argument("--base-threshold", type=float, default=None,
+                   help="threshold of the crop-size sweep (default: the model's recommended one)")
     p.add_argument("--crop-sizes", nargs="*", default=list(CROP_SIZES),
                    help="crop sizes to sweep (numbers or 'whole'; none: thresholds only)")
     p.add_argument("--recommend", action="store_true",
                    help="write the best threshold into the checkpoint folder's config.json")
     args = p.parse_args(argv)
     from derrvos_core.model import load_model
+    from derrvos_core.model.catalog import model_folder
     from training.trainer.fast_eval import memoize_trajectories
 
     # a video's trajectories per crop size are computed once for all its expressions (same numbers)
@@ -141,7 +142,7 @@ def main(argv=None) -> int:
     dataset = open_dataset("synthref", args.root, args.split)
     n = len(dataset) if args.limit is None else min(args.limit, len(dataset))
     res = sweep(model, [dataset[i] for i in range(n)], crop_sizes=tuple(args.crop_sizes),
-                base_threshold=args.base_threshold)
+                base_threshold=model.defaults.threshold if args.base_threshold is None else args.base_threshold)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "ablation.json").write_text(json.dumps(res, indent=2))
@@ -152,8 +153,9 @@ def main(argv=None) -> int:
         write_card_section(out / "MODEL_CARD.md", section)
     print(section)
     if args.recommend:
-        best = recommend_threshold(Path(args.checkpoint), res)
-        print(f"recommended threshold {best} written to {Path(args.checkpoint) / 'config.json'}")
+        folder = model_folder(args.checkpoint)
+        best = recommend_threshold(folder, res)
+        print(f"recommended threshold {best} written to {folder / 'config.json'}")
     return 0
 
 

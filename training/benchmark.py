@@ -5,7 +5,7 @@
     python training/benchmark.py --linking           # J&F, tIoU, vIoU with/without linking (eval_linking.py)
 
 Measured: decode-only vs end-to-end frames/s on a 480p video (crop 36, the tiny model: the shipped
-default if `assets/models/derrvos-tiny-synthref` exists, else random weights), the time to re-select
+SynthRef model if `assets/models/derrvos-tiny-synthref` exists, else random weights), the time to re-select
 at a new threshold, a crop-size change (36 -> 18) with the per-frame cache as a fraction of the first
 run, peak RSS for a short and a long video (each in its own process, `ru_maxrss`), and on CUDA the
 full config in bf16 (random weights: speed only). Videos are generated here (moving shapes on

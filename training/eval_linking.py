@@ -1,6 +1,6 @@
 """Cross-crop linking on SynthRef's long split: J&F, tIoU and vIoU with and without linking.
 
-    python training/eval_linking.py --checkpoint default --videos 4 --thresholds 0.7 0.2
+    python training/eval_linking.py --checkpoint synthref --videos 4 --thresholds 0.7 0.2
     python training/benchmark.py --linking ...            # the same
 
 The long split (300-400 frames a video) is generated under --root when missing. Every (crop size,
@@ -31,9 +31,9 @@ METRICS = ("JF", "J", "F", "tIoU", "vIoU")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", default="default",
-                        help="model folder, 'default', or 'random' (tiny config, random weights: a "
-                             "smoke run)")
+    parser.add_argument("--checkpoint", default="synthref",
+                        help="'synthref' (the SynthRef model, default), a model folder or name, or 'random' "
+                             "(tiny config, random weights: a smoke run)")
     parser.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()) / "synthref_long",
                         help="SynthRef root; ROOT/long is generated when missing")
     parser.add_argument("--videos", type=int, default=4, help="long videos to generate")

@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, help=f"one of {', '.join(DATASETS)}")
     parser.add_argument("--root", required=True, help="dataset root folder")
     parser.add_argument("--split", required=True)
-    parser.add_argument("--checkpoint", default="default", help="model folder or name (load_model)")
+    parser.add_argument("--checkpoint", default="default", help="model folder or name: default or real (the real-video model), synthref")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--crop-size", type=int, default=None, help="frames per crop (default: the model's)")
     parser.add_argument("--threshold", type=float, default=None,

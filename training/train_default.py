@@ -29,7 +29,6 @@ PY = sys.executable
 DATA = ("train", 600, 0), ("valid", 60, 1), ("test", 100, 2)
 STAGES = ("synthref_tiny_segmenter", "synthref_tiny_tracker", "synthref_tiny_refiner", "synthref_tiny_derrvos",
           "synthref_tiny_derrvos_phase2")
-SHIP_DIR = ROOT / "assets" / "models" / "derrvos-tiny-synthref"
 EVAL_DIR = ROOT / "runs" / "eval" / "synthref-test"
 CALIBRATION_DIR = ROOT / "runs" / "eval" / "synthref-valid-threshold"
 CALIBRATION_EXPRESSIONS = 120
@@ -95,9 +94,10 @@ def evaluate(root: Path, checkpoint: Path, workers: int = 1, limit: int | None =
 
 
 def ship(checkpoint: Path, notes: str = "") -> None:
+    from derrvos_core.model.catalog import SYNTHREF_MODEL
     from training.trainer.model_card import ship_model
 
-    path = ship_model(checkpoint, SHIP_DIR, EVAL_DIR / "results.json", LOG, notes=notes)
+    path = ship_model(checkpoint, SYNTHREF_MODEL, EVAL_DIR / "results.json", LOG, notes=notes)
     print(f"shipped {path}")
 
 
