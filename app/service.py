@@ -271,7 +271,8 @@ class StudioService:
             self.editor.reselect(session, threshold, user)
         return session.run
 
-    def reload_run(self, session_id: str, run_id: int, user: str | None = None) -> tuple[CurrentRun, RunRecord]:
+    def reload_run(self, session_id: str, run_id: int,
+                   user: str | None = None) -> tuple[CurrentRun, RunRecord]:
         """Show an earlier run of this video again, with its corrections (no model call)."""
         session = self.session(session_id)
         video = require_video(session)
@@ -312,11 +313,13 @@ class StudioService:
         """Take a trajectory out of the answer whatever its score."""
         return self.editor.reject(self.session(session_id), trajectory_id, user)
 
-    def draw(self, session_id: str, frame: int, mask: np.ndarray, user: str | None = None) -> CorrectionRecord:
+    def draw(self, session_id: str, frame: int, mask: np.ndarray,
+             user: str | None = None) -> CorrectionRecord:
         """Add the pixels of `mask` (bool [H, W] at the video's size) to frame `frame`'s answer."""
         return self.editor.paint(self.session(session_id), CorrectionKind.DRAW, frame, mask, user)
 
-    def erase(self, session_id: str, frame: int, mask: np.ndarray, user: str | None = None) -> CorrectionRecord:
+    def erase(self, session_id: str, frame: int, mask: np.ndarray,
+              user: str | None = None) -> CorrectionRecord:
         """Remove the pixels of `mask` from frame `frame`'s answer."""
         return self.editor.paint(self.session(session_id), CorrectionKind.ERASE, frame, mask, user)
 

@@ -51,7 +51,8 @@ def build_app(service) -> gr.Blocks:
 
         # page order: the viewer settles the frame before the correction panel reads it
         panels = (wire_video_panel(video, service), wire_settings_panel(settings, service),
-                  wire_viewer_panel(viewer, service), wire_correction_panel(correction, service, viewer.frame),
+                  wire_viewer_panel(viewer, service),
+                  wire_correction_panel(correction, service, viewer.frame),
                   wire_history_panel(history, service), wire_api_panel(api, service))
         wire_refreshes(panels)
 

@@ -42,7 +42,8 @@ class RunSummary:
 def run_summary(run: CurrentRun) -> RunSummary:
     result = run.result
     return RunSummary(run_id=run.run_id, expression=run.key.expression, crop_size=run.key.crop_size,
-                      link_crops=run.key.link_crops, threshold=run.threshold, num_selected=len(run.plan.selected),
+                      link_crops=run.key.link_crops, threshold=run.threshold,
+                      num_selected=len(run.plan.selected),
                       num_trajectories=len(result.trajectories), num_frames=result.num_frames,
                       num_corrections=len(run.corrections), model_version=run.key.model_version,
                       warnings=tuple(str(w) for w in result.warnings))
@@ -92,7 +93,8 @@ class CorrectionView:
     choices: tuple[TrajectoryChoice, ...]
 
 
-def trajectory_choices(run: CurrentRun | None, rows: list[TrajectoryRow], index: int) -> tuple[TrajectoryChoice, ...]:
+def trajectory_choices(run: CurrentRun | None, rows: list[TrajectoryRow],
+                       index: int) -> tuple[TrajectoryChoice, ...]:
     """The rows of trajectories whose crop covers frame `index` (their mask may be empty there)."""
     if run is None:
         return ()

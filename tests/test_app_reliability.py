@@ -50,7 +50,8 @@ def request(session: str = S, user: str | None = None):
     return SimpleNamespace(session_hash=session, username=user)
 
 
-def test_a_run_the_store_refuses_stays_in_the_tab_and_is_saved_again_without_the_model(service, clip, counter):
+def test_a_run_the_store_refuses_stays_in_the_tab_and_is_saved_again_without_the_model(service, clip,
+                                                                                     counter):
     service.open_video(S, clip)
     refuse_inserts(service.store, "runs")
     with pytest.raises(StoreError, match="not saved.*no space left.*Save run again"):

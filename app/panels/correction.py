@@ -82,7 +82,8 @@ def wire_correction_panel(panel: CorrectionPanel, service, frame: gr.Slider) -> 
             return "", None, gr.Dropdown(choices=[], value=None)
         note = f"Correcting **frame {view.index}** of {view.num_frames}" + \
             ("" if view.has_run else " (run first: corrections apply to a run)")
-        choices = [(f"#{c.trajectory_id} · score {c.score:.2f} · {'selected' if c.selected else 'not selected'}",
+        choices = [(f"#{c.trajectory_id} · score {c.score:.2f} · "
+                    f"{'selected' if c.selected else 'not selected'}",
                     c.trajectory_id) for c in view.choices]
         return (note, {"background": view.background, "layers": [], "composite": None},
                 gr.Dropdown(choices=choices, value=choices[0][1] if choices else None))
