@@ -11,7 +11,7 @@ from derrvos_core.trajectory.tracker import TrackerSession
 from derrvos_core.trajectory.types import Trajectories, mask_kinematics
 
 from .test_model import build_model
-from .test_model_inference import moving_squares
+from .test_model_inference import moving_squares, score_crop
 
 CROP, T, SIDE = 6, 36, 32  # 6 crops; the squares cross on the boundary of crops 2 and 3 (frames 17 | 18)
 
@@ -130,7 +130,7 @@ def test_linking_is_off_by_default_and_then_crops_are_independent(model):
         [(t.score, t.rles, t.link_id) for t in off.trajectories]
     assert all(t.link_id == t.trajectory_id for t in off.trajectories)
     with torch.inference_mode():
-        _, scores = model.score_crop(frames[8:12], "the red square")  # the third crop on its own
+        _, scores = score_crop(model, frames[8:12], "the red square")  # the third crop on its own
     third = [t.score for t in off.trajectories if t.crop_index == 2]
     assert third == pytest.approx(scores.tolist(), abs=1e-6)
 

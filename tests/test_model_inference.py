@@ -27,6 +27,16 @@ def moving_squares(num_frames: int = T, height: int = H, width: int = W) -> np.n
     return frames
 
 
+def score_crop(model, frames: np.ndarray, expression: str):
+    """One crop on its own, through the model's two seams (a fresh tracker session): (top-K trajectories,
+    confidences [K]); what inference must give for that crop."""
+    from derrvos_core.model.branches import crop_trajectories
+
+    text = model.multimodal.read(expression)
+    prepared, traj = crop_trajectories(model.trajectory, frames)
+    return traj, model.selector.scores(traj, model.multimodal.frame_tokens(prepared, text), text)
+
+
 def write_mp4(path, frames: np.ndarray, fps: int = 10):
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps, options={"preset": "ultrafast"})
@@ -80,7 +90,7 @@ def test_result_covers_the_video_at_its_size(model, result):
 def test_masks_follow_the_model_upsampled(model, frames, result):
     """The RLE of a trajectory equals the model's own mask logits upsampled to the video size, > 0."""
     with torch.inference_mode():
-        traj, scores = model.score_crop(frames[5:10], EXPRESSION)
+        traj, scores = score_crop(model, frames[5:10], EXPRESSION)
     logits = torch.nn.functional.interpolate(traj.mask_logits[0][:, None], size=(H, W), mode="bilinear",
                                              align_corners=False)
     first = next(t for t in result.trajectories if t.crop_index == 1)

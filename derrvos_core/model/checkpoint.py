@@ -189,11 +189,6 @@ def _check_values(path: Path, state: dict[str, torch.Tensor], expected: dict[str
                               f"diverged weights), e.g. {', '.join(broken[:8])}; nothing was loaded")
 
 
-def load_weights(model: DeRVOS, path: Path) -> None:
-    """Strictly load `model.safetensors` (any float dtype; cast to the model's), checked as `read_weights`."""
-    _load_checked(model, read_weights(path, model.state_dict()))
-
-
 def _load_checked(model: DeRVOS, state: dict[str, torch.Tensor]) -> None:
     """Load `state` (cast to the model's dtypes) strictly, then recompute the model's version."""
     dtypes = {k: v.dtype for k, v in model.state_dict().items()}

@@ -8,7 +8,6 @@ import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -16,10 +15,9 @@ from derrvos_core.multimodal.branch import BEiT3Branch
 from derrvos_core.settings import ModelDefaults, SegmentSettings
 from derrvos_core.tais.tais import TAIS
 from derrvos_core.trajectory.branch import DVISBranch
-from derrvos_core.trajectory.types import Trajectories
 
 from . import inference
-from .branches import Expression, MultimodalBranch, Selector, TrajectoryBranch, crop_trajectories
+from .branches import MultimodalBranch, Selector, TrajectoryBranch
 from .cache import SegmentCache
 from .config import DeRVOSConfig
 
@@ -105,14 +103,6 @@ class DeRVOS(nn.Module):
             yield
         finally:
             self.train(was_training)
-
-    def score_crop(self, frames: np.ndarray | torch.Tensor, expression: str | Expression
-                   ) -> tuple[Trajectories, torch.Tensor]:
-        """One crop end to end on a fresh session: uint8 [T, H, W, 3] frames -> (top-K trajectories,
-        confidences float [K] in [0, 1])."""
-        text = self.multimodal.read(expression) if isinstance(expression, str) else expression
-        prepared, traj = crop_trajectories(self.trajectory, frames)
-        return traj, self.selector.scores(traj, self.multimodal.frame_tokens(prepared, text), text)
 
     # -- whole videos ----------------------------------------------------------------------------
     def segment_iter(self, video, expression: str, settings: SegmentSettings | None = None,

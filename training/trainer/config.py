@@ -160,7 +160,3 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
             node = node.setdefault(part, {})
         node[leaf] = yaml.safe_load(text)
     return config_from_dict(raw, source=str(path))
-
-
-def config_from_json(text: str) -> TrainConfig:
-    return config_from_dict(json.loads(text), source="checkpoint config")

@@ -30,11 +30,6 @@ class InstanceClip:
     video_id: str
     frame_index: torch.Tensor
 
-    def frame_targets(self, t: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(masks bool [O_t, S, S], class_ids [O_t]) of the objects visible in frame t."""
-        keep = self.masks[:, t].flatten(1).any(dim=1)
-        return self.masks[keep, t], self.class_ids[keep]
-
 
 class InstanceClipDataset:
     """Map-style dataset over videos, indexed by (index, seed) keys from ResumableSampler.

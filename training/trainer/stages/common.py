@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -94,14 +93,6 @@ def train_only(model: nn.Module, prefixes: tuple[str, ...]) -> None:
         raise InputError(f"no parameter matches {prefixes}")
 
 
-def set_frozen_eval(model: nn.Module, trained_prefixes: tuple[str, ...]) -> None:
-    """Put modules with no trained parameter in eval mode (dropout / noise off), the others in train."""
-    for name, module in model.named_modules():
-        params = list(module.parameters())
-        if name and params and not any(p.requires_grad for p in params):
-            module.eval()
-
-
 def video_tracks(cfg: TrainConfig):
     """Object tracks of the configured split (MeViS layout: MeViS, SynthRef)."""
     if cfg.data.dataset.lower() not in ("synthref", "mevis"):
@@ -109,9 +100,3 @@ def video_tracks(cfg: TrainConfig):
                          f"'{cfg.data.dataset}' is not supported yet (use synthref or mevis)")
     videos = read_video_tracks(cfg.data.root, cfg.data.split)
     return videos[: cfg.data.max_samples] if cfg.data.max_samples else videos
-
-
-def no_grad_eval(module: nn.Module):
-    """Context for running a frozen part: no autograd graph."""
-    module.eval()
-    return torch.no_grad()
