@@ -14,5 +14,6 @@ from derrvos_core.annotation.pick import ClickMask, ClickSettings, mask_from_cli
 from derrvos_core.annotation.propagate import (PropagationSettings, PropagationSummary, Proposal, StopReason,
                                                propagate_mask)
 
-__all__ = ["ClickMask", "ClickSettings", "PropagationSettings", "PropagationSummary", "Proposal", "StopReason",
+__all__ = ["ClickMask", "ClickSettings", "PropagationSettings", "PropagationSummary", "Proposal",
+           "StopReason",
            "mask_from_clicks", "object_at", "propagate_mask"]

@@ -26,7 +26,8 @@ class FlowFrame:
     """One frame as the flow reads it.
 
     Attributes:
-        gray: uint8 [h, w]: the frame in grayscale, downscaled so its longer side is at most `max_side`.
+        gray: uint8 [h, w]: the frame in grayscale, scaled so its longer side is at most `max_side`
+            (downscaled) and at least `min_side` (upscaled).
         smooth: float32 [h, w]: `gray` lightly blurred, for photometric checks (texture finer than a
             pixel of `gray` would fail them at any sub-pixel misalignment).
         scale: h / H, the factor from frame pixels to flow pixels (1.0 when not downscaled).
@@ -42,12 +43,14 @@ class FlowFrame:
 class DenseFlow:
     """DIS flow on downscaled grayscale copies. Holds an OpenCV object: one per propagation or thread."""
 
-    def __init__(self, *, max_side: int = 384, preset: str = "medium"):
+    def __init__(self, *, max_side: int = 384, min_side: int = 256, preset: str = "medium"):
         if preset not in PRESETS:
             raise InputError(f"flow preset must be one of {', '.join(PRESETS)}, got {preset!r}")
         if int(max_side) < 16:
             raise InputError(f"flow max_side must be at least 16 pixels, got {max_side}")
-        self.max_side = int(max_side)
+        if int(min_side) > int(max_side):
+            raise InputError(f"flow min_side ({min_side}) must not exceed max_side ({max_side})")
+        self.max_side, self.min_side = int(max_side), int(min_side)
         self._dis = cv2.DISOpticalFlow_create(PRESETS[preset])
 
     def prepare(self, frame: np.ndarray) -> FlowFrame:
@@ -56,11 +59,12 @@ class DenseFlow:
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise InputError(f"a frame must be uint8 [H, W, 3] RGB, got {frame.dtype} {frame.shape}")
         height, width = frame.shape[:2]
-        scale = min(1.0, self.max_side / max(height, width))
+        longer = max(height, width)
+        scale = max(self.min_side / longer, min(1.0, self.max_side / longer))
         gray = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
-        if scale < 1.0:
-            small = (max(1, round(width * scale)), max(1, round(height * scale)))
-            gray = cv2.resize(gray, small, interpolation=cv2.INTER_AREA)
+        if scale != 1.0:
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
         smooth = cv2.GaussianBlur(gray.astype(np.float32), (0, 0), 1.0)
         return FlowFrame(gray=gray, smooth=smooth, scale=gray.shape[0] / height, size=(height, width))
 

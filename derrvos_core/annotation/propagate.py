@@ -12,11 +12,13 @@ sliding over the object), and, where the trajectory's own mask on that frame (th
 warp (IoU >= `snap_iou`), takes the guide instead: the model's per-frame mask does not drift, the warp
 does. A light closing and opening cleans the result.
 
-Confidence of a proposal (in [0, 1]) is the smaller of
+Confidence of a proposal (in [0, 1]) is the smallest of
   - tracked: the fraction of the previous mask's pixels whose flow is forward-backward consistent and
     whose grey level matches where the flow takes them (falls at once when the object vanishes), and
   - kept: the proposal's area over the reference area (the fixed mask's, or the last guide taken; at
-    most 1), which falls as an occluder covers the object or it leaves the frame;
+    most 1), which falls as an occluder covers the object or it leaves the frame, and
+  - looks: whether the proposal's colours resemble the corrected object's more than its surroundings'
+    (`appearance.py`), which falls when the flow left the mask behind on a still background;
 and, when the guide is taken, at least the guide's IoU with the warp (the model confirms the object).
 Propagation stops at the end frame, or before the first frame whose confidence is under the minimum, or
 where the proposal would be empty; the final `PropagationSummary` says which.
@@ -29,7 +31,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from derrvos_core.annotation.flow import (DenseFlow, FlowFrame, photometric_error, resize_mask,
+from derrvos_core.annotation.appearance import AppearanceCheck
+from derrvos_core.annotation.flow import (PRESETS, DenseFlow, FlowFrame, photometric_error, resize_mask,
                                           round_trip_error, warp_mask)
 from derrvos_core.annotation.mask_ops import clean_mask, clean_radius, mask_iou
 from derrvos_core.errors import InputError
@@ -46,8 +49,13 @@ class PropagationSettings:
 
     Attributes:
         flow_max_side: longer side, in pixels, of the grayscale copy flow is computed on (768x576 -> 384x288).
+        flow_min_side: frames whose longer side is shorter are upscaled to it for the flow: DIS's patches
+            are 8 px, too coarse for a small object in a small frame.
         flow_preset: DIS preset: "ultrafast", "fast" or "medium" (see `flow.py` for their cost).
-        snap_iou: IoU of warp and guide from which the guide's mask replaces the warp.
+        snap_iou: IoU of warp and guide from which the guide's mask replaces the warp. 0.9: on a SynthRef
+            tuning split (training/propagation_eval.py --root R --seed 5 --videos 8) guiding by the SynthRef
+            model's trajectories gave mean J 0.659 / 0.665 / 0.673 at 0.6 / 0.8 / 0.9 against 0.677 without
+            a guide: a coarse model mask should only replace a warp it nearly equals.
         round_trip_px: forward-backward error, in flow pixels, under which a pixel's flow is consistent
             (plus `round_trip_rel` of its motion, so fast motion is allowed proportionally more).
         round_trip_rel: see `round_trip_px`.
@@ -57,14 +65,17 @@ class PropagationSettings:
     """
 
     flow_max_side: int = 384
+    flow_min_side: int = 256
     flow_preset: str = "medium"
-    snap_iou: float = 0.6
+    snap_iou: float = 0.9
     round_trip_px: float = 1.0
     round_trip_rel: float = 0.1
     photometric_levels: float = 16.0
     prune_levels: float = 40.0
 
     def __post_init__(self):
+        if self.flow_preset not in PRESETS:
+            raise InputError(f"flow_preset must be one of {', '.join(PRESETS)}, got {self.flow_preset!r}")
         if not 0.0 <= self.snap_iou <= 1.0:
             raise InputError(f"snap_iou must be in [0, 1], got {self.snap_iou}")
         if min(self.round_trip_px, self.round_trip_rel, self.photometric_levels, self.prune_levels) < 0:
@@ -146,21 +157,26 @@ def propagate_mask(frames: FrameSource, source_frame: int, source_mask: np.ndarr
 
 def _steps(frames: FrameSource, source: int, mask: np.ndarray, end: int, guide: GuideSource | None,
            min_confidence: float, settings: PropagationSettings) -> Iterator[Proposal | PropagationSummary]:
-    flow = DenseFlow(max_side=settings.flow_max_side, preset=settings.flow_preset)
-    previous = _prepared(flow, frames, source, mask.shape)
+    flow = DenseFlow(max_side=settings.flow_max_side, min_side=settings.flow_min_side,
+                     preset=settings.flow_preset)
+    first = frames(source)
+    previous = _prepared(flow, first, source, mask.shape)
+    appearance = AppearanceCheck(np.asarray(first), mask)
     reference_area = np.count_nonzero(mask)
     radius = clean_radius(mask.shape)
     direction = 1 if end >= source else -1
     done, last = 0, None
     for index in range(source + direction, end + direction, direction):
-        current = _prepared(flow, frames, index, mask.shape)
+        image = frames(index)
+        current = _prepared(flow, image, index, mask.shape)
         warped, tracked = _carry(flow, previous, current, mask, settings)
         warped = clean_mask(warped, radius)
         proposal_mask, guide_iou, used = _apply_guide(warped, guide, index, settings)
         if used:
             reference_area = np.count_nonzero(proposal_mask)
         kept = min(1.0, np.count_nonzero(proposal_mask) / reference_area) if reference_area else 0.0
-        confidence = min(tracked, kept)
+        looks = appearance.score(np.asarray(image), proposal_mask)
+        confidence = min(tracked, kept, looks)
         if used:
             confidence = max(confidence, guide_iou)
         if not proposal_mask.any() or confidence < min_confidence:
@@ -172,8 +188,8 @@ def _steps(frames: FrameSource, source: int, mask: np.ndarray, end: int, guide: 
     yield PropagationSummary(source, end, last, done, StopReason.END)
 
 
-def _prepared(flow: DenseFlow, frames: FrameSource, index: int, size: tuple[int, int]) -> FlowFrame:
-    frame = flow.prepare(frames(index))
+def _prepared(flow: DenseFlow, image: np.ndarray, index: int, size: tuple[int, int]) -> FlowFrame:
+    frame = flow.prepare(image)
     if frame.size != tuple(size):
         raise InputError(f"frame {index} is {frame.size[1]}x{frame.size[0]} but the corrected mask is "
                          f"{size[1]}x{size[0]}")
