@@ -26,6 +26,7 @@ from derrvos_core.datasets.synthref import SynthRefConfig, generate_synthref  # 
 from derrvos_core.errors import DeRVOSError  # noqa: E402
 from derrvos_core.evaluation import EvalSettings, evaluate  # noqa: E402
 from derrvos_core.model import DeRVOS, DeRVOSConfig, SegmentCache, load_model  # noqa: E402
+from training.script import script_main  # noqa: E402
 
 METRICS = ("JF", "J", "F", "tIoU", "vIoU")
 
@@ -135,10 +136,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
+    return script_main(__doc__, add_arguments, run, argv)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from derrvos_core.datasets import DATASETS, open_dataset  # noqa: E402
 from derrvos_core.errors import DeRVOSError  # noqa: E402
 from derrvos_core.evaluation import (EvalSettings, evaluate, format_summary, model_segmenter,  # noqa: E402
                                      write_report)
+from training.script import script_main  # noqa: E402
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,10 +69,7 @@ def _progress(step) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
+    return script_main(__doc__, add_arguments, run, argv)
 
 
 if __name__ == "__main__":

@@ -15,10 +15,11 @@ from torch import nn
 
 from .config import RefinerConfig
 from .layers import MLP, CrossAttentionLayer, FFNLayer, SelfAttentionLayer
+from .types import LastLayerLogits
 
 
 @dataclass
-class RefinerOutput:
+class RefinerOutput(LastLayerLogits):
     """Refined trajectories of one crop; slot i follows the tracker's slot i.
 
     Attributes:
@@ -30,16 +31,6 @@ class RefinerOutput:
     embeddings: torch.Tensor
     layer_class_logits: torch.Tensor
     layer_mask_logits: torch.Tensor
-
-    @property
-    def class_logits(self) -> torch.Tensor:
-        """[Q, K + 1] of the last layer."""
-        return self.layer_class_logits[-1]
-
-    @property
-    def mask_logits(self) -> torch.Tensor:
-        """[T, Q, h, w] of the last layer."""
-        return self.layer_mask_logits[-1]
 
 
 class ShortTemporalConv(nn.Sequential):

@@ -20,6 +20,7 @@ from .config import TrackerConfig
 from .layers import MLP, FFNLayer, ReferringCrossAttentionLayer, SelfAttentionLayer, c2_xavier_fill_
 from .matching import match_embeddings, weighted_average_noise
 from .segmenter import SegmenterOutput
+from .types import LastLayerLogits
 
 
 @dataclass
@@ -47,7 +48,7 @@ class TrackerSession:
 
 
 @dataclass
-class TrackerOutput:
+class TrackerOutput(LastLayerLogits):
     """Tracker results for T frames; queries are in track order (slot i is one object throughout).
 
     Attributes:
@@ -63,16 +64,6 @@ class TrackerOutput:
     layer_class_logits: torch.Tensor
     layer_mask_logits: torch.Tensor
     indices: torch.Tensor
-
-    @property
-    def class_logits(self) -> torch.Tensor:
-        """[T, Q, K + 1] of the last layer."""
-        return self.layer_class_logits[-1]
-
-    @property
-    def mask_logits(self) -> torch.Tensor:
-        """[T, Q, h, w] of the last layer."""
-        return self.layer_mask_logits[-1]
 
 
 class ReferringTracker(nn.Module):

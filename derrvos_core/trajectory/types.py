@@ -6,6 +6,24 @@ from dataclasses import dataclass, replace
 import torch
 
 
+class LastLayerLogits:
+    """`class_logits` and `mask_logits` of the last decoder layer, for an output that keeps every layer's
+    (`layer_class_logits`, `layer_mask_logits`, layers first: the tracker's and the refiner's)."""
+
+    layer_class_logits: torch.Tensor
+    layer_mask_logits: torch.Tensor
+
+    @property
+    def class_logits(self) -> torch.Tensor:
+        """The last layer's class logits (the layer axis dropped)."""
+        return self.layer_class_logits[-1]
+
+    @property
+    def mask_logits(self) -> torch.Tensor:
+        """[T, Q, h, w] of the last layer."""
+        return self.layer_mask_logits[-1]
+
+
 @dataclass
 class Trajectories:
     """Object trajectories of one crop of T frames, as the trajectory branch returns them.
