@@ -74,7 +74,10 @@ def test_annotate_a_video_end_to_end_in_chromium(studio, page, tmp_path):
     not_a_video = tmp_path / "notes.mp4"
     not_a_video.write_text("meeting notes, not a video\n" * 50, encoding="utf-8")
     page.locator("#video-upload input[type=file]").set_input_files(str(not_a_video))
-    page.get_by_text("notes.mp4 is not a video this studio can read").wait_for(timeout=STEP_TIMEOUT_MS)
+    # the refusal shows in a toast and stays in the video line after the toast fades
+    page.get_by_test_id("toast-text").get_by_text("notes.mp4 is not a video this studio can read").wait_for(
+        timeout=STEP_TIMEOUT_MS)
+    shows(page, "#video-info", "notes.mp4 is not a video this studio can read")
     snap(page, "00-bad-upload-refused")
     assert service.store.count("videos") == 0
 
