@@ -122,7 +122,7 @@ def _segment_with_progress(model, args: argparse.Namespace):
 
 def _write_outputs(result, args: argparse.Namespace, version: str) -> None:
     from derrvos_core.masks import write_binary_png
-    from derrvos_core.outputs import scores_json
+    from derrvos_core.outputs import identity_colours, scores_json
     from derrvos_core.video import open_video, write_overlay_video
 
     out: Path = args.out
@@ -135,5 +135,8 @@ def _write_outputs(result, args: argparse.Namespace, version: str) -> None:
         per_frame = ([t.mask(f, result.height, result.width) if t.frame_start <= f < t.frame_end else None
                       for t in chosen] for f in range(result.num_frames))
         labels = [f"#{t.trajectory_id} {t.score:.2f}" for t in chosen]
-        write_overlay_video(out / "overlay.mp4", reader.frames(), per_frame, labels, reader.info.fps)
+        colours = identity_colours(result)  # the palette the app and /segment draw with
+        audio = args.video if Path(args.video).is_file() else None
+        write_overlay_video(out / "overlay.mp4", reader.frames(), per_frame, labels, reader.info.fps,
+                            colors=[colours[t.trajectory_id] for t in chosen], audio_from=audio)
     (out / "scores.json").write_text(json.dumps(scores_json(result, version), indent=2))
