@@ -14,9 +14,9 @@ DEFAULTS = ModelDefaults(crop_size=36, threshold=0.7)
 
 @pytest.fixture(scope="module")
 def model():
-    from derrvos_core.model.checkpoint import load_model
+    from derrvos_core.model import load_model
 
-    return load_model("default")
+    return load_model("synthref")
 
 
 BAD_EXPRESSIONS = [

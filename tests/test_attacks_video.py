@@ -88,7 +88,7 @@ with open_video({str(video_8k)!r}, limits=FrameLimits(max_pixels=None, max_side=
 def model():
     from derrvos_core.model import load_model
 
-    return load_model("default")
+    return load_model("synthref")
 
 
 def test_segment_refuses_the_8k_video_before_the_model_runs(model, video_8k):
