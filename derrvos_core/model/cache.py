@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from derrvos_core.errors import InputError
+from derrvos_core.lru import LRUCache
 
 from .branches import Expression, FrameFeatures, SegmentationModel
 
@@ -55,20 +55,19 @@ class SegmentCache:
             raise InputError(f"max_bytes must be >= 0, got {max_bytes}")
         self.max_bytes = int(max_bytes)
         self.stats = CacheStats()
-        self._entries: OrderedDict[Hashable, tuple[FrameFeatures | None, int]] = OrderedDict()
-        self._bytes = 0
+        self._entries: LRUCache[FrameFeatures | None] = LRUCache(
+            self.max_bytes, size=lambda value: 0 if value is None else value.nbytes)
         self._file_hashes: dict[tuple, str] = {}
 
     @property
     def nbytes(self) -> int:
-        return self._bytes
+        return self._entries.nbytes
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def clear(self) -> None:
         self._entries.clear()
-        self._bytes = 0
 
     # -- keys ---------------------------------------------------------------------------------------
     def video_key(self, video) -> str:
@@ -129,22 +128,9 @@ class SegmentCache:
 
     # -- LRU ----------------------------------------------------------------------------------------
     def _get_all(self, keys: list) -> list | None:
-        if not all(k in self._entries for k in keys):
-            return None
-        for k in keys:
-            self._entries.move_to_end(k)
-        return [self._entries[k][0] for k in keys]
+        return self._entries.get_all(keys)
 
     def _put(self, key: Hashable, value: FrameFeatures | None) -> None:
         # `frame` copies: a view would keep the whole crop's storage alive behind a one-frame entry
-        size = 0 if value is None else value.nbytes
-        if key in self._entries:
-            self._bytes -= self._entries.pop(key)[1]
-        if size > self.max_bytes:
-            return
-        self._entries[key] = (value, size)
-        self._bytes += size
-        while self._bytes > self.max_bytes:
-            _, (_, dropped) = self._entries.popitem(last=False)
-            self._bytes -= dropped
-            self.stats.evictions += 1
+        self._entries.put(key, value)
+        self.stats.evictions = self._entries.evictions
