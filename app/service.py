@@ -25,6 +25,7 @@ from app.editor import Editor, require_video
 from app.examples import Example, list_examples, make_example_video
 from app.files import ApiOutput, HistoryRow, RunFiles
 from app.models import ModelShelf, PickedModel
+from app.propagation import Propagation
 from app.render import AnswerSummary, TrajectoryRow, painted_mask
 from app.runs import BusyError, ModelRunner, ProgressFn, RunBook, load_plan
 from app.session import CurrentRun, LoadedVideo, ResultKey, StudioSession, UnsavedRun
@@ -85,6 +86,7 @@ class StudioService:
         self.editor = Editor(store, self._user)
         self.files = RunFiles(store, config)
         self.views = PageViews(self.videos, config.display_size)
+        self.propagation = Propagation(self.sessions, self.videos, self.editor, store)  # fix one frame, propagate
         self._examples_lock = threading.Lock()
 
     @property
@@ -149,6 +151,7 @@ class StudioService:
         # Frames and results of a video no live session shows leave memory (the store keeps the runs).
         self.videos.forget(shown)
         self.runs.forget(shown)
+        self.propagation.forget(session.session_id)
         if not len(self.sessions):
             self.runner.clear()
 
