@@ -1,4 +1,4 @@
-"""Videos of the studio: uploads checked (size, then the pixel and frame budgets from the headers) before
+"""Videos of the studio: uploads (video files, or zips of frame images) checked (size, then the pixel and frame budgets from the headers) before
 anything is decoded, kept under the data folder only while the store refers to them, and their decoded
 frames served from a shared cache while scrubbing."""
 from __future__ import annotations
@@ -14,7 +14,7 @@ from app.session import LoadedVideo, StudioSession
 from derrvos_core.errors import InputError, VideoError
 from derrvos_core.store import Store
 from derrvos_core.store.videos import content_hash
-from derrvos_core.video import open_video, probe
+from derrvos_core.video import open_video, probe, unpack_frames
 
 DECODE_AHEAD = 8
 """Frames decoded per miss while scrubbing: the next frames are usually asked for next."""
@@ -37,7 +37,8 @@ class VideoLibrary:
 
     def load(self, path: str | Path, name: str | None = None, file_name: str | None = None,
              suggested_expressions: tuple[str, ...] = ()) -> LoadedVideo:
-        """Check, keep and register a video. InputError (too large) or VideoError (missing, empty, not a
+        """Check, keep and register a video, or a zip of frame images (JPEG/PNG, unpacked under the data
+        folder and read as a frame folder). InputError (too large) or VideoError (missing, empty, not a
         video, corrupt, over the pixel or frame budget), each naming the file as the user knows it."""
         path = Path(path)
         name = name or path.name
@@ -47,13 +48,14 @@ class VideoLibrary:
         if size > self.config.max_upload_bytes:
             raise InputError(f"{name} is {size / 2 ** 20:.0f} MB; this studio accepts videos up to "
                              f"{self.config.max_upload_mb:g} MB (launch.py --max-upload-mb)")
+        source = self._unpacked(path, name) if path.suffix.lower() == ".zip" else path
         try:
-            info = probe(path, limits=self.config.frame_limits, name=name)
+            info = probe(source, limits=self.config.frame_limits, name=name)
         except VideoError as exc:
             reason = str(exc).removeprefix(f"{name}: ")
             raise VideoError(f"{name} is not a video this studio can read ({reason})") from exc
-        digest = content_hash(path)
-        kept, copied = self._kept(path, digest)
+        digest = content_hash(source)
+        kept, copied = self._kept(source, digest)
         try:
             record = self.store.add_video(kept, fps=info.fps, num_frames=info.num_frames, height=info.height,
                                           width=info.width, content_hash_hex=digest)
@@ -64,10 +66,22 @@ class VideoLibrary:
         return LoadedVideo(record=record, info=info, path=kept, name=name, file_name=file_name or path.name,
                            suggested_expressions=tuple(suggested_expressions))
 
+    def _unpacked(self, path: Path, name: str) -> Path:
+        """The frame folder a zip of frames unpacks to under the data folder (once per zip content)."""
+        folder = (Path(self.config.data_dir) / "frames" / content_hash(path)[:16]).resolve()
+        if folder.is_dir():
+            return folder
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return unpack_frames(path, folder, self.config.frame_limits, name=name)
+        except VideoError as exc:
+            reason = str(exc).removeprefix(f"{name}: ")
+            raise VideoError(f"{name} is not a zip of frames this studio can read ({reason})") from exc
+
     def _kept(self, path: Path, digest: str) -> tuple[Path, bool]:
         """Where the studio reads the video from, and whether it was copied there now."""
-        if any(path.resolve().is_relative_to(folder) for folder in self._examples_dirs):
-            return path, False
+        if path.is_dir() or any(path.resolve().is_relative_to(folder) for folder in self._examples_dirs):
+            return path, False  # an example, or a zip's frames already unpacked under the data folder
         known = self.store.find_video(digest)
         if known is not None and Path(known.path).is_file():
             return Path(known.path), False  # already kept (or an example): no second copy

@@ -52,7 +52,8 @@ def build_history_panel() -> HistoryPanel:
 
 def wire_history_panel(panel: HistoryPanel, service) -> PanelEvents:
     """Reload puts an earlier run on screen (`reloaded`); `refresh` redraws the run list after any event
-    (the threshold in force and correction counts change with corrections). Errors stay in the status
+    (the threshold in force and correction counts change with corrections), and after another video
+    clears the previous one's export zip, overlay MP4 and status line. Errors stay in the status
     line under the panel."""
 
     @shows_errors(outputs=3, status=2)
@@ -92,7 +93,14 @@ def wire_history_panel(panel: HistoryPanel, service) -> PanelEvents:
                        **PRIVATE)
     panel.render_overlay.click(on_overlay, None, [panel.overlay_video, panel.status], **PRIVATE)
 
+    @shows_errors(outputs=3, status=2)
+    def clear(request: gr.Request):
+        return None, None, ""
+
     def refresh(event, kind: str):
+        if kind == "video_loaded":  # the previous video's zip, MP4 and status line go with it
+            event = event.success(clear, None, [panel.export_file, panel.overlay_video, panel.status],
+                                  show_progress="hidden", **PRIVATE)
         return event.success(redraw, None, [panel.runs, panel.run_choice, panel.status],
                              show_progress="hidden", **PRIVATE)
     return PanelEvents(reloaded=(reloaded,), refresh=refresh)

@@ -1,4 +1,4 @@
-"""Panel 1, Video: upload a video or load a shipped example (which switches the tab to the model it is
+"""Panel 1, Video: upload a video (or a zip of frame images) or load a shipped example (which switches the tab to the model it is
 for); show what was loaded, and which real-video examples still need setting up."""
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ class VideoPanel:
 def build_video_panel(service) -> VideoPanel:
     examples = service.examples()
     gr.Markdown("### 1 · Video")
-    upload = gr.File(label="Upload a video (MP4, AVI, MKV, WebM, MOV, GIF)", type="filepath",
-                     file_types=["video", *VIDEO_SUFFIXES], elem_id="video-upload")
+    upload = gr.File(label="Upload a video (MP4, AVI, MKV, WebM, MOV, GIF) or a zip of frames (JPEG/PNG)",
+                     type="filepath", file_types=["video", *VIDEO_SUFFIXES, ".zip"], elem_id="video-upload")
     ready = [e for e in examples if not e.missing]
     with gr.Row(equal_height=True):
         example = gr.Dropdown(choices=[(example_label(e), e.name) for e in examples],
@@ -84,6 +84,9 @@ def describe(video: LoadedVideo) -> str:
     lines = [(f"**{html.escape(video.name)}** — {info.width}×{info.height}, {info.num_frames} frames, "
               f"{info.fps:.2f} fps ({seconds:.1f} s), container `{info.format}`"),
              f"store video #{video.record.id}, sha256 `{video.record.content_hash[:12]}…`"]
+    if info.truncated:
+        lines.append(f"⚠ The file declares {info.declared_frames} frames, {info.num_frames} decodable; the "
+                     "studio uses those.")
     if video.suggested_expressions:
         tries = "; ".join(f"“{html.escape(e)}”" for e in video.suggested_expressions)
         lines.append(f"Try: {tries}")
