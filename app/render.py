@@ -1,23 +1,30 @@
-"""Pictures of a run: the overlay of one frame, the trajectory table, and painted strokes back to masks.
+"""Pictures of a run: the overlay of one frame (colours by object id), the rows of the trajectory table,
+clicks drawn over the overlay, and painted strokes back to masks.
 
 Pure functions of a frame, a result and its corrections (an `AnswerPlan`); no state, no model.
 """
 from __future__ import annotations
 
-import html
+import math
 from dataclasses import dataclass
+from typing import Sequence
 
+import cv2
 import numpy as np
 from PIL import Image
 
 from derrvos_core.answer_notes import ignored_note, nothing_selected_note
 from derrvos_core.masks import overlay_masks, trajectory_colors
-from derrvos_core.result import SegmentationResult, TrajectoryResult
+from derrvos_core.objects import DRAWN_OBJECT_ID, model_object_ids
+from derrvos_core.outputs import identity_colours
+from derrvos_core.result import SegmentationResult
 from derrvos_core.store import CorrectionKind
 from derrvos_core.store.corrections import AnswerPlan
 
 EDIT_COLOR = (255, 255, 255)
 """Pixels a human drew that no selected trajectory covers are shown in white."""
+PROPOSAL_COLOR = (255, 255, 0)
+"""A mask made from clicks, not yet accepted, is outlined in yellow."""
 
 
 @dataclass(frozen=True)
@@ -74,54 +81,94 @@ def answer_summary(plan: AnswerPlan) -> AnswerSummary:
     return AnswerSummary(tuple(chosen), plan.threshold, ignored_note(result.ignored), empty, drawn)
 
 
-def colour_key(t: TrajectoryResult) -> int:
-    # Linked trajectories share one identity (and colour) over the whole video.
-    return t.link_id if t.link_id >= 0 else t.trajectory_id
+def score_text(score: float) -> str:
+    """A score in three decimals, rounded down: a threshold set to the number shown selects it (a float32
+    0.35 is 0.34999999 and shows as 0.349, not as a 0.350 that the threshold 0.350 would leave out)."""
+    return f"{math.floor(float(score) * 1000 + 1e-6) / 1000:.3f}"
+
+
+def threshold_text(threshold: float) -> str:
+    """A threshold as the slider holds it: three decimals, trailing zeros past two dropped (0.355, 0.35)."""
+    text = f"{float(threshold):.3f}"
+    return text[:-1] if text.endswith("0") else text
 
 
 def trajectory_palette(result: SegmentationResult) -> dict[int, tuple[int, int, int]]:
-    """trajectory_id -> RGB, one colour per identity, the same for the same result."""
-    keys = sorted({colour_key(t) for t in result.trajectories})
-    colours = dict(zip(keys, trajectory_colors(len(keys))))
-    return {t.trajectory_id: tuple(colours[colour_key(t)]) for t in result.trajectories}
+    """trajectory_id -> RGB of its identity: `derrvos_core.outputs.identity_colours`, the CLI's palette."""
+    return identity_colours(result)
+
+
+def object_colours(plan: AnswerPlan) -> dict[int, tuple[int, int, int]]:
+    """object id -> RGB for every object of the run (the model's, selected or not, and the user-made ones
+    of the plan). Model objects come first in id order, so their colours are `identity_colours`'; the
+    drawn object of strokes that touch no object is EDIT_COLOR."""
+    users = {o.object_id for o in plan.objects if o.user_made and o.object_id != DRAWN_OBJECT_ID}
+    keys = sorted(model_object_ids(plan.result)) + sorted(users)
+    colours = {key: tuple(c) for key, c in zip(keys, trajectory_colors(len(keys)))}
+    colours[DRAWN_OBJECT_ID] = EDIT_COLOR
+    return colours
+
+
+@dataclass(frozen=True)
+class OverlayStyle:
+    """How the answer is drawn over a frame.
+
+    Attributes:
+        opacity: how strongly each object's colour covers its pixels, in [0, 1].
+        outline_only: draw only each object's outline (the frame stays visible under it).
+    """
+
+    opacity: float = 0.5
+    outline_only: bool = False
+
+    @property
+    def alpha(self) -> float:
+        return 0.0 if self.outline_only else float(np.clip(self.opacity, 0.0, 1.0))
+
+
+def frame_overlay(frame: np.ndarray, plan: AnswerPlan, index: int,
+                  style: OverlayStyle = OverlayStyle()) -> np.ndarray:
+    """uint8 [H, W, 3]: each object of the corrected answer in its colour (`object_colours`), pixels drawn
+    by hand that touch no object in EDIT_COLOR; erased pixels show the bare frame."""
+    colours = object_colours(plan)
+    masks, shown = [], []
+    for object_id, mask in plan.frame_objects(index).items():
+        if mask.any():
+            masks.append(mask)
+            shown.append(colours.get(object_id, EDIT_COLOR))
+    return overlay_masks(frame, masks, shown, alpha=style.alpha)
+
+
+def draw_clicks(image: np.ndarray, scale: int, proposal: np.ndarray | None,
+                positives: Sequence[tuple[int, int]], negatives: Sequence[tuple[int, int]]) -> np.ndarray:
+    """The display image with a click-made proposal outlined in PROPOSAL_COLOR and each click marked
+    (positive: a green disc, negative: a red one); `proposal` and clicks are at the video's size,
+    `image` is the frame upscaled by `scale`."""
+    out = np.array(image, copy=True)
+    if proposal is not None and proposal.any():
+        big = upscale(proposal, scale)
+        out[big & ~cv2.erode(big.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)] = PROPOSAL_COLOR
+    radius = max(3, scale * 2)
+    for points, colour in ((positives, (40, 220, 40)), (negatives, (230, 30, 30))):
+        for x, y in points:
+            centre = (int(x * scale + scale // 2), int(y * scale + scale // 2))
+            cv2.circle(out, centre, radius, colour, thickness=-1)
+            cv2.circle(out, centre, radius, (255, 255, 255), thickness=1)
+    return out
 
 
 def trajectory_rows(plan: AnswerPlan, decisions: dict[int, str]) -> list[TrajectoryRow]:
     """Table rows, best score first. `decisions`: trajectory_id -> "accepted"/"rejected"."""
-    palette = trajectory_palette(plan.result)
+    colours = object_colours(plan)
     rows = []
     for t in plan.result.trajectories:
         present = t.frames_present()
         rows.append(TrajectoryRow(
-            trajectory_id=t.trajectory_id, color=palette[t.trajectory_id], score=float(t.score),
-            crop_index=t.crop_index, frames_present=len(present),
+            trajectory_id=t.trajectory_id, color=colours[plan.object_of(t.trajectory_id)],
+            score=float(t.score), crop_index=t.crop_index, frames_present=len(present),
             first_frame=present[0] if present else -1, last_frame=present[-1] if present else -1,
             selected=t.trajectory_id in plan.selected, forced=decisions.get(t.trajectory_id, "")))
     return sorted(rows, key=lambda r: (-r.score, r.trajectory_id))
-
-
-def frame_overlay(frame: np.ndarray, plan: AnswerPlan, index: int) -> np.ndarray:
-    """uint8 [H, W, 3]: each selected trajectory in its colour, clipped to the corrected answer, and
-    pixels drawn by hand outside every trajectory in EDIT_COLOR; erased pixels show the bare frame."""
-    result = plan.result
-    h, w = result.height, result.width
-    answer = plan.frame_answer(index).mask
-    palette = trajectory_palette(result)
-    masks, colours = [], []
-    covered = np.zeros((h, w), dtype=bool)
-    for t in result.trajectories:
-        if t.trajectory_id not in plan.selected or not t.frame_start <= index < t.frame_end:
-            continue
-        mask = t.mask(index, h, w) & answer
-        if mask.any():
-            masks.append(mask)
-            colours.append(palette[t.trajectory_id])
-            covered |= mask
-    drawn = answer & ~covered
-    if drawn.any():
-        masks.append(drawn)
-        colours.append(EDIT_COLOR)
-    return overlay_masks(frame, masks, colours, alpha=0.5)
 
 
 def display_scale(height: int, width: int, display_size: int) -> int:
@@ -159,25 +206,3 @@ def painted_mask(layers: list, composite, background, height: int, width: int) -
         # BOX averages each video pixel's block of screen pixels: a pixel counts when half of it is painted.
         painted = np.asarray(image.resize((width, height), Image.Resampling.BOX)) >= 128
     return painted
-
-
-def trajectory_table_html(rows: list[TrajectoryRow]) -> str:
-    """The trajectory table as HTML (colour swatches need HTML; a Dataframe would show text)."""
-    if not rows:
-        return ("<p class='derrvos-empty'>No trajectories yet: load a video, type an expression and "
-                "press Run.</p>")
-    head = ("<tr><th>colour</th><th>id</th><th>score</th><th>crop</th><th>frames present</th>"
-            "<th>span</th><th>selected</th></tr>")
-    body = []
-    for r in rows:
-        swatch = (f"<span style='display:inline-block;width:1.4em;height:1em;border:1px solid #444;"
-                  f"background:rgb{r.color}'></span>")
-        span = f"{r.first_frame}–{r.last_frame}" if r.frames_present else "—"
-        state = ("✔" if r.selected else "✘") + (f" ({html.escape(r.forced)})" if r.forced else "")
-        body.append(f"<tr class='{'sel' if r.selected else 'unsel'}'><td>{swatch}</td>"
-                    f"<td>{r.trajectory_id}</td>"
-                    f"<td>{r.score:.3f}</td><td>{r.crop_index}</td><td>{r.frames_present}</td>"
-                    f"<td>{span}</td><td>{state}</td></tr>")
-    # The wrapper scrolls: a video with many crops has many trajectories, the page stays compact.
-    return (f"<div class='derrvos-table-wrap'><table class='derrvos-trajectories'>{head}{''.join(body)}"
-            "</table></div>")

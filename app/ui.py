@@ -13,7 +13,9 @@ from app.panels.correction import build_correction_panel, wire_correction_panel
 from app.panels.history import build_history_panel, wire_history_panel
 from app.panels.settings import build_settings_panel, wire_settings_panel
 from app.panels.video import build_video_panel, wire_video_panel
-from app.panels.viewer import build_viewer_panel, wire_viewer_panel
+from app.panels.viewer import KEYBOARD_JS, build_viewer_panel, wire_viewer_panel
+from app.picking import Picker
+from app.restore import wire_restore
 from derrvos_core.store.engine import redact
 
 CSS = """
@@ -23,6 +25,9 @@ CSS = """
   padding: 2px 8px; border-bottom: 1px solid #ddd; text-align: left;
 }
 .derrvos-trajectories tr.unsel { opacity: 0.55; }
+/* one Undo on the page ("Undo last correction", stored); the editor's own would only undo strokes */
+#editor button[aria-label="Undo"], #editor button[aria-label="Redo"],
+#editor button[aria-label="undo"], #editor button[aria-label="redo"] { display: none; }
 """
 
 
@@ -50,15 +55,17 @@ def build_app(service) -> gr.Blocks:
             api = build_api_panel(service.defaults, service.model_version)
 
         # page order: the viewer settles the frame before the correction panel reads it
-        panels = (wire_video_panel(video, service), wire_settings_panel(settings, service),
-                  wire_viewer_panel(viewer, service),
+        panels = (wire_video_panel(video, service), wire_settings_panel(settings, service, viewer.note),
+                  wire_viewer_panel(viewer, Picker(service.sessions, service.editor, service.views)),
                   wire_correction_panel(correction, service, viewer.frame),
                   wire_history_panel(history, service), wire_api_panel(api, service))
+        panels = (wire_restore(demo, panels, service, video.info), *panels)  # a reload reopens the work
         wire_refreshes(panels)
 
         def forget(request: gr.Request) -> None:
             service.close_session(session_id(request))
         demo.unload(forget)
+        demo.load(None, js=KEYBOARD_JS)  # the viewer's keyboard stepping
     return demo
 
 

@@ -9,10 +9,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.editor import decisions, require_video
-from app.render import AnswerSummary, TrajectoryRow, answer_summary, display_scale, frame_overlay, \
-    trajectory_rows, upscale
+from app.object_table import ObjectRow, object_rows
+from app.render import AnswerSummary, OverlayStyle, TrajectoryRow, answer_summary, display_scale, \
+    draw_clicks, frame_overlay, trajectory_rows, upscale
+from app.timeline import Timeline, presence, timeline
 from app.session import CurrentRun, StudioSession
 from app.videos import VideoLibrary
+from derrvos_core.store.corrections import AnswerPlan
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,22 @@ def run_summary(run: CurrentRun) -> RunSummary:
 
 
 @dataclass(frozen=True)
+class ClickMarks:
+    """Clicks of a new object drawn over the overlay: where they are and the mask they make so far.
+
+    Attributes:
+        frame: the frame they were made on (they show there only).
+        positives, negatives: (x, y) clicks in video pixels.
+        proposal: bool [H, W] at the video's size, the mask they make (None: none yet).
+    """
+
+    frame: int
+    positives: tuple[tuple[int, int], ...]
+    negatives: tuple[tuple[int, int], ...]
+    proposal: np.ndarray | None
+
+
+@dataclass(frozen=True)
 class ViewerView:
     """The viewer after an event.
 
@@ -57,6 +76,10 @@ class ViewerView:
         num_frames: frames of the video on screen (0: none loaded); index: the frame shown (clipped).
         image: uint8 [H', W', 3], the frame with the answer overlaid, upscaled for display (None: no video).
         answer: what the answer is (None before a run); rows: the trajectory table, best score first.
+        objects: the objects table, best score first then the user-made objects.
+        timeline: the strip of object presence and weak frames (None before a run).
+        first_frame: the first frame where a selected object is present (0 when none is).
+        scale: the display upscale factor of `image` (a click at display (x, y) is video (x, y) // scale).
     """
 
     num_frames: int
@@ -64,6 +87,10 @@ class ViewerView:
     image: np.ndarray | None
     answer: AnswerSummary | None
     rows: tuple[TrajectoryRow, ...]
+    objects: tuple[ObjectRow, ...] = ()
+    timeline: Timeline | None = None
+    first_frame: int = 0
+    scale: int = 1
 
 
 @dataclass(frozen=True)
@@ -103,6 +130,12 @@ def trajectory_choices(run: CurrentRun | None, rows: list[TrajectoryRow],
                  if r.frames_present and spans[r.trajectory_id][0] <= index < spans[r.trajectory_id][1])
 
 
+def first_present_frame(plan: AnswerPlan) -> int:
+    """The first frame where a selected object of the answer is present (0 when none is)."""
+    firsts = [int(np.argmax(row)) for row in presence(plan).values() if row.any()]
+    return min(firsts, default=0)
+
+
 class PageViews:
     """Makes the views of a session: frames come from `videos`, small videos are upscaled to about
     `display_size` pixels on their long side."""
@@ -111,14 +144,20 @@ class PageViews:
         self.videos = videos
         self.display_size = display_size
 
-    def image(self, session: StudioSession, index: int) -> np.ndarray:
-        """uint8 image of frame `index` with the corrected answer overlaid, upscaled for display."""
+    def image(self, session: StudioSession, index: int, style: OverlayStyle = OverlayStyle(),
+              clicks: ClickMarks | None = None) -> np.ndarray:
+        """uint8 image of frame `index` with the corrected answer overlaid in `style`, upscaled for
+        display, with `clicks` drawn when they were made on this frame."""
         info = require_video(session).info
         index = int(np.clip(index, 0, info.num_frames - 1))
         frame = self.videos.frame(session, index)
         if session.run is not None:
-            frame = frame_overlay(frame, session.run.plan, index)
-        return upscale(frame, self.scale(session))
+            frame = frame_overlay(frame, session.run.plan, index, style)
+        image = upscale(frame, self.scale(session))
+        if clicks is not None and clicks.frame == index:
+            image = draw_clicks(image, self.scale(session), clicks.proposal, clicks.positives,
+                                clicks.negatives)
+        return image
 
     def scale(self, session: StudioSession) -> int:
         info = require_video(session).info
@@ -133,12 +172,18 @@ class PageViews:
     def answer(session: StudioSession) -> AnswerSummary | None:
         return None if session.run is None else answer_summary(session.run.plan)
 
-    def viewer(self, session: StudioSession, index: int) -> ViewerView:
+    def viewer(self, session: StudioSession, index: int, style: OverlayStyle = OverlayStyle(),
+               clicks: ClickMarks | None = None) -> ViewerView:
         if session.video is None:
             return ViewerView(0, 0, None, None, ())
         index = int(np.clip(index, 0, session.video.info.num_frames - 1))
-        return ViewerView(session.video.info.num_frames, index, self.image(session, index),
-                          self.answer(session), tuple(self.rows(session)))
+        run = session.run
+        objects = () if run is None else tuple(object_rows(run.plan, decisions(run)))
+        strip = None if run is None else timeline(run.plan, index)
+        return ViewerView(session.video.info.num_frames, index, self.image(session, index, style, clicks),
+                          self.answer(session), tuple(self.rows(session)), objects, strip,
+                          first_frame=0 if run is None else first_present_frame(run.plan),
+                          scale=self.scale(session))
 
     def correction(self, session: StudioSession, index: int) -> CorrectionView:
         if session.video is None:

@@ -8,6 +8,8 @@ import gradio as gr
 
 from app.models import ModelShelf
 from app.panels.common import PRIVATE, PanelEvents, error_line, session_id, shows_errors, user_name
+from app.panels.viewer import answer_note
+from app.render import threshold_text
 from derrvos_core.errors import DeRVOSError
 from derrvos_core.settings import ModelDefaults
 from derrvos_core.validation import MAX_CROP_SIZE
@@ -46,7 +48,7 @@ def build_settings_panel(defaults: ModelDefaults, models: ModelShelf) -> Setting
                           info="Changing it needs a Run; sizes already run for this expression come "
                                "from the cache.",
                           elem_id="crop-size")
-    threshold = gr.Slider(0.0, 1.0, value=defaults.threshold, step=0.01, label="Confidence threshold",
+    threshold = gr.Slider(0.0, 1.0, value=defaults.threshold, step=0.001, label="Confidence threshold",
                           info="Re-selects trajectories from cached scores at once: no model call. "
                                "Starts at the model's recommended value.",
                           elem_id="threshold")
@@ -63,11 +65,11 @@ def build_settings_panel(defaults: ModelDefaults, models: ModelShelf) -> Setting
     return SettingsPanel(model, expression, crop_size, threshold, link_crops, run, cancel, save_again, status)
 
 
-def wire_settings_panel(panel: SettingsPanel, service) -> PanelEvents:
+def wire_settings_panel(panel: SettingsPanel, service, note: gr.Markdown) -> PanelEvents:
     """Run and Save run again put a run on screen (`ran`), the threshold re-selects (`answer_changed`),
     the picker switches the model (`picked`). `refresh` shows the tab's model after a video is loaded
     (an example is for one model), a reloaded run's settings, and whether a run waits to be saved.
-    Errors stay in the status line under Run."""
+    Errors stay in the status line under Run; the viewer's answer `note` changes with it."""
     controls = [panel.model, panel.crop_size, panel.threshold, panel.link_crops, panel.status]
 
     @shows_errors(outputs=5, status=4)
@@ -82,25 +84,30 @@ def wire_settings_panel(panel: SettingsPanel, service) -> PanelEvents:
                 f"{error_line(str(exc))}  \n{model_status(current)}"
         return (gr.skip(), *recommended(picked.defaults), model_status(picked))
 
-    @shows_errors()
+    def with_note(status: str, request: gr.Request) -> tuple:
+        return status, answer_note(service.answer(session_id(request)))
+
+    @shows_errors(outputs=2)
     def on_run(expression: str, crop_size: float, threshold: float, link_crops: bool, request: gr.Request,
-               progress=gr.Progress()) -> str:  # noqa: B008 - Gradio's idiom
+               progress=gr.Progress()) -> tuple:  # noqa: B008 - Gradio's idiom
         def report(step) -> None:
-            progress((step.crop_index + 1, step.num_crops),
-                     desc=f"crop {step.crop_index + 1}/{step.num_crops} · "
-                          f"{step.frames_done}/{step.num_frames} frames", unit="crops")
+            # Frames, not crops: the last crop may be short, and the bar then says how much is left.
+            progress((step.frames_done, step.num_frames), desc=f"crop {step.crop_index + 1}/{step.num_crops}",
+                     unit="frames")
+
+        progress(0, desc="starting")
 
         outcome = service.segment(session_id(request), expression,
                                   service.settings(crop_size, threshold, link_crops, session_id(request)),
                                   user=user_name(request), progress=report)
         if outcome.cancelled:
             gr.Info("Run cancelled; nothing was stored.")
-            return "Run cancelled."
-        return run_summary(outcome)
+            return with_note("Run cancelled.", request)
+        return with_note(run_summary(outcome), request)
 
-    @shows_errors()
-    def on_save(request: gr.Request) -> str:
-        return run_summary(service.save_unsaved(session_id(request), user_name(request)))
+    @shows_errors(outputs=2)
+    def on_save(request: gr.Request) -> tuple:
+        return with_note(run_summary(service.save_unsaved(session_id(request), user_name(request))), request)
 
     @shows_errors()
     def on_cancel(request: gr.Request) -> str:
@@ -109,14 +116,15 @@ def wire_settings_panel(panel: SettingsPanel, service) -> PanelEvents:
             return "Cancelled: the run stops after the crop in progress; nothing is stored."
         return "No run was in progress; a run still waiting in the queue was dropped."
 
-    @shows_errors()
-    def on_threshold(threshold: float, request: gr.Request) -> str:
+    @shows_errors(outputs=2)
+    def on_threshold(threshold: float, request: gr.Request) -> tuple:
         if service.run_summary(session_id(request)) is None:
-            return gr.skip()  # nothing to re-select yet; the next Run uses this threshold
+            return gr.skip(), gr.skip()  # nothing to re-select yet; the next Run uses this threshold
         service.reselect(session_id(request), threshold, user=user_name(request))
         run = service.run_summary(session_id(request))
-        return f"Threshold {run.threshold:.2f}: {run.num_selected} of {run.num_trajectories} " \
-               f"trajectories selected (from cache, no model call)."
+        return with_note(f"Threshold {threshold_text(run.threshold)}: {run.num_selected} of "
+                         f"{run.num_trajectories} trajectories selected (from cache, no model call).",
+                         request)
 
     @shows_errors(outputs=5, status=4)
     def from_session(shown_key: str, request: gr.Request):
@@ -138,13 +146,13 @@ def wire_settings_panel(panel: SettingsPanel, service) -> PanelEvents:
         return gr.Button(visible=bool(service.unsaved_note(session_id(request))))
 
     run_inputs = [panel.expression, panel.crop_size, panel.threshold, panel.link_crops]
-    ran = tuple(trigger(on_run, run_inputs, [panel.status], concurrency_limit=1, concurrency_id=MODEL_QUEUE,
-                        show_progress="full", **PRIVATE)
+    ran = tuple(trigger(on_run, run_inputs, [panel.status, note], concurrency_limit=1,
+                        concurrency_id=MODEL_QUEUE, show_progress="full", show_progress_on=[panel.status], **PRIVATE)
                 for trigger in (panel.run.click, panel.expression.submit))
-    saved = panel.save_again.click(on_save, None, [panel.status], **PRIVATE)
+    saved = panel.save_again.click(on_save, None, [panel.status, note], **PRIVATE)
     panel.cancel.click(on_cancel, None, [panel.status], concurrency_limit=None, show_progress="hidden",
                        cancels=list(ran), **PRIVATE)
-    reselected = panel.threshold.change(on_threshold, [panel.threshold], [panel.status],
+    reselected = panel.threshold.change(on_threshold, [panel.threshold], [panel.status, note],
                                         trigger_mode="always_last", show_progress="hidden", **PRIVATE)
     # `.input`: only the user's pick; a pick made by loading an example is shown by `refresh`
     picked = panel.model.input(on_model, [panel.model], controls, **PRIVATE)
@@ -180,7 +188,8 @@ def run_summary(outcome) -> str:
     run = outcome.summary
     source = "from the cache (no model call)" if outcome.cached else f"in {outcome.seconds:.1f} s"
     text = (f"Run #{run.run_id} {source}: {run.num_trajectories} trajectories over {run.num_frames} frames "
-            f"in crops of {run.crop_size}; {run.num_selected} selected at threshold {run.threshold:.2f}.")
+            f"in crops of {run.crop_size}; {run.num_selected} selected at threshold "
+            f"{threshold_text(run.threshold)}.")
     for warning in run.warnings:
         text += f"  \n⚠ {warning}"
     return text
