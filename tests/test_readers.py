@@ -125,6 +125,30 @@ def test_davis_official_layout_four_annotators(tmp_path):
     assert any("caf\u00e9" in s.expression for s in ds if s.extra["annotator"] == 2)  # latin-1 file decoded
 
 
+@pytest.mark.parametrize("resolution", ["24p", "1080p", "Full-Resolution"])
+def test_davis_video_outside_480p_is_read_from_its_resolution_folder(tmp_path, resolution):
+    """Our export names the folder for the video's height; the download also has Full-Resolution."""
+    masks = L.write_davis_official(tmp_path)
+    davis = tmp_path / "DAVIS"
+    for top in ("JPEGImages", "Annotations_unsupervised"):
+        (davis / top / "480p").rename(davis / top / resolution)
+    ds = read_davis(tmp_path, "valid")
+    assert len(ds) == 8 and ds[0].extra["has_annotations"]
+    np.testing.assert_array_equal(ds[0].target_masks, masks[1])
+
+
+def test_davis_480p_comes_first_and_a_missing_video_names_it(tmp_path):
+    masks = L.write_davis_official(tmp_path)
+    davis = tmp_path / "DAVIS"
+    for top in ("JPEGImages", "Annotations_unsupervised"):  # a blank copy at another size: not read
+        other = davis / top / "24p" / "classic-car"
+        other.mkdir(parents=True)
+    np.testing.assert_array_equal(read_davis(tmp_path, "valid")[0].target_masks, masks[1])
+    (davis / "ImageSets" / "2017" / "val.txt").write_text("classic-car\nbmx-trees\n")
+    with pytest.raises(DatasetError, match="video 'bmx-trees' has no frame folder"):
+        read_davis(tmp_path, "valid")
+
+
 def test_davis_converted_layout_annotator_from_exp_id(tmp_path):
     L.write_refytvos(tmp_path, "valid")
     ds = read_davis(tmp_path, "valid")

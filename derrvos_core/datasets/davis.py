@@ -4,6 +4,8 @@ Ref-YouTube-VOS-style conversion that RVOS codebases (ReferFormer and followers)
 Official layout (root may hold it directly or under DAVIS/):
     ImageSets/2017/<train|val>.txt, JPEGImages/480p/<vid>/<frame>.jpg,
     Annotations_unsupervised/480p/<vid>/<frame>.png (else Annotations/480p), palette PNGs of object ids;
+    a video missing from 480p is read from the other resolution folder that holds it (`Full-Resolution`,
+    or `<H>p` as our export names a video's own size);
     davis_text_annotations/Davis17_annot1.txt, Davis17_annot1_full_video.txt, Davis17_annot2.txt,
     Davis17_annot2_full_video.txt, lines `<vid> <obj_id> "<expression>"`.
 Converted layout: <split>/JPEGImages, <split>/Annotations, meta_expressions/<split>/meta_expressions.json with
@@ -14,6 +16,7 @@ The four annotations are evaluated apart: each sample carries extra["annotator"]
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from derrvos_core.datasets.common import RVOSDataset
@@ -23,6 +26,7 @@ from derrvos_core.errors import DatasetError
 ANNOTATORS = ("annot1_first_frame", "annot1_full_video", "annot2_first_frame", "annot2_full_video")
 _TEXT_FILES = ("Davis17_annot1.txt", "Davis17_annot1_full_video.txt", "Davis17_annot2.txt",
                "Davis17_annot2_full_video.txt")
+_RESOLUTION = re.compile(r"[0-9]+p")
 _NAME_FIXES = {"clasic-car": "classic-car", "dog-scale": "dogs-scale", "motor-bike": "motorbike"}
 
 
@@ -50,15 +54,15 @@ def _read_official(root: Path, split: str) -> RVOSDataset:
                            f"layout "
                            f"is under {root})")
     videos = [v.strip() for v in image_set.read_text().splitlines() if v.strip()]
-    annotations = davis / "Annotations_unsupervised" / "480p"
-    if not annotations.is_dir():
-        annotations = davis / "Annotations" / "480p"
     texts = _read_texts(root, davis)
-    entries = []
+    entries, folders = [], {}
     for vid in videos:
-        frame_dir = davis / "JPEGImages" / "480p" / vid
-        if not frame_dir.is_dir():
-            raise DatasetError(f"{image_set}: video '{vid}' has no frame folder {frame_dir}")
+        res = _resolution_of(davis, vid)
+        if res is None:
+            raise DatasetError(f"{image_set}: video '{vid}' has no frame folder "
+                               f"{davis / 'JPEGImages' / '480p' / vid} (nor under another resolution)")
+        folders[vid] = (davis / "JPEGImages" / res, _annotations(davis, res))
+        frame_dir = folders[vid][0] / vid
         images = [p for p in frame_dir.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")]
         frames = tuple(sorted(p.stem for p in images))
         per_annotator = [sorted(t.get(vid, []), key=lambda e: int(e[0])) for t in texts]
@@ -68,13 +72,28 @@ def _read_official(root: Path, split: str) -> RVOSDataset:
                 if rank < len(exps):
                     obj_id, text = exps[rank]
                     entries.append(YtvosEntry(vid, str(k), text, frames, int(obj_id),
-                                              {"has_annotations": annotations.is_dir(), "annotator": a,
+                                              {"has_annotations": folders[vid][1].is_dir(), "annotator": a,
                                                "annotator_name": ANNOTATORS[a]}))
                     k += 1
-    annotated = annotations.is_dir()
-    frames_dir = davis / "JPEGImages" / "480p"
-    return RVOSDataset("davis", split, entries,
-                       lambda e: build_ytvos_sample(e, frames_dir, annotations, "davis", annotated))
+    return RVOSDataset("davis", split, entries, lambda e: build_ytvos_sample(
+        e, folders[e.video_id][0], folders[e.video_id][1], "davis", folders[e.video_id][1].is_dir()))
+
+
+def _resolution_of(davis: Path, vid: str) -> str | None:
+    """The resolution folder holding the video's frames: 480p first, else `<H>p` (lowest first), else
+    Full-Resolution; None when none does."""
+    jpegs = davis / "JPEGImages"
+    others = sorted((p.name for p in jpegs.iterdir() if p.is_dir() and _RESOLUTION.fullmatch(p.name)),
+                    key=lambda n: int(n[:-1])) if jpegs.is_dir() else []
+    for res in ["480p"] + [r for r in others if r != "480p"] + ["Full-Resolution"]:
+        if (jpegs / res / vid).is_dir():
+            return res
+    return None
+
+
+def _annotations(davis: Path, res: str) -> Path:
+    unsupervised = davis / "Annotations_unsupervised" / res
+    return unsupervised if unsupervised.is_dir() else davis / "Annotations" / res
 
 
 def _read_texts(root: Path, davis: Path) -> list:
