@@ -14,12 +14,14 @@ import pytest
 from PIL import Image
 
 from derrvos_core.errors import InputError
-from derrvos_core.result import decode_rle
+from derrvos_core.objects import DRAWN_OBJECT_ID
 from derrvos_core.store import RunContext, Store
 from derrvos_core.store import export_formats
 from derrvos_core.store.coco_rle import read_coco_rle
 from derrvos_core.store.export import SIDECAR, ExportError, export_dataset, export_zip
 from derrvos_core.store.safe_names import inside, safe_name
+from tests.test_export_instances import (object_masks, palette_visible, read_back, read_mevis_layout,
+                                         union_of)
 from tests.test_store import H, T, W, box, make_frames, make_result
 
 FORMATS = ["mevis", "refytvos", "davis", "coco-rle"]
@@ -27,16 +29,18 @@ FORMATS = ["mevis", "refytvos", "davis", "coco-rle"]
 
 @pytest.fixture
 def filled(tmp_path) -> tuple[Store, dict]:
-    """Two videos; video "horses" has a corrected and an uncorrected expression, "cars" one uncorrected."""
+    """Two videos; video "horses" has a corrected and an uncorrected expression, "cars" one uncorrected.
+    Every run selects two objects (links 0 and 1); the corrected run loses link 0 on frames 3..5 and gains
+    a drawn object on frame 1, so its link-1 object is the untouched run's too (one shared instance)."""
     store = Store.open(tmp_path / "store.db")
     horses = store.add_video(make_frames(tmp_path / "videos" / "horses", seed=1), fps=10, num_frames=T,
                              height=H, width=W)
     cars = store.add_video(make_frames(tmp_path / "videos" / "cars", seed=2), fps=10, num_frames=T,
                            height=H, width=W)
-    corrected = store.save_run(horses, "the brown horse", make_result(), "tiny@1", RunContext())
+    corrected = store.save_run(horses, "the brown horse", make_result().select(0.45), "tiny@1", RunContext())
     untouched = store.save_run(horses, "the \"other\" horse\non the right", make_result().select(0.45),
                                "tiny@1")
-    car = store.save_run(cars, "the car", make_result(), "tiny@1")
+    car = store.save_run(cars, "the car", make_result().select(0.45), "tiny@1")
     store.reject(corrected, 3, user="ann")  # frames 3..5 corrected (empty now)
     store.draw(corrected, 1, box(16, 20, 4), user="ann")
     yield store, {"corrected": corrected, "untouched": untouched, "car": car, "horses": horses, "cars": cars}
@@ -54,6 +58,9 @@ def check_sidecar(root: Path, store: Store, runs: dict) -> None:
     assert exps["0"]["run_id"] == runs["corrected"]
     assert exps["0"]["corrected_frames"] == [1, 3, 4, 5] and exps["0"]["model_frames"] == [0, 2]
     assert exps["1"]["corrected_frames"] == [] and exps["1"]["edited"] == [False] * T
+    assert [(o["object_id"], o["instance_id"]) for o in exps["0"]["objects"]] == [(0, 1), (1, 2),
+                                                                                 (DRAWN_OBJECT_ID, 3)]
+    assert [(o["object_id"], o["instance_id"]) for o in exps["1"]["objects"]] == [(0, 4), (1, 2)]
     assert sidecar["videos"]["cars"]["source_path"].endswith("cars")
 
 
@@ -63,7 +70,7 @@ def test_sidecar_threshold_is_the_one_in_force(filled, tmp_path):
     root = export_dataset(store, "mevis", tmp_path / "out").out_dir
     exps = json.loads((root / SIDECAR).read_text())["videos"]["horses"]["expressions"]
     assert store.get_run(runs["untouched"]).threshold == pytest.approx(0.45)
-    assert exps["1"]["threshold"] == pytest.approx(0.8) and exps["0"]["threshold"] == pytest.approx(0.7)
+    assert exps["1"]["threshold"] == pytest.approx(0.8) and exps["0"]["threshold"] == pytest.approx(0.45)
 
 
 def check_frames(paths: list[Path], source: Path) -> None:
@@ -75,25 +82,9 @@ def check_frames(paths: list[Path], source: Path) -> None:
         assert a.shape == b.shape and np.abs(a - b).mean() < 3  # JPEG: close, not equal
 
 
-def read_mevis_layout(root: Path) -> dict:
-    """(video, exp_id) -> (text, masks [T, H, W]) from meta_expressions.json + mask_dict.json."""
-    meta = json.loads((root / "train" / "meta_expressions.json").read_text())["videos"]
-    mask_dict = json.loads((root / "train" / "mask_dict.json").read_text())
-    out = {}
-    for vid, entry in meta.items():
-        for exp_id, exp in entry["expressions"].items():
-            masks = np.zeros((len(entry["frames"]), H, W), dtype=bool)
-            for anno in exp["anno_id"]:
-                for t, rle in enumerate(mask_dict[anno]):
-                    if rle is not None:
-                        masks[t] |= decode_rle(rle)
-            out[vid, exp_id] = (exp["exp"], masks)
-    return out
-
-
 def read_palette_layout(meta_file: Path | None, annotations: Path, davis_root: Path | None = None) -> dict:
-    """(video, exp_id) -> (text, masks) from palette PNGs and meta_expressions.json (Ref-YouTube-VOS) or
-    the DAVIS text file (expression ids counted per video)."""
+    """(video, text) -> {obj_id: masks} from palette PNGs and meta_expressions.json (Ref-YouTube-VOS) or
+    the DAVIS text file: one entry per object, an expression's entries share its text."""
     if davis_root is not None:
         meta: dict = {}
         lines = (davis_root / "davis_text_annotations" / "Davis17_annot1_full_video.txt").read_text()
@@ -103,11 +94,11 @@ def read_palette_layout(meta_file: Path | None, annotations: Path, davis_root: P
             entry["expressions"][str(len(entry["expressions"]))] = {"exp": text.strip('"'), "obj_id": obj}
     else:
         meta = json.loads(meta_file.read_text())["videos"]
-    out = {}
+    out: dict = {}
     for vid, entry in meta.items():
         ids = np.stack([np.asarray(Image.open(annotations / vid / f"{f}.png")) for f in entry["frames"]])
-        for exp_id, exp in entry["expressions"].items():
-            out[vid, exp_id] = (exp["exp"], ids == int(exp["obj_id"]))
+        for exp in entry["expressions"].values():
+            out.setdefault((vid, exp["exp"]), {})[int(exp["obj_id"])] = ids == int(exp["obj_id"])
     return out
 
 
@@ -125,6 +116,11 @@ def test_mevis_layout_round_trip(filled, tmp_path):
         text, masks = read[vid, exp_id]
         assert text == store.get_run(runs[run]).expression
         assert np.array_equal(masks, expected(store, runs[run])[0])
+    meta = json.loads((root / "train" / "meta_expressions.json").read_text())["videos"]
+    horses = meta["horses"]["expressions"]
+    assert len(json.loads((root / "train" / "mask_dict.json").read_text())) == 4 + 2  # link 1 once
+    assert horses["0"]["obj_id"] == [1, 2, 3] and horses["1"]["obj_id"] == [4, 2]
+    assert horses["0"]["anno_id"][1] == horses["1"]["anno_id"][1]
     check_sidecar(root, store, runs)
     check_frames(sorted((root / "train" / "JPEGImages" / "horses").iterdir()), tmp_path / "videos" / "horses")
     assert store.exports()[-1].num_corrected_frames == 4
@@ -135,40 +131,52 @@ def test_palette_layouts_round_trip(filled, tmp_path, fmt):
     store, runs = filled
     export_dataset(store, fmt, tmp_path / "out")
     root = tmp_path / "out"
+    other = "the 'other' horse on the right"
     if fmt == "refytvos":
         read = read_palette_layout(root / "meta_expressions" / "train" / "meta_expressions.json",
                                    root / "train" / "Annotations")
+        other = store.get_run(runs["untouched"]).expression
         objects = json.loads((root / "train" / "meta.json").read_text())["videos"]
-        assert set(objects["horses"]["objects"]) == {"1", "2"}
+        assert set(objects["horses"]["objects"]) == {"1", "2", "3", "4"}
+        assert set(objects["cars"]["objects"]) == {"1", "2"}
+        assert objects["horses"]["objects"]["3"]["frames"] == ["00001"]  # the drawn object
         frames = sorted((root / "train" / "JPEGImages" / "cars").iterdir())
     else:
-        read = read_palette_layout(None, root / "Annotations" / "480p", davis_root=root)
+        read = read_palette_layout(None, root / "Annotations" / f"{H}p", davis_root=root)
         assert (root / "ImageSets" / "2017" / "train.txt").read_text().split() == ["horses", "cars"]
         lines = (root / "davis_text_annotations" / "Davis17_annot1_full_video.txt").read_text().splitlines()
-        assert lines == ['horses 1 "the brown horse"', "horses 2 \"the 'other' horse on the right\"",
-                         'cars 1 "the car"']
-        frames = sorted((root / "JPEGImages" / "480p" / "cars").iterdir())
-        assert Image.open(root / "Annotations" / "480p" / "cars" / "00000.png").mode == "P"
+        assert lines == [f'horses {k} "the brown horse"' for k in (1, 2, 3)] + \
+            [f'horses {k} "{other}"' for k in (4, 2)] + ['cars 1 "the car"', 'cars 2 "the car"']
+        frames = sorted((root / "JPEGImages" / f"{H}p" / "cars").iterdir())
+        assert Image.open(root / "Annotations" / f"{H}p" / "cars" / "00000.png").mode == "P"
     check_frames(frames, tmp_path / "videos" / "cars")
-    # The two horse answers overlap in crop 0 (same best trajectory): the later object keeps those
-    # pixels, so compare the union and the non-overlapping parts.
-    a, b = expected(store, runs["corrected"])[0], expected(store, runs["untouched"])[0]
-    assert np.array_equal(read["horses", "0"][1] | read["horses", "1"][1], a | b)
-    assert np.array_equal(read["horses", "1"][1], b)
-    assert np.array_equal(read["cars", "0"][1], expected(store, runs["car"])[0])
+    visible = palette_visible(root, store)
+    for (vid, text), entries in read.items():
+        for obj, mask in entries.items():
+            assert np.array_equal(mask, visible[vid, obj]), (vid, text, obj)
+    # Link 0 of the untouched horse (instance 4) covers the corrected one's (instance 1) where both are:
+    # the later object keeps those pixels; the untouched answer and the car come back whole.
+    assert not read["horses", "the brown horse"][1].any()
+    assert np.array_equal(np.any(list(read["horses", other].values()), axis=0),
+                          expected(store, runs["untouched"])[0])
+    assert np.array_equal(read["cars", "the car"][1] | read["cars", "the car"][2],
+                          expected(store, runs["car"])[0])
     check_sidecar(root, store, runs)
 
 
 def test_palette_overlap_is_reported_and_identical_answers_share_an_object(filled, tmp_path):
     store, runs = filled
     report = export_dataset(store, "refytvos", tmp_path / "out")
-    assert any("horses" in w and "two answers" in w for w in report.warnings)
-    store.save_run(runs["cars"], "the same car again", make_result(), "tiny@1")
+    assert any("horses" in w and "two objects" in w for w in report.warnings)
+    store.save_run(runs["cars"], "the same car again", make_result(), "tiny@1")  # link 0 only
     export_dataset(store, "refytvos", tmp_path / "out2")
     meta_file = tmp_path / "out2" / "meta_expressions" / "train" / "meta_expressions.json"
-    meta = json.loads(meta_file.read_text())
-    cars = meta["videos"]["cars"]["expressions"]
-    assert cars["0"]["obj_id"] == cars["1"]["obj_id"] == "1"
+    cars = json.loads(meta_file.read_text())["videos"]["cars"]["expressions"]
+    assert [(e["exp"], e["obj_id"]) for e in cars.values()] == [("the car", "1"), ("the car", "2"),
+                                                               ("the same car again", "1")]
+    sidecar = json.loads((tmp_path / "out2" / SIDECAR).read_text())["videos"]["cars"]["expressions"]
+    assert [o["exp_id"] for o in sidecar["0"]["objects"]] == ["0", "1"]
+    assert [o["exp_id"] for o in sidecar["1"]["objects"]] == ["2"]
 
 
 def test_coco_rle_round_trip(filled, tmp_path):
@@ -180,7 +188,11 @@ def test_coco_rle_round_trip(filled, tmp_path):
     assert np.array_equal(sample.target_masks, masks)
     assert sample.extra["corrected"] == [c and m.any() for c, m in zip(corrected, masks)]
     assert sample.load_frames().shape == (T, H, W, 3)
+    objects = np.stack(list(object_masks(store, runs["corrected"]).values()))
+    assert np.array_equal(sample.load_object_masks(), objects)
     assert np.array_equal(samples["horses", "1"].target_masks, expected(store, runs["untouched"])[0])
+    assert sample.object_ids == (1, 2, 3) and samples["horses", "1"].object_ids == (4, 2)
+    assert samples["cars", "0"].object_ids == (5, 6)  # track ids unique in the export
     from pycocotools.coco import COCO  # the file is valid COCO for the official API too
     coco = COCO(str(tmp_path / "out" / "annotations.json"))
     first = coco.loadAnns(coco.getAnnIds())[0]
@@ -321,7 +333,7 @@ def test_cli(filled, tmp_path):
     done = subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).parents[1])
     assert done.returncode == 0, done.stderr
     assert "1 videos, 1 expressions" in done.stdout
-    assert (tmp_path / "cli" / "Annotations" / "480p" / "cars" / "00000.png").exists()
+    assert (tmp_path / "cli" / "Annotations" / f"{H}p" / "cars" / "00000.png").exists()
 
 
 def test_cli_errors_are_clean(tmp_path, capsys):
@@ -335,32 +347,31 @@ def test_cli_errors_are_clean(tmp_path, capsys):
     assert "nothing to export" in capsys.readouterr().err and not (tmp_path / "o").exists()
 
 
-def read_back(fmt: str, root: Path) -> dict:
-    """(video, expression text) -> sample, through our own dataset readers."""
-    from derrvos_core.datasets.davis import read_davis
-    from derrvos_core.datasets.mevis import read_mevis
-    from derrvos_core.datasets.refytvos import read_refytvos
-    readers = {"mevis": lambda: read_mevis(root, "train"), "refytvos": lambda: read_refytvos(root, "train"),
-               "davis": lambda: read_davis(root, "train"), "coco-rle": lambda: read_coco_rle(root)}
-    return {(s.video_id, s.expression): s for s in readers[fmt]()}
-
-
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_exports_read_back_through_our_dataset_readers(filled, tmp_path, fmt):
     store, runs = filled
     export_dataset(store, fmt, tmp_path / "out")
     samples = read_back(fmt, tmp_path / "out")
-    a, b, car = (expected(store, runs[k])[0] for k in ("corrected", "untouched", "car"))
     other = store.get_run(runs["untouched"]).expression
     if fmt == "davis":
         other = " ".join(other.replace('"', "'").split())  # one line, no inner quotes in the text file
-    assert set(samples) == {("horses", "the brown horse"), ("horses", other), ("cars", "the car")}
-    # Palette layouts hold one object per pixel: where the horse answers overlap the later one wins.
-    first = a & ~b if fmt in ("refytvos", "davis") else a
-    assert np.array_equal(samples["horses", "the brown horse"].target_masks, first)
-    assert np.array_equal(samples["horses", other].target_masks, b)
-    assert np.array_equal(samples["cars", "the car"].target_masks, car)
-    frames = samples["cars", "the car"].load_frames()
+    keys = {("horses", "the brown horse"): ("corrected", {1, 2, 3}), ("horses", other): ("untouched", {4, 2}),
+            ("cars", "the car"): ("car", {1, 2})}
+    assert set(samples) == set(keys)
+    for key, (run, instances) in keys.items():
+        objects = list(object_masks(store, runs[run]).values())
+        if fmt in ("refytvos", "davis"):  # one sample per object; a pixel shows its later object
+            visible = palette_visible(tmp_path / "out", store)
+            assert sorted(s.object_ids for s in samples[key]) == [(k,) for k in sorted(instances)]
+            for s in samples[key]:
+                assert np.array_equal(s.target_masks, visible[key[0], s.object_ids[0]])
+        else:  # the union, and the objects apart
+            (sample,) = samples[key]
+            assert np.array_equal(sample.target_masks, expected(store, runs[run])[0])
+            assert np.array_equal(sample.load_object_masks(), np.stack(objects))
+    assert np.array_equal(union_of(samples["cars", "the car"]), expected(store, runs["car"])[0])
+    assert np.array_equal(union_of(samples["horses", other]), expected(store, runs["untouched"])[0])
+    frames = samples["cars", "the car"][0].load_frames()
     files = sorted((tmp_path / "videos" / "cars").iterdir())
     source = np.stack([np.asarray(Image.open(f).convert("RGB")) for f in files])
     assert frames.shape == source.shape and np.abs(frames.astype(float) - source).mean() < 3
@@ -378,6 +389,6 @@ def test_export_from_a_video_file(tmp_path):
     run_id = store.save_run(video, "the clip", make_result(), "tiny@1")
     store.draw(run_id, 0, box(0, 0, 4), user="ann")
     export_dataset(store, "mevis", tmp_path / "out")
-    (sample,) = read_back("mevis", tmp_path / "out").values()
+    ((sample,),) = read_back("mevis", tmp_path / "out").values()
     assert sample.video_id == "clip" and np.array_equal(sample.target_masks, store.final_masks(run_id).masks)
     assert np.abs(sample.load_frames().astype(float) - np.stack(frames)).mean() < 6  # two lossy encodes

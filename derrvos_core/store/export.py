@@ -26,7 +26,8 @@ from typing import Callable
 from derrvos_core.errors import InputError
 from derrvos_core.store.engine import redact
 from derrvos_core.store.export_answers import ExportError, VideoExport, collect, iter_frames
-from derrvos_core.store.export_formats import WRITERS, write_json
+from derrvos_core.store.export_formats import WRITERS, write_json, ytvos_entries
+from derrvos_core.store.export_palette import palette_ids
 from derrvos_core.store.safe_names import safe_name
 
 FORMATS = tuple(WRITERS)
@@ -184,7 +185,8 @@ def _write(store, fmt: str, root: Path, items: list[VideoExport], split: str,
 
 
 def _sidecar(store, fmt: str, split: str, items: list[VideoExport]) -> dict:
-    """Where every answer came from: which run, and per frame whether a human corrected it."""
+    """Where every answer came from: which run, per frame whether a human corrected it, and its objects
+    (`_objects`)."""
     return {
         "format": fmt, "split": split, "created_at": datetime.now(timezone.utc).isoformat(),
         "store": redact(store.url),
@@ -198,7 +200,21 @@ def _sidecar(store, fmt: str, split: str, items: list[VideoExport]) -> dict:
                 "corrected": list(a.corrected), "edited": list(a.edited),
                 "corrected_frames": [i for i, c in enumerate(a.corrected) if c],
                 "model_frames": [i for i, c in enumerate(a.corrected) if not c],
-            } for a in item.expressions}} for item in items}}
+                "objects": objects,
+            } for a, objects in zip(item.expressions, _objects(fmt, item))}} for item in items}}
+
+
+def _objects(fmt: str, item: VideoExport) -> list[list[dict]]:
+    """Per expression, its objects: the store's `object_id`, the video's `instance_id` (the palette index,
+    MeViS obj_id, COCO track within the video) and, for refytvos, the meta_expressions entry (`exp_id`)
+    that holds the object."""
+    entries = {}
+    if fmt == "refytvos":
+        entries = {(a.export_id, obj): exp_id for exp_id, a, obj in ytvos_entries(item, palette_ids(item))}
+    return [[{"object_id": track.object_id, "instance_id": k,
+              **({"exp_id": entries[a.export_id, k]} if entries else {})}
+             for track, k in zip(a.objects, ids)]
+            for a, ids in zip(item.expressions, item.instances.object_instances)]
 
 
 def check_replaceable(store, out_dir: Path) -> None:

@@ -1,4 +1,6 @@
-"""What an export writes, gathered from the store: per video, each expression's final answer as RLE."""
+"""What an export writes, gathered from the store: per video, each expression's final answer as RLE,
+as a whole (the union) and per object (`derrvos_core.objects`), and the video's instances: identical
+object tracks numbered once per video."""
 from __future__ import annotations
 
 import os
@@ -9,7 +11,6 @@ from typing import Iterator
 import numpy as np
 
 from derrvos_core.errors import DeRVOSError, VideoError
-from derrvos_core.store.corrections import threshold_in_force
 from derrvos_core.store.records import RunRecord, VideoRecord
 from derrvos_core.store.rle import encode_rle
 from derrvos_core.store.safe_names import unique_names
@@ -17,6 +18,19 @@ from derrvos_core.store.safe_names import unique_names
 
 class ExportError(DeRVOSError):
     """An export could not be written; nothing was left in the output folder."""
+
+
+@dataclass(frozen=True)
+class ObjectTrack:
+    """One object of an expression's answer.
+
+    Attributes:
+        object_id: its id in the store (`derrvos_core.objects`: link, own-trajectory or user-made range).
+        rles: per frame, the object's final mask as RLE, None where it is absent.
+    """
+
+    object_id: int
+    rles: tuple
 
 
 @dataclass(frozen=True)
@@ -28,7 +42,9 @@ class ExpressionAnswer:
         text: the expression as stored.
         run: the run that answers it (see `Store.answer_runs`).
         threshold: the threshold in force on the run (its own, or the latest threshold correction).
-        rles: per frame, the final mask as RLE, None where empty.
+        rles: per frame, the final mask (the union of `objects`) as RLE, None where empty.
+        objects: the answer's objects in id order, those empty on every frame left out (a no-target
+            answer has none).
         corrected: per frame, a human decision bears on it (else it is the model's mask).
         edited: per frame, pixels were drawn, erased or set on it.
     """
@@ -40,20 +56,66 @@ class ExpressionAnswer:
     rles: tuple
     corrected: tuple
     edited: tuple
+    objects: tuple
 
-    def mask(self, frame: int, height: int, width: int) -> np.ndarray:
-        from derrvos_core.result import decode_rle
-        rle = self.rles[frame]
-        return np.zeros((height, width), dtype=bool) if rle is None else decode_rle(rle)
+
+@dataclass(frozen=True)
+class VideoInstances:
+    """A video's instances: its expressions' object tracks, identical tracks counted once, numbered 1..K.
+
+    Two expressions answering the same object (the same mask on every frame) share its instance, as
+    several Ref-YouTube-VOS expressions share an object.
+
+    Attributes:
+        tracks: K per-frame RLE tracks (None where absent); instance k is `tracks[k - 1]`.
+        object_instances: per expression (in `VideoExport.expressions` order), the instance id of each
+            of its `objects`, aligned with them.
+    """
+
+    tracks: tuple
+    object_instances: tuple
+
+    @property
+    def count(self) -> int:
+        return len(self.tracks)
+
+    @property
+    def per_expression(self) -> tuple:
+        """Per expression, its instance ids in object order, each once (empty for a no-target answer)."""
+        return tuple(tuple(dict.fromkeys(ids)) for ids in self.object_instances)
+
+
+def video_instances(expressions: tuple) -> VideoInstances:
+    """Per-video dedup of identical object tracks (compared by their RLE counts per frame)."""
+    seen: dict[tuple, int] = {}
+    tracks, object_instances = [], []
+    for answer in expressions:
+        ids = []
+        for track in answer.objects:
+            key = tuple(None if r is None else r["counts"] for r in track.rles)
+            if key not in seen:
+                tracks.append(track.rles)
+                seen[key] = len(tracks)
+            ids.append(seen[key])
+        object_instances.append(tuple(ids))
+    return VideoInstances(tracks=tuple(tracks), object_instances=tuple(object_instances))
 
 
 @dataclass(frozen=True)
 class VideoExport:
-    """One video of an export: `name` is the sanitised, unique folder name."""
+    """One video of an export.
+
+    Attributes:
+        name: the sanitised, unique folder name.
+        video: the stored video.
+        expressions: its ExpressionAnswers, export ids "0", "1", ...
+        instances: the objects of all its expressions, numbered per video (`video_instances`).
+    """
 
     name: str
     video: VideoRecord
     expressions: tuple
+    instances: VideoInstances
 
     @property
     def frame_names(self) -> list[str]:
@@ -76,9 +138,11 @@ def collect(store, video_ids: list[int] | None) -> list[VideoExport]:
                           ("" if video_ids is None else f" for videos {sorted(video_ids)}"))
     videos = [store.get_video(v) for v in sorted(by_video)]
     names = unique_names([_stem(v.path) for v in videos], fallback_prefix="video")
-    return [VideoExport(name=name, video=v, expressions=tuple(
-                _answer(store, str(i), run) for i, run in enumerate(by_video[v.id])))
-            for name, v in zip(names, videos)]
+    out = []
+    for name, v in zip(names, videos):
+        answers = tuple(_answer(store, str(i), run) for i, run in enumerate(by_video[v.id]))
+        out.append(VideoExport(name=name, video=v, expressions=answers, instances=video_instances(answers)))
+    return out
 
 
 def _stem(path: str) -> str:
@@ -87,14 +151,26 @@ def _stem(path: str) -> str:
 
 
 def _answer(store, export_id: str, run: RunRecord) -> ExpressionAnswer:
+    """The run's corrected answer, decoded and re-encoded one frame at a time (memory stays one frame)."""
+    plan = store.answer_plan(run.id)
     rles, corrected, edited = [], [], []
-    for answer in store.iter_final_masks(run.id):
-        rles.append(encode_rle(answer.mask) if answer.mask.any() else None)
+    per_object: dict[int, list] = {o.object_id: [] for o in plan.objects}
+    for frame in range(plan.result.num_frames):
+        answer = plan.frame_answer(frame)
+        rles.append(_rle_or_none(answer.mask))
         corrected.append(answer.corrected)
         edited.append(answer.edited)
-    threshold = threshold_in_force(run.threshold, store.corrections(run.id))
-    return ExpressionAnswer(export_id=export_id, text=run.expression, run=run, threshold=threshold,
-                            rles=tuple(rles), corrected=tuple(corrected), edited=tuple(edited))
+        for object_id, mask in plan.frame_objects(frame).items():
+            per_object[object_id].append(_rle_or_none(mask))
+    objects = tuple(ObjectTrack(object_id=o, rles=tuple(track)) for o, track in per_object.items()
+                    if any(r is not None for r in track))
+    return ExpressionAnswer(export_id=export_id, text=run.expression, run=run, threshold=plan.threshold,
+                            rles=tuple(rles), corrected=tuple(corrected), edited=tuple(edited),
+                            objects=objects)
+
+
+def _rle_or_none(mask: np.ndarray):
+    return encode_rle(mask) if mask.any() else None
 
 
 def iter_frames(video: VideoRecord) -> Iterator[np.ndarray]:
