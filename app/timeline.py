@@ -10,13 +10,14 @@ import numpy as np
 from app.render import object_colours
 from derrvos_core.store.corrections import AnswerPlan
 
-ROW_PX = 8
+ROW_PX = 12
 GAP_PX = 2
 TARGET_WIDTH_PX = 600
 """Frames of a short video get several pixels each, so the strip is about this wide or more."""
-WEAK_COLOR = (220, 40, 40)
+WEAK_COLOR = (110, 110, 110)
+"""Grey: no object colour is grey, so the weak row reads apart from every object's row."""
 CURSOR_COLOR = (0, 0, 0)
-BACKGROUND = (235, 235, 235)
+BACKGROUND = (240, 240, 240)
 MAX_OBJECT_ROWS = 12
 
 

@@ -58,8 +58,8 @@ class ViewerPanel:
     draft: gr.State
 
 
-STEPS = ((-10, "⏮ −10", "frame-back10"), (-1, "◀ −1", "frame-back1"), (1, "+1 ▶", "frame-fwd1"),
-         (10, "+10 ⏭", "frame-fwd10"))
+STEPS = ((-10, "« −10", "frame-back10"), (-1, "‹ −1", "frame-back1"), (1, "+1 ›", "frame-fwd1"),
+         (10, "+10 »", "frame-fwd10"))
 
 
 def step_button(label: str, elem_id: str) -> gr.Button:
@@ -74,7 +74,7 @@ def build_viewer_panel() -> ViewerPanel:
                      elem_id="overlay")
     timeline = gr.Image(None, type="numpy", interactive=False, format="png", show_label=False, buttons=[],
                         height=70, container=False, elem_id="timeline")
-    gr.Markdown("Timeline: a row per selected object where it is present; the red row marks weak frames "
+    gr.Markdown("Timeline: a row per selected object where it is present; the grey row marks weak frames "
                 "(no selected object scores at the threshold). Click it to go to a frame.",
                 elem_classes=["derrvos-small"])
     note = gr.Markdown("", elem_id="answer-note")
