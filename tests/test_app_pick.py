@@ -198,3 +198,35 @@ def test_the_timeline_has_a_row_per_selected_object_and_marks_weak_frames(shown)
 def test_the_answer_note_and_first_frame_hold_for_a_plan_without_corrections():
     p = plan_answer(handmade().select(0.35), [])
     assert first_present_frame(p) == 2 and p.selected == {0, 2, 3}
+
+
+def page_handler(demo, name: str):
+    """The function behind a page event, by its name, and its output components' elem_ids."""
+    block = next(f for f in demo.fns.values() if getattr(f.fn, "__name__", "") == name)
+    return block.fn, [o.elem_id for o in block.outputs]
+
+
+def test_the_page_writes_the_answer_note_with_the_status_and_counts_progress_in_frames(shown, clip):
+    from types import SimpleNamespace
+
+    from app.ui import build_app
+    service, _ = shown
+    demo = build_app(service)
+    request = SimpleNamespace(session_hash=S, username=None)
+    slider = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "threshold")
+    assert slider.step == 0.001  # 0.355 can be set (steps of 0.01 showed it as 0.35)
+    on_threshold, outputs = page_handler(demo, "on_threshold")
+    assert outputs == ["run-status", "answer-note"]  # one event: the note no longer lags the status
+    status, note = on_threshold(0.355, request)
+    assert status.startswith("Threshold 0.355: 2 of 5")
+    assert "at threshold 0.355: #2 (0.900), #3 (0.900)." in note
+    assert service.run_summary(S).threshold == 0.355
+    on_run, outputs = page_handler(demo, "on_run")
+    assert outputs == ["run-status", "answer-note"]
+    calls = []
+    status, note = on_run("the orange cross", CROP, 0.0, False, request,
+                          progress=lambda *args, **kwargs: calls.append((args, kwargs)))
+    assert status.startswith("Run #2 in ") and note.startswith("**Answer:**")
+    # frames done of the video, not crops: 8 frames in two crops of 4
+    assert [c[0][0] for c in calls] == [0, (4, CLIP_FRAMES), (8, CLIP_FRAMES)]
+    assert all(c[1].get("unit") == "frames" for c in calls[1:])

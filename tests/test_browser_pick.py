@@ -56,6 +56,11 @@ def frame_number(page) -> int:
     return int(float(page.locator("#frame input[type=number]").input_value()))
 
 
+def at_frame(page, index: int) -> None:
+    page.wait_for_function("(i) => document.querySelector('#frame input[type=number]').value == String(i)",
+                           arg=index)
+
+
 def smallest_object_at(result, index: int):
     """The trajectory with the smallest mask on frame `index` and a pixel deep inside it (x, y)."""
     masks = [(t, t.mask(index, result.height, result.width)) for t in result.trajectories]
@@ -125,16 +130,16 @@ def test_a_click_on_an_object_selects_it_and_arrow_keys_step_the_frame(studio, p
 
     page.click("#answer-note")  # focus leaves every text box
     page.keyboard.press("ArrowRight")
-    page.wait_for_function(f"() => document.querySelector('#frame input[type=number]').value == '{index + 1}'")
+    at_frame(page, index + 1)
     page.keyboard.press("Shift+ArrowRight")
-    page.wait_for_function(f"() => document.querySelector('#frame input[type=number]').value == '{index + 11}'")
+    at_frame(page, index + 11)
     page.keyboard.press("ArrowLeft")
-    page.wait_for_function(f"() => document.querySelector('#frame input[type=number]').value == '{index + 10}'")
+    at_frame(page, index + 10)
     snap(page, "pick-03-stepped-by-keys")
 
     strip = page.locator("#timeline img").bounding_box()
     page.mouse.click(strip["x"] + strip["width"] * (20.5 / 41), strip["y"] + strip["height"] / 2)
-    page.wait_for_function("() => document.querySelector('#frame input[type=number]').value == '20'")
+    at_frame(page, 20)
     page.click("#play")
     page.wait_for_function("() => Number(document.querySelector('#frame input[type=number]').value) >= 23")
     page.click("#play")  # pause
