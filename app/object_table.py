@@ -101,13 +101,27 @@ def _trajectories_html(rows: tuple[TrajectoryRow, ...]) -> str:
 
 
 def objects_table_html(rows: list[ObjectRow]) -> str:
-    """The objects table as HTML (swatches and `<details>` need HTML; a Dataframe would show text). Each
-    row carries `data-object` (its id) and the class `sel` / `unsel`."""
+    """The objects table as HTML (swatches and `<details>` need HTML; a Dataframe would show text): the
+    selected objects, then the others folded under one `<details>` (with linking off every trajectory is
+    its own object: a long video has hundreds). Each row carries `data-object` (its id) and the class
+    `sel` / `unsel`."""
     if not rows:
         return ("<p class='derrvos-empty'>No objects yet: load a video, type an expression and "
                 "press Run.</p>")
+    chosen = [r for r in rows if r.selected]
+    others = [r for r in rows if not r.selected]
+    parts = [_table(chosen) if chosen else "<p>No object is selected.</p>"]
+    if others:
+        count = len(others)
+        parts.append(f"<details class='derrvos-unselected'><summary>{count} object{'' if count == 1 else 's'} "
+                     f"not selected (best score first)</summary>{_table(others)}</details>")
+    # The wrapper scrolls: a long video has many objects, the page stays compact.
+    return f"<div class='derrvos-table-wrap'>{''.join(parts)}</div>"
+
+
+def _table(rows: list[ObjectRow]) -> str:
     head = ("<tr><th>colour</th><th>object</th><th>score</th><th>frames present</th><th>span</th>"
-            "<th>selected</th><th>trajectories</th></tr>")
+            "<th>selected</th><th>per crop</th></tr>")
     body = []
     for r in rows:
         score = "drawn" if r.score is None else score_text(r.score)
@@ -115,6 +129,4 @@ def objects_table_html(rows: list[ObjectRow]) -> str:
                     f"<td>{_swatch(r.color)}</td><td>{r.object_id}</td><td>{score}</td>"
                     f"<td>{r.frames_present}</td><td>{_span(r)}</td><td>{_state(r)}</td>"
                     f"<td>{_trajectories_html(r.trajectories)}</td></tr>")
-    # The wrapper scrolls: a long video has many objects, the page stays compact.
-    return (f"<div class='derrvos-table-wrap'><table class='derrvos-trajectories'>{head}{''.join(body)}"
-            "</table></div>")
+    return f"<table class='derrvos-trajectories'>{head}{''.join(body)}</table>"

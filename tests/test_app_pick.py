@@ -96,7 +96,10 @@ def test_the_viewer_opens_where_a_selected_object_first_appears_and_groups_by_ob
         (0.9, 5, 3, 7, True)
     assert [t.trajectory_id for t in linked.trajectories] == [2, 3]
     html = objects_table_html(rows)
+    # the selected objects first; the two unselected ones folded under one <details>
     assert html.count("<details>") == 4 and html.count("data-object=") == 4
+    assert html.index("not selected") > html.index(f"data-object='{OWN_OBJECT_BASE}'")
+    assert html.index("not selected") < html.index(f"data-object='{OWN_OBJECT_BASE + 1}'")
 
 
 def test_a_click_on_an_object_selects_it_for_the_whole_video_and_one_undo_takes_it_back(shown):
