@@ -142,7 +142,8 @@ class Propagation:
         object_id = self._object_id(session, kind, object_choice)
         return self._editor.paint(session, kind, frame, mask, user, object_id)
 
-    def _object_id(self, session: StudioSession, kind: CorrectionKind, choice: int | str | None) -> int | None:
+    def _object_id(self, session: StudioSession, kind: CorrectionKind,
+                   choice: int | str | None) -> int | None:
         if choice is None or choice == "":
             return None
         if choice == NEW_OBJECT:
@@ -243,8 +244,9 @@ class Propagation:
             raise InputError(f"the propagated frames were made on run #{pending.run_id}, not on the run on "
                              "screen: propagate again")
         view = pending.view
-        items = [CorrectionItem(kind=CorrectionKind.SET, frame=f, mask=pending.masks[f], object_id=view.object_id,
-                                source_frame=view.source_frame, propagated=True) for f in view.frames]
+        items = [CorrectionItem(kind=CorrectionKind.SET, frame=f, mask=pending.masks[f],
+                                object_id=view.object_id, source_frame=view.source_frame, propagated=True)
+                 for f in view.frames]
         records = self._editor.add_group(session, items, user)
         with self._lock:
             self._pending.pop(session_id, None)

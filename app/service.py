@@ -86,7 +86,7 @@ class StudioService:
         self.editor = Editor(store, self._user)
         self.files = RunFiles(store, config)
         self.views = PageViews(self.videos, config.display_size)
-        self.propagation = Propagation(self.sessions, self.videos, self.editor, store)  # fix one frame, propagate
+        self.propagation = Propagation(self.sessions, self.videos, self.editor, store)  # fix, propagate
         self._examples_lock = threading.Lock()
 
     @property

@@ -1,6 +1,6 @@
-"""Videos of the studio: uploads (video files, or zips of frame images) checked (size, then the pixel and frame budgets from the headers) before
-anything is decoded, kept under the data folder only while the store refers to them, and their decoded
-frames served from a shared cache while scrubbing."""
+"""Videos of the studio: uploads (video files, or zips of frame images) checked (size, then the pixel and
+frame budgets from the headers) before anything is decoded, kept under the data folder only while the store
+refers to them, and their decoded frames served from a shared cache while scrubbing."""
 from __future__ import annotations
 
 import shutil

@@ -1,5 +1,5 @@
-"""Panel 1, Video: upload a video (or a zip of frame images) or load a shipped example (which switches the tab to the model it is
-for); show what was loaded, and which real-video examples still need setting up."""
+"""Panel 1, Video: upload a video (or a zip of frame images) or load a shipped example (which switches the
+tab to the model it is for); show what was loaded, and which real-video examples still need setting up."""
 from __future__ import annotations
 
 import html

@@ -1,0 +1,180 @@
+"""Fix one frame, propagate, in Debian's chromium: a stroke lands on the frame it was drawn on even when
+the viewer moved on before Add; a painted object propagates and its accepted frames change the overlay;
+a reload of the page reopens the run with its corrections; another video clears the previous one's
+outputs. Screenshots go to test-artifacts/browser/ (annotate-*.png)."""
+from __future__ import annotations
+
+import io
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from derrvos_core.store import CorrectionKind
+from tests.helpers_video import make_video
+from tests.test_app_support import free_port, make_service, tiny_model, tiny_model_dir  # noqa: F401
+from tests.test_browser_app import CHROMIUM, CHROMIUM_ARGS, EXAMPLE_TITLE, T0, snap
+
+pytestmark = pytest.mark.browser
+
+STEP_TIMEOUT_MS = 40_000
+DRAWN, ELSEWHERE, LATER = 10, 30, 15
+
+
+@pytest.fixture
+def studio(tiny_model, tmp_path):
+    from app.server import ServeOptions, serve
+    from app.ui import build_app
+    service = make_service(tiny_model, tmp_path)
+    demo = serve(build_app(service), service, ServeOptions(port=free_port(), block=False))
+    yield service, demo.local_url
+    demo.close()
+
+
+@pytest.fixture
+def page():
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 2400})
+            page.set_default_timeout(STEP_TIMEOUT_MS)
+            yield page
+        finally:
+            browser.close()
+
+
+def shows(page, selector: str, text: str) -> None:
+    try:
+        page.wait_for_function("([s, t]) => (document.querySelector(s)?.innerText || '').includes(t)",
+                               arg=[selector, text], timeout=STEP_TIMEOUT_MS)
+    except Exception:
+        snap(page, "annotate-failed")  # what the page showed instead
+        raise
+
+
+def scrub(page, index: int, wait: bool = True) -> None:
+    scrubber = page.locator("#frame input[type=number]")
+    scrubber.fill(str(index))
+    scrubber.press("Enter")
+    if wait:
+        shows(page, "#correction-frame", f"frame {index} of")
+        page.wait_for_timeout(800)  # the editor loads its new background last
+
+
+def load_and_run(page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector("#load-example")
+    page.locator("#example-choice input").click()
+    page.get_by_role("option", name=EXAMPLE_TITLE).click()
+    page.click("#load-example")
+    shows(page, "#video-info", "41 frames")
+    page.fill("#expression textarea", "the blue square")
+    page.click("#run")
+    shows(page, "#run-status", "Run #")
+    shows(page, "#history", "●")  # the last panel redrawn after the run: the page has settled
+    page.wait_for_timeout(1000)
+
+
+def paint_blue_square(page) -> None:
+    """A thick stroke across the blue square (about x 55-70, y 28-38 of the 128-px frame)."""
+    page.click("#editor button[aria-label=Brush]")
+    box = page.locator("#editor canvas").first.bounding_box()
+    y = box["y"] + box["height"] * 37 / 128
+    for dy in (-3, 0, 3):
+        page.mouse.move(box["x"] + box["width"] * 56 / 128, y + dy)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 69 / 128, y + dy, steps=4)
+        page.mouse.up()
+
+
+def overlay(page) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(page.locator("#overlay img").screenshot())).convert("RGB"))
+
+
+def test_a_lagging_stroke_lands_on_its_frame_propagates_and_survives_a_reload(studio, page):
+    service, url = studio
+    T0[0] = time.perf_counter()
+    load_and_run(page, url)
+    (run,) = service.store.runs()
+    # the editor shows one Undo: ours (the editor's own toolbar undo is hidden)
+    assert page.locator("#undo").inner_text() == "Undo last correction"
+    assert page.locator("#editor button[aria-label=Undo]:visible, #editor button[aria-label=undo]:visible"
+                        ).count() == 0
+
+    scrub(page, DRAWN)
+    paint_blue_square(page)
+    snap(page, "annotate-01-painted-frame-10")
+    assert page.locator("#stroke-frame input").input_value() == str(DRAWN)  # stamped in the page
+    # the viewer moves on before Add while the panel lags behind it (a far frame decodes slowly)
+    view = service.correction_view
+
+    def slow_view(session_id, index):
+        if index == ELSEWHERE:
+            time.sleep(3)
+        return view(session_id, index)
+    service.correction_view = slow_view
+    scrub(page, ELSEWHERE, wait=False)
+    page.wait_for_timeout(300)
+    page.click("#add-pixels")
+    shows(page, "#correction-status", f"pixels added to frame {DRAWN}")
+    snap(page, "annotate-02-added-while-at-frame-30")
+    service.correction_view = view
+    (draw,) = [c for c in service.store.corrections(run.id) if c.kind is CorrectionKind.DRAW]
+    assert draw.frame == DRAWN and draw.object_id is not None
+    painted = service.store.final_masks(run.id).masks[DRAWN]
+    assert 20 <= painted[22:44, 50:76].sum() and painted.sum() < 400  # a small brush, on the square
+
+    scrub(page, LATER)
+    before = overlay(page)
+    scrub(page, DRAWN)
+    page.locator("#end-frame input").fill("20")
+    page.click("#propagate")
+    shows(page, "#propagation-status", "frames proposed")
+    status = page.locator("#propagation-status").inner_text()
+    snap(page, "annotate-03-proposed")
+    assert status.startswith("10 frames proposed"), status
+    page.click("#accept-propagated")
+    shows(page, "#propagation-status", "Accepted 10 propagated frames")
+    propagated = [c for c in service.store.corrections(run.id) if c.propagated]
+    assert [c.frame for c in propagated] == list(range(DRAWN + 1, 21))
+    assert {c.source_frame for c in propagated} == {DRAWN} and len({c.group_id for c in propagated}) == 1
+    scrub(page, LATER)
+    after = overlay(page)
+    snap(page, "annotate-04-accepted-frame-15")
+    assert before.shape == after.shape and (np.abs(after.astype(int) - before).max(axis=2) > 40).sum() > 50
+
+    page.reload()
+    shows(page, "#video-info", EXAMPLE_TITLE.split(" (")[0])
+    shows(page, "#run-status", f"Showing run #{run.id}")
+    shows(page, "#history", "●")
+    scrub(page, LATER)
+    snap(page, "annotate-05-reloaded")
+    restored = overlay(page)
+    assert (np.abs(restored.astype(int) - after).max(axis=2) > 40).sum() < 20  # the same answer on screen
+
+
+def test_another_video_clears_the_previous_outputs(studio, page, tmp_path):
+    service, url = studio
+    T0[0] = time.perf_counter()
+    load_and_run(page, url)
+    page.click("#export")
+    shows(page, "#export-file", ".zip")
+    shows(page, "#history-status", "Exported")
+    scrub(page, 30)
+    snap(page, "annotate-06-exported")
+
+    other = make_video(tmp_path / "second.mp4", num_frames=12, height=48, width=64)
+    page.locator("#video-upload input[type=file]").set_input_files(str(other))
+    shows(page, "#video-info", "second.mp4")
+    shows(page, "#correction-frame", "of 12")
+    page.wait_for_timeout(1000)
+    snap(page, "annotate-07-second-video")
+    assert ".zip" not in page.locator("#export-file").inner_text()
+    assert page.locator("#history-status").inner_text().strip() == ""
+    assert page.locator("#correction-status").inner_text().strip() == ""
+    assert "score" not in page.locator("#trajectory-table").inner_text()
+    assert page.locator("#frame input[type=number]").get_attribute("max") == "11"
