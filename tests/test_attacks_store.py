@@ -18,9 +18,7 @@ from derrvos_core.store import CorrectionKind, RunContext, Store
 from derrvos_core.store.corrections import mark_active, plan_answer
 from derrvos_core.store.export import clean_stale, export_dataset
 from derrvos_core.store.export_answers import ExportError
-from tests.pg import postgres  # noqa: F401  (fixture)
-from tests.test_store import T, make_frames, make_result, seeded_store
-from tests.test_store_durability import read_acks, start_writer, stroke
+from tests.helpers_store import T, make_frames, make_result, read_acks, seeded_store, start_writer, stroke
 
 FORK = multiprocessing.get_context("fork")
 

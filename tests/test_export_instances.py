@@ -16,8 +16,7 @@ from derrvos_core.store import Store
 from derrvos_core.store.coco_rle import read_coco_rle
 from derrvos_core.store.export import SIDECAR, ExportError, export_dataset
 from derrvos_core.store.rle import encode_rle
-from tests.pg import postgres  # noqa: F401  (fixture)
-from tests.test_store import H, T, W, box, make_frames
+from tests.helpers_store import H, T, W, box, make_frames
 
 FORMATS = ["mevis", "refytvos", "davis", "coco-rle"]
 PALETTE = ("refytvos", "davis")

@@ -11,7 +11,7 @@ import pytest
 
 from derrvos_core.store import Store
 from derrvos_core.store.export import SIDECAR, ExportError, export_dataset, export_zip
-from tests.test_store import H, T, W, make_frames, make_result
+from tests.helpers_store import H, T, W, make_frames, make_result
 
 
 @pytest.fixture

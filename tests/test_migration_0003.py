@@ -9,8 +9,7 @@ from sqlalchemy import inspect, text
 from derrvos_core.objects import DRAWN_OBJECT_ID
 from derrvos_core.store import CorrectionItem, CorrectionKind, Store
 from derrvos_core.store.rle import encode_rle
-from tests.pg import postgres  # noqa: F401  (fixture)
-from tests.test_store import box, store  # noqa: F401  (store: fixture)
+from tests.helpers_store import box
 
 TABLES = ("corrections", "trajectories", "runs", "exports", "model_versions", "expressions", "videos",
           "alembic_version")

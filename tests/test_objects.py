@@ -17,9 +17,8 @@ from derrvos_core.store.corrections import mark_active, plan_answer
 from derrvos_core.store.records import CorrectionKind as K
 from derrvos_core.store.records import CorrectionRecord
 from derrvos_core.store.rle import encode_rle
-from tests.pg import postgres  # noqa: F401  (fixture)
-from tests.test_store import H as H_STORE, T as T_STORE, W as W_STORE, box, make_frames, make_result, \
-    seeded_store, store  # noqa: F401  (store: fixture)
+from tests.helpers_store import H as H_STORE, T as T_STORE, W as W_STORE, box, make_frames, make_result, \
+    seeded_store
 
 H, W, T = 20, 24, 4
 NOW = datetime(2025, 1, 1, tzinfo=timezone.utc)

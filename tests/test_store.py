@@ -1,7 +1,6 @@
 """Store tests against a real SQLite file and a real PostgreSQL server (tests/pg.py)."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,66 +8,11 @@ from PIL import Image
 from sqlalchemy import create_engine, inspect, text
 
 from derrvos_core.errors import InputError
-from derrvos_core.result import SegmentationResult, TrajectoryResult
-from derrvos_core.settings import SegmentSettings
-from derrvos_core.store import CorrectionKind, RunContext, Store
+from derrvos_core.store import CorrectionKind, Store
 from derrvos_core.store import migrate
 from derrvos_core.store.engine import DEFAULT_URL, resolve_url
 from derrvos_core.store.rle import encode_rle
-from tests.pg import postgres  # noqa: F401  (fixture)
-
-H, W, T = 24, 32, 6
-
-
-def make_frames(folder: Path, num_frames: int = T, seed: int = 0) -> Path:
-    """A frame folder of PNGs (distinct content per seed)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    y, x = np.mgrid[0:H, 0:W]
-    for i in range(num_frames):  # smooth gradients (JPEG keeps them close), shifted per seed and frame
-        frame = np.stack([x * 4 + 20 * seed, y * 5 + 7 * i, np.full_like(x, 60 + 30 * seed)], axis=-1)
-        Image.fromarray(np.clip(frame, 0, 255).astype(np.uint8)).save(folder / f"{i:05d}.png")
-    return folder
-
-
-def box(top: int, left: int, size: int = 6) -> np.ndarray:
-    mask = np.zeros((H, W), dtype=bool)
-    mask[top:top + size, left:left + size] = True
-    return mask
-
-
-def make_result(num_frames: int = T, crop_size: int = 3) -> SegmentationResult:
-    """Two crops; per crop three trajectories with scores 0.9 / 0.5 / 0.2; trajectory 2 of each crop empty
-    on its first frame."""
-    trajectories, tid = [], 0
-    for crop, start in enumerate(range(0, num_frames, crop_size)):
-        length = min(crop_size, num_frames - start)
-        for k, score in enumerate((0.9, 0.5, 0.2)):
-            rles = tuple(None if (k == 2 and i == 0) else encode_rle(box(2 + 6 * k, 2 + i + 8 * k))
-                         for i in range(length))
-            trajectories.append(TrajectoryResult(trajectory_id=tid, crop_index=crop, frame_start=start,
-                                                 score=score - 0.01 * crop, rles=rles, link_id=k))
-            tid += 1
-    result = SegmentationResult(num_frames=num_frames, height=H, width=W, trajectories=tuple(trajectories),
-                                settings=SegmentSettings(crop_size=crop_size, threshold=0.7),
-                                expression="the left square")
-    return result.select(0.7)
-
-
-def seeded_store(store: Store, folder: Path, seed: int = 0) -> tuple[Store, int]:
-    video = store.add_video(make_frames(folder, seed=seed), fps=10.0, num_frames=T, height=H, width=W)
-    run_id = store.save_run(video, "the left square", make_result(), "derrvos-tiny@abc123",
-                            RunContext(device="cpu", model_name="derrvos-tiny"), {"trajectory": 0.5, "tais": 0.25})
-    return store, run_id
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        url = request.getfixturevalue("postgres").create_database()
-    with Store.open(url) as opened:
-        yield opened
+from tests.helpers_store import H, T, W, box, make_frames, make_result, seeded_store
 
 
 def test_save_and_load_round_trip(store, tmp_path):

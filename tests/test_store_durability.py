@@ -1,87 +1,19 @@
 """Nothing lost: writers SIGKILLed mid-save keep every acknowledged correction; two writers coexist."""
 from __future__ import annotations
 
-import multiprocessing
 import os
 import random
-import select
 import signal
 import time
-import zlib
 
-import numpy as np
 import pytest
 from sqlalchemy import create_engine
 
-from derrvos_core.store import CorrectionKind, Store
-from derrvos_core.store.rle import encode_rle
-from tests.pg import postgres  # noqa: F401  (fixture)
-from tests.test_store import H, W, T, seeded_store
+from derrvos_core.store import Store
+from tests.helpers_store import (FORK, H, T, W, check_acknowledged, read_acks, seeded_store, start_writer,
+                                 stroke)
 
 KILLS = 20
-FORK = multiprocessing.get_context("fork")  # the child starts in milliseconds, with everything imported
-
-
-def stroke(token: str) -> np.ndarray:
-    """A mask that only this token draws, so each stored row can be checked against its ack."""
-    rng = np.random.default_rng(zlib.crc32(token.encode()))
-    return rng.random((H, W)) < 0.3
-
-
-def kind_of(i: int) -> CorrectionKind:
-    return (CorrectionKind.DRAW, CorrectionKind.ERASE, CorrectionKind.ACCEPT, CorrectionKind.REJECT)[i % 4]
-
-
-def writer(url: str, run_id: int, ack_fd: int, tag: str, count: int) -> None:
-    """Save `count` corrections, writing "id token" to `ack_fd` after each commit."""
-    store = Store(url)
-    for i in range(count):
-        token, kind = f"{tag}-{i}", kind_of(i)
-        if kind in (CorrectionKind.DRAW, CorrectionKind.ERASE):
-            saved = store.add_correction(run_id, kind, user=token, frame=i % T, mask=stroke(token))
-        else:
-            saved = store.add_correction(run_id, kind, user=token, trajectory_id=i % 6)
-        os.write(ack_fd, f"{saved.id} {token}\n".encode())
-    os._exit(0)
-
-
-def start_writer(url: str, run_id: int, tag: str, count: int) -> tuple[multiprocessing.Process, int]:
-    read_fd, write_fd = os.pipe()
-    process = FORK.Process(target=writer, args=(url, run_id, write_fd, tag, count), daemon=True)
-    process.start()
-    os.close(write_fd)  # the child holds the only write end: EOF when it dies
-    return process, read_fd
-
-
-def read_acks(read_fd: int, want: int | None, timeout: float = 30.0) -> list[tuple[int, str]]:
-    """Acks until `want` arrived (None: until EOF)."""
-    acks, buffer, deadline = [], b"", time.monotonic() + timeout
-    while want is None or len(acks) < want:
-        ready, _, _ = select.select([read_fd], [], [], max(0.0, deadline - time.monotonic()))
-        if not ready:
-            raise TimeoutError(f"writer acknowledged {len(acks)} corrections, expected {want}")
-        chunk = os.read(read_fd, 4096)
-        if not chunk:
-            break
-        buffer += chunk
-        *lines, buffer = buffer.split(b"\n")
-        acks += [(int(i), t) for i, t in (line.decode().split() for line in lines)]
-    return acks
-
-
-def check_acknowledged(store: Store, run_id: int, acks: list[tuple[int, str]]) -> None:
-    stored = {c.id: c for c in store.corrections(run_id)}
-    for correction_id, token in acks:
-        row = stored.get(correction_id)
-        assert row is not None, f"acknowledged correction {correction_id} ({token}) is lost"
-        assert row.user == token
-        i = int(token.rsplit("-", 1)[1])
-        assert row.kind is kind_of(i)
-        if row.kind in (CorrectionKind.DRAW, CorrectionKind.ERASE):
-            assert row.rle == encode_rle(stroke(token))
-    # One transaction per save: no row was left without the answer written after its insert.
-    assert all(c.result_rle is not None for c in stored.values() if c.kind in (CorrectionKind.DRAW,
-                                                                                CorrectionKind.ERASE))
 
 
 def test_sigkilled_writer_loses_no_acknowledged_correction(tmp_path):
