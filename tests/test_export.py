@@ -20,7 +20,7 @@ from derrvos_core.store import export_formats
 from derrvos_core.store.coco_rle import read_coco_rle
 from derrvos_core.store.export import SIDECAR, ExportError, export_dataset, export_zip
 from derrvos_core.store.safe_names import inside, safe_name
-from tests.test_export_instances import (object_masks, palette_visible, read_back, read_mevis_layout,
+from tests.helpers_export import (object_masks, palette_visible, read_back, read_mevis_layout,
                                          union_of)
 from tests.test_store import H, T, W, box, make_frames, make_result
 
