@@ -13,7 +13,7 @@ from PIL import Image
 from app.server import ServeOptions, serve
 from app.ui import build_app
 from derrvos_core.video import probe
-from tests.test_app_support import clip, free_port, make_service, tiny_model, tiny_model_dir  # noqa: F401
+from tests.helpers_app import free_port, make_service
 
 
 @pytest.fixture

@@ -8,8 +8,7 @@ import os
 
 import pytest
 
-from tests.test_app_support import CLIP_FRAMES, CROP, make_service
-from tests.test_app_support import clip, tiny_model, tiny_model_dir  # noqa: F401 - fixtures
+from tests.helpers_app import CLIP_FRAMES, CROP, make_service
 
 FRAME_MB, RESULT_MB, SEGMENT_MB = 0.25, 1.0, 4.0
 """The service's three cache budgets in this test (the studio's defaults are 256, 64 and 512 MB), set

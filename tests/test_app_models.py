@@ -17,8 +17,7 @@ from derrvos_core.answer_notes import best_score, ignored_note, nothing_selected
 from derrvos_core.errors import InputError
 from derrvos_core.settings import ModelDefaults
 from derrvos_core.store.corrections import plan_answer
-from tests.test_app_support import CROP, EXAMPLE, make_service
-from tests.test_app_support import clip, tiny_model, tiny_model_dir  # noqa: F401 - fixtures
+from tests.helpers_app import CROP, EXAMPLE, make_service
 
 S = "tab-1"
 

@@ -19,8 +19,7 @@ from derrvos_core.result import SegmentationResult, TrajectoryResult
 from derrvos_core.settings import SegmentSettings
 from derrvos_core.store import CorrectionKind
 from derrvos_core.store.corrections import plan_answer
-from tests.test_app_support import CLIP_FRAMES, make_service, square
-from tests.test_app_support import clip, tiny_model, tiny_model_dir  # noqa: F401 - fixtures
+from tests.helpers_app import CLIP_FRAMES, make_service, square
 
 S = "tab-1"
 H = W = 128

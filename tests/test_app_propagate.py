@@ -15,7 +15,7 @@ from derrvos_core.errors import InputError
 from derrvos_core.objects import is_user_object
 from derrvos_core.store import CorrectionKind
 from derrvos_core.video import write_video
-from tests.test_app_support import make_service, tiny_model, tiny_model_dir  # noqa: F401
+from tests.helpers_app import make_service
 from tests.test_propagate import make_clip
 
 SID = "tab"

@@ -13,8 +13,7 @@ from app.examples import list_examples
 from app.models import ModelShelf, shipped_choices
 from app.realref_check import check_answer, expression_id
 from derrvos_core.datasets.realref_format import load_annotation
-from tests.test_app_support import make_service
-
+from tests.helpers_app import make_service
 ANNOTATIONS = Path(__file__).resolve().parent.parent / "assets" / "realref" / "annotations"
 EXAMPLE = "real-vtest-street-b"
 S = "tab-1"

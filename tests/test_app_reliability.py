@@ -16,8 +16,7 @@ from app.panels.common import PanelEvents
 from app.server import ServeOptions, serve
 from app.ui import build_app
 from derrvos_core.errors import StoreError, VideoError
-from tests.test_app_support import CROP, free_port, make_service, square
-from tests.test_app_support import clip, counter, tiny_model, tiny_model_dir  # noqa: F401 - fixtures
+from tests.helpers_app import CROP, free_port, make_service, square
 
 S = "tab-1"
 EXPRESSION = "the orange cross"
@@ -71,11 +70,11 @@ def test_the_page_says_the_run_was_not_saved_and_offers_to_save_it_again(service
     demo = build_app(service)
     service.open_video(S, clip)
     refuse_inserts(service.store, "runs")
-    status = handler(demo, "on_run")(EXPRESSION, CROP, 0.7, False, request())
+    status, _ = handler(demo, "on_run")(EXPRESSION, CROP, 0.7, False, request())
     assert status.startswith("⚠ **Not done:**") and "was not saved" in status and "Save run again" in status
     assert handler(demo, "unsaved")(request()).visible is True  # the button shows
     accept_inserts(service.store, "runs")
-    saved = handler(demo, "on_save")(request())
+    saved, _ = handler(demo, "on_save")(request())
     assert saved.startswith("Run #") and counter.calls == 1
     assert handler(demo, "unsaved")(request()).visible is False
 
@@ -162,8 +161,12 @@ def test_every_panel_returns_panel_events(service):
         build_app(service)
     finally:
         app.ui.wire_refreshes = original
-    assert len(seen) == 6 and all(isinstance(p, PanelEvents) for p in seen)
-    assert sum(len(p.answer_changed) for p in seen) == 6 and sum(len(p.ran) for p in seen) == 3
+    # video, settings, viewer, correction, history, API, and the page restore on load
+    assert len(seen) == 7 and all(isinstance(p, PanelEvents) for p in seen)
+    # answer changed: the threshold (settings); accept, reject, add, remove, undo, accept propagated frames
+    # (correction); a click on the frame, accept object (viewer). Ran: Run, Enter in the expression, Save again
+    changed = sum(len(p.answer_changed) for p in seen)
+    assert changed == 9 and sum(len(p.ran) for p in seen) == 3, changed
 
 
 @pytest.fixture

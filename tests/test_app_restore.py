@@ -6,7 +6,7 @@ import numpy as np
 
 from app.restore import restore_page, restore_token
 from derrvos_core.store import CorrectionKind
-from tests.test_app_support import clip, make_service, square, tiny_model, tiny_model_dir  # noqa: F401
+from tests.helpers_app import make_service, square
 
 
 def test_a_reload_reopens_the_video_and_run_for_the_same_user_only(tiny_model, tmp_path, clip, one_thread):

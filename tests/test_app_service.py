@@ -15,8 +15,7 @@ from derrvos_core.errors import InputError, VideoError
 from derrvos_core.result import decode_rle
 from derrvos_core.settings import ModelDefaults, SegmentSettings
 from derrvos_core.store import CorrectionKind
-from tests.test_app_support import (CLIP_FRAMES, CROP, EXAMPLE, make_service, square)
-from tests.test_app_support import clip, counter, tiny_model, tiny_model_dir  # noqa: F401 - fixtures
+from tests.helpers_app import CLIP_FRAMES, CROP, EXAMPLE, make_service, square
 
 S = "tab-1"
 

@@ -12,7 +12,7 @@ import pytest
 from app.panels.video import describe
 from derrvos_core.errors import VideoError
 from tests.helpers_video import frame_index_of, make_frame_folder, make_video
-from tests.test_app_support import make_service, tiny_model, tiny_model_dir  # noqa: F401
+from tests.helpers_app import make_service
 
 SID = "tab"
 

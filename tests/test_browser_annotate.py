@@ -13,8 +13,7 @@ from PIL import Image
 
 from derrvos_core.store import CorrectionKind
 from tests.helpers_video import make_video
-from tests.test_app_support import free_port, make_service, tiny_model, tiny_model_dir  # noqa: F401
-from tests.test_browser_app import CHROMIUM, CHROMIUM_ARGS, EXAMPLE_TITLE, T0, snap
+from tests.helpers_browser import EXAMPLE_TITLE, T0, snap, wait_text
 
 pytestmark = pytest.mark.browser
 
@@ -22,35 +21,9 @@ STEP_TIMEOUT_MS = 40_000
 DRAWN, ELSEWHERE, LATER = 10, 30, 15
 
 
-@pytest.fixture
-def studio(tiny_model, tmp_path):
-    from app.server import ServeOptions, serve
-    from app.ui import build_app
-    service = make_service(tiny_model, tmp_path)
-    demo = serve(build_app(service), service, ServeOptions(port=free_port(), block=False))
-    yield service, demo.local_url
-    demo.close()
-
-
-@pytest.fixture
-def page():
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 2400})
-            page.set_default_timeout(STEP_TIMEOUT_MS)
-            yield page
-        finally:
-            browser.close()
-
-
 def shows(page, selector: str, text: str) -> None:
     try:
-        page.wait_for_function("([s, t]) => (document.querySelector(s)?.innerText || '').includes(t)",
-                               arg=[selector, text], timeout=STEP_TIMEOUT_MS)
+        wait_text(page, selector, text, STEP_TIMEOUT_MS)
     except Exception:
         snap(page, "annotate-failed")  # what the page showed instead
         raise

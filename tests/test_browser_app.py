@@ -9,60 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from app.server import ServeOptions, serve
-from app.ui import build_app
 from derrvos_core.store import CorrectionKind
-from tests.test_app_support import free_port, make_service, tiny_model, tiny_model_dir  # noqa: F401
+from tests.helpers_browser import EXAMPLE_TITLE, T0, snap, wait_text
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "browser"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-EXAMPLE_TITLE = "SynthRef: crosses (41 frames)"
 STEP_TIMEOUT_MS = 60_000
-
-
-@pytest.fixture
-def studio(tiny_model, tmp_path):
-    service = make_service(tiny_model, tmp_path)
-    demo = serve(build_app(service), service, ServeOptions(port=free_port(), block=False))
-    yield service, demo.local_url
-    demo.close()
-
-
-@pytest.fixture
-def page():
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium): the browser test drives Debian's "
-                    "chromium and downloads no browser")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            # Tall enough for the whole page: a full-page screenshot would resize the viewport and
-            # redraw every canvas, which costs seconds on a busy 2-core machine.
-            yield browser.new_page(viewport={"width": 1400, "height": 2200})
-        finally:
-            browser.close()
 
 
 def shows(page, selector: str, text: str) -> None:
     """Wait until the element's text contains `text` (the page answered the step)."""
-    page.wait_for_function("([s, t]) => (document.querySelector(s)?.innerText || '').includes(t)",
-                           arg=[selector, text], timeout=STEP_TIMEOUT_MS)
-
-
-def snap(page, name: str) -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path))
-    print(f"{time.perf_counter() - T0[0]:6.1f} s  {path.name}")
-    return path
-
-
-T0 = [0.0]
+    wait_text(page, selector, text, STEP_TIMEOUT_MS)
 
 
 def test_annotate_a_video_end_to_end_in_chromium(studio, page, tmp_path):

@@ -18,13 +18,11 @@ from PIL import Image
 from app.config import EXAMPLES_DIR, REALREF_CLIPS
 from app.models import ModelShelf, shipped_choices
 from app.realref_check import check_answer, expression_id
-from app.server import ServeOptions, serve
-from app.ui import build_app
 from derrvos_core.datasets.realref_format import load_annotation
 from derrvos_core.result import decode_rle
 from derrvos_core.video import open_video
-from tests.test_app_support import free_port, make_service
-from tests.test_browser_app import CHROMIUM, CHROMIUM_ARGS, T0, snap
+from tests.helpers_app import make_service
+from tests.helpers_browser import T0, chromium_page, served, snap, wait_text
 
 pytestmark = pytest.mark.browser
 
@@ -43,29 +41,18 @@ def studio(tmp_path):
     from derrvos_core.model.catalog import load_model
     model = load_model("real")
     service = make_service(model, tmp_path, models=ModelShelf(model, "real", shipped_choices("real"), load=load_model))
-    demo = serve(build_app(service), service, ServeOptions(port=free_port(), block=False))
-    yield service, demo.local_url, meta
-    demo.close()
+    with served(service) as url:
+        yield service, url, meta
 
 
 @pytest.fixture
 def page():
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 2200})
-            page.set_default_timeout(STEP_TIMEOUT_MS)
-            yield page
-        finally:
-            browser.close()
+    with chromium_page(STEP_TIMEOUT_MS, height=2200) as opened:
+        yield opened
 
 
 def wait(page, selector: str, text: str) -> None:
-    page.wait_for_function("([s, t]) => (document.querySelector(s)?.innerText || '').includes(t)",
-                           arg=[selector, text], timeout=STEP_TIMEOUT_MS)
+    wait_text(page, selector, text, STEP_TIMEOUT_MS)
 
 
 def pick(page, dropdown: str, option: str) -> None:

@@ -22,7 +22,7 @@ from derrvos_core.store.export import SIDECAR, ExportError, export_dataset, expo
 from derrvos_core.store.safe_names import inside, safe_name
 from tests.helpers_export import (object_masks, palette_visible, read_back, read_mevis_layout,
                                          union_of)
-from tests.test_store import H, T, W, box, make_frames, make_result
+from tests.helpers_store import H, T, W, box, make_frames, make_result
 
 FORMATS = ["mevis", "refytvos", "davis", "coco-rle"]
 

@@ -19,24 +19,7 @@ from derrvos_core.language.colours import (
     srgb_to_lab,
 )
 from derrvos_core.language.loader import MissingLanguagePart, load_language_parts
-from derrvos_core.language.query import ExpressionQuery
-
-
-@pytest.fixture(scope="module")
-def parser():
-    from derrvos_core.language.parser import ExpressionParser
-    try:
-        return ExpressionParser.load()
-    except MissingLanguagePart as err:
-        pytest.skip(str(err))
-
-
-def classes(query: ExpressionQuery) -> list[str]:
-    return [c.name for c in query.classes]
-
-
-def spatial(query: ExpressionQuery) -> list[tuple[str, int | None]]:
-    return [(s.kind, s.rank) for s in query.spatial]
+from tests.helpers_language import classes, spatial
 
 
 # --- COCO classes and colours (no language parts needed) ---------------------------------------

@@ -11,7 +11,7 @@ import pytest
 
 from derrvos_core.errors import InputError
 
-from .test_language import classes, parser, spatial  # noqa: F401  (parser: the module's fixture)
+from tests.helpers_language import classes, spatial
 
 
 # --- place and size ---------------------------------------------------------------------------

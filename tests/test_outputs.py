@@ -13,7 +13,7 @@ from PIL import Image
 
 from derrvos_core.__main__ import main
 from derrvos_core.masks import read_binary_png
-from tests.test_app_support import clip, make_service, tiny_model, tiny_model_dir  # noqa: F401 - fixtures
+from tests.helpers_app import make_service
 
 EXPRESSION = "the orange cross"
 

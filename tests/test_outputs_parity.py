@@ -19,7 +19,7 @@ from PIL import Image
 from derrvos_core.masks import read_binary_png
 from derrvos_core.model import load_checkpoint
 
-from .test_app_support import make_service
+from tests.helpers_app import make_service
 from .test_model import build_model
 from .test_model_inference import EXPRESSION, moving_squares, write_mp4
 

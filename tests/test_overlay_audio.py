@@ -12,7 +12,7 @@ from derrvos_core.errors import InputError
 from derrvos_core.video import open_video, probe, write_overlay_video, write_video
 from tests.helpers_video import (audio_seconds, frame_index_of, make_frame_folder, make_video,
                                  make_video_with_audio)
-from tests.test_app_support import make_service, tiny_model, tiny_model_dir  # noqa: F401 - fixtures
+from tests.helpers_app import make_service
 
 
 def audio_codec(path: Path) -> str | None:

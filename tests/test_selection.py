@@ -1,7 +1,6 @@
 """The real model's fact selector on hand-made trajectories: each asked fact moves the right one."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import sys
 import tracemalloc
 
-import numpy as np
 import pytest
 import torch
 

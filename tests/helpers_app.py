@@ -1,51 +1,17 @@
-"""Shared fixtures of the app tests: a tiny random DeRVOS saved and loaded like a real checkpoint,
-a short clip cut from a shipped example, and a service over a throwaway SQLite store."""
+"""What the app tests share: the shipped example and clip sizes, a call counter on the model, a service over
+a throwaway SQLite store, a free port, a square mask. Fixtures (the tiny model, the clip) are in conftest.py."""
 from __future__ import annotations
 
 import socket
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from app.config import EXAMPLES_DIR, StudioConfig
-from derrvos_core.video import open_video, write_video
 
 EXAMPLE = EXAMPLES_DIR / "synthref-crosses.mp4"
 CLIP_FRAMES = 8
 CROP = 4  # two crops: progress, cancel and crop-size changes have something to show
-_BUILT: dict = {}  # one tiny model per test process, whichever app test module asks first
-
-
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory) -> Path:
-    """A tiny random DeRVOS written with `save`, as `--checkpoint` would point at it."""
-    if "dir" not in _BUILT:
-        import torch
-
-        from derrvos_core.model import DeRVOS, DeRVOSConfig
-        torch.manual_seed(0)
-        path = tmp_path_factory.mktemp("tiny-derrvos")
-        DeRVOS.from_config(DeRVOSConfig.tiny()).save(path)
-        _BUILT["dir"] = path
-    return _BUILT["dir"]
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tiny_model_dir):
-    if "model" not in _BUILT:
-        from derrvos_core.model import load_model
-        _BUILT["model"] = load_model(str(tiny_model_dir))
-    return _BUILT["model"]
-
-
-@pytest.fixture(scope="session")
-def clip(tmp_path_factory) -> Path:
-    """The first CLIP_FRAMES frames of a shipped SynthRef example, as an MP4."""
-    path = tmp_path_factory.mktemp("clip") / f"crosses-{CLIP_FRAMES}.mp4"
-    with open_video(EXAMPLE) as reader:
-        write_video(path, reader.frames(0, CLIP_FRAMES), reader.info.fps)
-    return path
 
 
 class CallCounter:
@@ -63,13 +29,6 @@ class CallCounter:
 
     def restore(self) -> None:
         del self._model.segment_iter  # the instance attribute goes; the class method shows again
-
-
-@pytest.fixture
-def counter(tiny_model):
-    counting = CallCounter(tiny_model)
-    yield counting
-    counting.restore()
 
 
 def make_service(model, tmp_path: Path, models=None, **config):
