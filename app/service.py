@@ -15,7 +15,6 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +30,7 @@ from app.runs import BusyError, ModelRunner, ProgressFn, RunBook, load_plan
 from app.session import CurrentRun, LoadedVideo, ResultKey, StudioSession, UnsavedRun
 from app.sessions import SessionRegistry, close_reader
 from app.videos import VideoLibrary
-from app.views import CorrectionView, PageViews, RunSummary, ViewerView, run_summary
+from app.views import CorrectionView, PageViews, RunOutcome, RunSummary, ViewerView, run_summary
 from derrvos_core.errors import InputError, StoreError
 from derrvos_core.model import SegmentationModel, SegmentCache
 from derrvos_core.settings import ModelDefaults, SegmentSettings
@@ -39,28 +38,6 @@ from derrvos_core.store import CorrectionKind, CorrectionRecord, RunRecord, Stor
 from derrvos_core.validation import expression_text
 
 __all__ = ["ApiOutput", "BusyError", "HistoryRow", "PickedModel", "RunOutcome", "StudioService"]
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    """What `segment` (or `save_unsaved`) did.
-
-    Attributes:
-        run: the run now on screen (None when cancelled or not saved).
-        cached: the result came from the cache (no model call).
-        cancelled: Cancel stopped the run; nothing was stored.
-        seconds: wall time of the call.
-        summary: `run` in a few numbers for the page (None with `run`).
-    """
-
-    run: CurrentRun | None
-    cached: bool
-    cancelled: bool
-    seconds: float
-
-    @property
-    def summary(self) -> RunSummary | None:
-        return None if self.run is None else run_summary(self.run)
 
 
 class StudioService:
@@ -264,6 +241,10 @@ class StudioService:
     def cancel(self, session_id: str) -> bool:
         """Ask the session's run to stop after the crop in progress; False if none runs."""
         return self.runner.cancel(self.session(session_id))
+
+    def running(self, session_id: str) -> bool:
+        """A run of this tab is in progress (Run pressed again is answered, not dropped)."""
+        return self.session(session_id).running
 
     def _show_run(self, session: StudioSession, run_id: int, key: ResultKey, result,
                   threshold: float | None, user: str | None) -> CurrentRun:

@@ -192,3 +192,25 @@ class PageViews:
         choices = trajectory_choices(session.run, self.rows(session), index)
         return CorrectionView(session.video.info.num_frames, index, session.run is not None,
                               self.image(session, index), choices)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What `segment` (or `save_unsaved`) did.
+
+    Attributes:
+        run: the run now on screen (None when cancelled or not saved).
+        cached: the result came from the cache (no model call).
+        cancelled: Cancel stopped the run; nothing was stored.
+        seconds: wall time of the call.
+        summary: `run` in a few numbers for the page (None with `run`).
+    """
+
+    run: CurrentRun | None
+    cached: bool
+    cancelled: bool
+    seconds: float
+
+    @property
+    def summary(self) -> RunSummary | None:
+        return None if self.run is None else run_summary(self.run)

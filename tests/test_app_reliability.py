@@ -194,3 +194,17 @@ def test_gradio_upload_copies_are_deleted_and_api_errors_are_plain_text(studio, 
     with pytest.raises(Exception) as caught:
         client.predict(handle_file(str(bad)), EXPRESSION, CROP, 0.5, api_name="/segment")
     assert "rock&roll.mp4 is not a video" in str(caught.value) and "&amp;" not in str(caught.value)
+
+
+def test_run_pressed_while_a_run_goes_says_so(service, clip):
+    """Gradio drops a second press of Run while the first runs; the page must say why nothing happens."""
+    demo = build_app(service)
+    on_press = handler(demo, "on_press")
+    service.open_video(S, clip)
+    assert on_press(request()) == ""
+    service.session(S).running = True  # what `segment` sets while the model works for this tab
+    try:
+        assert "already in progress" in on_press(request())
+        assert on_press(request("another-tab")) == ""  # another tab is not told about this tab's run
+    finally:
+        service.session(S).running = False

@@ -32,6 +32,7 @@ class SettingsPanel:
     cancel: gr.Button
     save_again: gr.Button
     status: gr.Markdown
+    busy: gr.Markdown
 
 
 def build_settings_panel(defaults: ModelDefaults, models: ModelShelf) -> SettingsPanel:
@@ -57,12 +58,15 @@ def build_settings_panel(defaults: ModelDefaults, models: ModelShelf) -> Setting
     with gr.Row():
         run = gr.Button("Run", variant="primary", elem_id="run")
         cancel = gr.Button("Cancel", variant="stop", elem_id="cancel")
+    # Run pressed again while a run goes: Gradio drops that press, so the page says why nothing happens.
+    busy = gr.Markdown("", elem_id="run-busy")
     # Shown only while a finished run waits to be saved (the store refused it: a full disk, ...).
     save_again = gr.Button("Save run again", visible=False, elem_id="save-again")
     # Tall enough to hold Gradio's progress bar (it overlays the event's outputs) while a run goes.
     status = gr.Markdown("Ready: load a video, type an expression, press Run.", elem_id="run-status",
                          min_height=64)
-    return SettingsPanel(model, expression, crop_size, threshold, link_crops, run, cancel, save_again, status)
+    return SettingsPanel(model, expression, crop_size, threshold, link_crops, run, cancel, save_again, status,
+                         busy)
 
 
 def wire_settings_panel(panel: SettingsPanel, service, note: gr.Markdown) -> PanelEvents:
@@ -149,6 +153,17 @@ def wire_settings_panel(panel: SettingsPanel, service, note: gr.Markdown) -> Pan
     ran = tuple(trigger(on_run, run_inputs, [panel.status, note], concurrency_limit=1,
                         concurrency_id=MODEL_QUEUE, show_progress="full", show_progress_on=[panel.status], **PRIVATE)
                 for trigger in (panel.run.click, panel.expression.submit))
+    def on_press(request: gr.Request) -> str:
+        if service.running(session_id(request)):
+            return ("⚠ A run is already in progress in this tab; this press started nothing. Wait for it, "
+                    "or press Cancel and Run again.")
+        return ""
+
+    for trigger in (panel.run.click, panel.expression.submit):
+        trigger(on_press, None, [panel.busy], concurrency_limit=None, trigger_mode="multiple",
+                show_progress="hidden", **PRIVATE)
+    for event in ran:
+        event.then(lambda: "", None, [panel.busy], show_progress="hidden", **PRIVATE)
     saved = panel.save_again.click(on_save, None, [panel.status, note], **PRIVATE)
     panel.cancel.click(on_cancel, None, [panel.status], concurrency_limit=None, show_progress="hidden",
                        cancels=list(ran), **PRIVATE)
