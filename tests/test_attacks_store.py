@@ -23,16 +23,6 @@ from tests.helpers_store import T, make_frames, make_result, read_acks, seeded_s
 FORK = multiprocessing.get_context("fork")
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        url = request.getfixturevalue("postgres").create_database()
-    with Store.open(url) as opened:
-        yield opened
-
-
 def counts(store: Store) -> dict:
     return {t: store.count(t) for t in ("videos", "expressions", "runs", "trajectories", "corrections")}
 
