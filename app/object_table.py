@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from app.render import TrajectoryRow, object_colours, score_text, trajectory_rows
-from derrvos_core.objects import DRAWN_OBJECT_ID
+from derrvos_core.objects import DRAWN_OBJECT_ID, object_label
 from derrvos_core.store import CorrectionKind
 from derrvos_core.store.corrections import AnswerPlan
 
@@ -126,7 +126,7 @@ def _table(rows: list[ObjectRow]) -> str:
     for r in rows:
         score = "drawn" if r.score is None else score_text(r.score)
         body.append(f"<tr class='{'sel' if r.selected else 'unsel'}' data-object='{r.object_id}'>"
-                    f"<td>{_swatch(r.color)}</td><td>{r.object_id}</td><td>{score}</td>"
+                    f"<td>{_swatch(r.color)}</td><td>{object_label(r.object_id)}</td><td>{score}</td>"
                     f"<td>{r.frames_present}</td><td>{_span(r)}</td><td>{_state(r)}</td>"
                     f"<td>{_trajectories_html(r.trajectories)}</td></tr>")
     return f"<table class='derrvos-trajectories'>{head}{''.join(body)}</table>"

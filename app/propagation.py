@@ -20,6 +20,7 @@ from app.session import StudioSession
 from app.videos import VideoLibrary
 from derrvos_core.annotation import PropagationSummary, Proposal, StopReason, propagate_mask
 from derrvos_core.errors import InputError
+from derrvos_core.objects import object_label
 from derrvos_core.store import CorrectionItem, CorrectionKind, CorrectionRecord, Store
 
 NEW_OBJECT = "new"
@@ -47,7 +48,7 @@ class ObjectChoice:
         what = "drawn object" if self.user_made or not self.trajectory_ids else \
             "trajector" + ("y #" if len(self.trajectory_ids) == 1 else "ies #") + \
             ", #".join(str(t) for t in self.trajectory_ids)
-        return f"object {self.object_id} · {what} · {self.pixels} px"
+        return f"object {object_label(self.object_id)} · {what} · {self.pixels} px"
 
 
 @dataclass(frozen=True)

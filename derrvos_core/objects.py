@@ -52,6 +52,18 @@ def trajectory_object_id(t: TrajectoryResult) -> int:
     return int(t.link_id) if t.link_id >= 0 else OWN_OBJECT_BASE + int(t.trajectory_id)
 
 
+def object_label(object_id: int) -> str:
+    """How the page names an object: a link id as it is, a trajectory without a link as "t<id>", the drawn
+    object as "drawn", and the k-th object a person made as "new k" (never the raw 2**32-range number)."""
+    if object_id == DRAWN_OBJECT_ID:
+        return "drawn"
+    if is_user_object(object_id):
+        return f"new {object_id - USER_OBJECT_BASE}"
+    if object_id >= OWN_OBJECT_BASE:
+        return f"t{object_id - OWN_OBJECT_BASE}"
+    return str(object_id)
+
+
 def is_user_object(object_id: int) -> bool:
     return USER_OBJECT_BASE <= object_id <= MAX_OBJECT_ID
 

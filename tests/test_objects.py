@@ -275,3 +275,9 @@ def test_the_words_a_model_ignored_come_back_with_the_run(store, tmp_path):
     assert store.load_run(run_id).ignored == ("carrying a bag", "road")
     with pytest.raises(InputError, match="a word the model ignored contains a NUL"):
         store.save_run(video, "x", replace(result, ignored=("a\x00b",)), "m@1")
+
+
+def test_the_page_names_objects_by_where_they_came_from():
+    from derrvos_core.objects import object_label
+    assert object_label(3) == "3" and object_label(OWN_OBJECT_BASE + 7) == "t7"
+    assert object_label(DRAWN_OBJECT_ID) == "drawn" and object_label(USER_OBJECT_BASE + 2) == "new 2"

@@ -18,6 +18,7 @@ from app.panels.common import PRIVATE, PanelEvents, error_line, page_text, sente
     shows_errors, user_name
 from app.propagation import NEW_OBJECT, PropagationStep
 from derrvos_core.errors import DeRVOSError, InputError
+from derrvos_core.objects import object_label
 from derrvos_core.store import CorrectionKind
 
 BRUSH_COLOUR = "#ff00ff"
@@ -190,12 +191,12 @@ def _wire_corrections(panel: CorrectionPanel, service) -> tuple:
         target = stroke_target(target, stroke, bool(mask.any()))
         record = service.propagation.paint(sid, kind, target, mask, object_choice, user)
         verb = "added to" if kind is CorrectionKind.DRAW else "removed from"
-        what = "" if record.object_id is None else f" (object {record.object_id})"
+        what = "" if record.object_id is None else f" (object {object_label(record.object_id)})"
         line = f"{int(mask.sum())} pixels {verb} frame {record.frame}{what} (correction #{record.id}, saved)."
         if record.object_id is None:
             return line, gr.skip()
         # a new object stays picked, ready to propagate (the redraw that follows lists it with the rest)
-        return line, gr.Dropdown(choices=[(f"object {record.object_id}", record.object_id),
+        return line, gr.Dropdown(choices=[(f"object {object_label(record.object_id)}", record.object_id),
                                           ("new object", NEW_OBJECT)], value=record.object_id)
 
     @shows_errors()
