@@ -64,3 +64,39 @@ def snap(page, name: str) -> Path:
     page.screenshot(path=str(path))
     print(f"{time.perf_counter() - T0[0]:6.1f} s  {path.name}")
     return path
+
+
+def load_example(page, timeout_ms: int = PAGE_TIMEOUT_MS) -> None:
+    """Load the shipped SynthRef example through the video panel, as a user does."""
+    page.locator("#example-choice input").click()
+    page.get_by_role("option", name=EXAMPLE_TITLE).click()
+    page.click("#load-example")
+    wait_text(page, "#video-info", "41 frames", timeout_ms)
+
+
+def run_expression(page, expression: str, timeout_ms: int = PAGE_TIMEOUT_MS) -> None:
+    """Type `expression`, press Run and wait for the run's summary."""
+    page.fill("#expression textarea", expression)
+    page.click("#run")
+    wait_text(page, "#run-status", "Run #", timeout_ms)
+
+
+def select_nothing(page, timeout_ms: int = PAGE_TIMEOUT_MS) -> None:
+    """Move the threshold to 1, so that no trajectory is selected (objects are then picked by hand)."""
+    threshold = page.locator("#threshold input[type=number]")
+    threshold.fill("1")
+    threshold.press("Enter")
+    wait_text(page, "#run-status", "Threshold 1.00: 0 of", timeout_ms)
+    wait_text(page, "#answer-note", "nothing selected", timeout_ms)
+
+
+def screen_point(page, x: int, y: int, scale: int) -> tuple[float, float]:
+    """Where video pixel (x, y) is on the screen in the overlay image (shown with object-fit: contain)."""
+    page.wait_for_function("() => document.querySelector('#overlay img')?.naturalWidth > 0")
+    left, top, width, height, natural_w, natural_h = page.evaluate("""() => {
+        const i = document.querySelector('#overlay img'); const r = i.getBoundingClientRect();
+        return [r.x, r.y, r.width, r.height, i.naturalWidth, i.naturalHeight]; }""")
+    fit = min(width / natural_w, height / natural_h)
+    left += (width - natural_w * fit) / 2
+    top += (height - natural_h * fit) / 2
+    return left + (x + 0.5) * scale * fit, top + (y + 0.5) * scale * fit

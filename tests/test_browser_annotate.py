@@ -13,7 +13,7 @@ from PIL import Image
 
 from derrvos_core.store import CorrectionKind
 from tests.helpers_video import make_video
-from tests.helpers_browser import EXAMPLE_TITLE, T0, snap, wait_text
+from tests.helpers_browser import EXAMPLE_TITLE, T0, load_example, run_expression, snap, wait_text
 
 pytestmark = pytest.mark.browser
 
@@ -41,13 +41,8 @@ def scrub(page, index: int, wait: bool = True) -> None:
 def load_and_run(page, url: str) -> None:
     page.goto(url)
     page.wait_for_selector("#load-example")
-    page.locator("#example-choice input").click()
-    page.get_by_role("option", name=EXAMPLE_TITLE).click()
-    page.click("#load-example")
-    shows(page, "#video-info", "41 frames")
-    page.fill("#expression textarea", "the blue square")
-    page.click("#run")
-    shows(page, "#run-status", "Run #")
+    load_example(page, STEP_TIMEOUT_MS)
+    run_expression(page, "the blue square", STEP_TIMEOUT_MS)
     shows(page, "#history", "●")  # the last panel redrawn after the run: the page has settled
     page.wait_for_timeout(1000)
 

@@ -15,9 +15,11 @@ import numpy as np
 import pytest
 
 from app.config import EXPORT_CHOICES
+from app.render import display_scale
 from derrvos_core.objects import trajectory_object_id
 from derrvos_core.store.export import SIDECAR
-from tests.helpers_browser import EXAMPLE_TITLE, T0, snap, wait_text as shows
+from tests.helpers_browser import (T0, load_example, run_expression, screen_point, select_nothing, snap,
+                                   wait_text as shows)
 from tests.helpers_export import read_back
 
 pytestmark = pytest.mark.browser
@@ -57,18 +59,6 @@ def two_objects(result, index: int) -> list[tuple[int, int, int]]:
     picks.sort(reverse=True)
     assert len(picks) >= 2 and picks[1][0] >= 1.5, f"frame {index} lacks two clickable objects: {picks}"
     return [(object_id, x, y) for _, object_id, x, y in picks[:2]]
-
-
-def screen_point(page, x: int, y: int, scale: int) -> tuple[float, float]:
-    """Where video pixel (x, y) is on the screen in the overlay image (shown with object-fit: contain)."""
-    page.wait_for_function("() => document.querySelector('#overlay img')?.naturalWidth > 0")
-    left, top, width, height, natural_w, natural_h = page.evaluate("""() => {
-        const i = document.querySelector('#overlay img'); const r = i.getBoundingClientRect();
-        return [r.x, r.y, r.width, r.height, i.naturalWidth, i.naturalHeight]; }""")
-    fit = min(width / natural_w, height / natural_h)
-    left += (width - natural_w * fit) / 2
-    top += (height - natural_h * fit) / 2
-    return left + (x + 0.5) * scale * fit, top + (y + 0.5) * scale * fit
 
 
 def store_objects(service, run_id: int, num_frames: int) -> dict[int, np.ndarray]:
@@ -121,22 +111,13 @@ def expected_instances(fmt: str, root: Path, objects: dict[int, np.ndarray]) -> 
 
 def select_two_objects(page, service) -> tuple[int, list[int]]:
     """Load the SynthRef example, run with nothing selected, click two objects; (run id, object ids)."""
-    page.locator("#example-choice input").click()
-    page.get_by_role("option", name=EXAMPLE_TITLE).click()
-    page.click("#load-example")
-    shows(page, "#video-info", "41 frames")
-    page.fill("#expression textarea", EXPRESSION)
-    page.click("#run")
-    shows(page, "#run-status", "Run #")
-    threshold = page.locator("#threshold input[type=number]")
-    threshold.fill("1")
-    threshold.press("Enter")
-    shows(page, "#run-status", "Threshold 1.00: 0 of")
-    shows(page, "#answer-note", "nothing selected")
+    load_example(page)
+    run_expression(page, EXPRESSION)
+    select_nothing(page)
     (run,) = service.store.runs()
     result = service.store.load_run(run.id)
     index = int(float(page.locator("#frame input[type=number]").input_value()))
-    scale = max(1, service.config.display_size // max(result.height, result.width))
+    scale = display_scale(result.height, result.width, service.config.display_size)
     picked = []
     for object_id, x, y in two_objects(result, index):
         page.mouse.click(*screen_point(page, x, y, scale))

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.render import object_colours
+from app.render import display_scale, object_colours
 from derrvos_core.objects import trajectory_object_id
 from derrvos_core.store import CorrectionKind
-from tests.helpers_browser import EXAMPLE_TITLE, T0, snap, wait_text
+from tests.helpers_browser import (T0, load_example, run_expression, screen_point, select_nothing, snap,
+                                   wait_text)
 
 pytestmark = pytest.mark.browser
 
@@ -43,18 +44,6 @@ def smallest_object_at(result, index: int):
     return t, int(x), int(y)
 
 
-def screen_point(page, x: int, y: int, scale: int) -> tuple[float, float]:
-    """Where video pixel (x, y) is on the screen in the overlay image (shown with object-fit: contain)."""
-    box = page.evaluate("""() => { const i = document.querySelector('#overlay img');
-        const r = i.getBoundingClientRect();
-        return [r.x, r.y, r.width, r.height, i.naturalWidth, i.naturalHeight]; }""")
-    left, top, width, height, natural_w, natural_h = box
-    fit = min(width / natural_w, height / natural_h)
-    left += (width - natural_w * fit) / 2
-    top += (height - natural_h * fit) / 2
-    return left + (x + 0.5) * scale * fit, top + (y + 0.5) * scale * fit
-
-
 def pixel_on_screen(page, point: tuple[float, float]) -> np.ndarray:
     shot = np.asarray(Image.open(io.BytesIO(page.screenshot())).convert("RGB")).astype(int)
     return shot[int(point[1]), int(point[0])]
@@ -64,24 +53,15 @@ def test_a_click_on_an_object_selects_it_and_arrow_keys_step_the_frame(studio, p
     service, url = studio
     T0[0] = time.perf_counter()
     page.goto(url)
-    page.locator("#example-choice input").click()
-    page.get_by_role("option", name=EXAMPLE_TITLE).click()
-    page.click("#load-example")
-    shows(page, "#video-info", "41 frames")
-    page.fill("#expression textarea", "the orange cross that appears later")
-    page.click("#run")
-    shows(page, "#run-status", "Run #")
-    threshold = page.locator("#threshold input[type=number]")
-    threshold.fill("1")
-    threshold.press("Enter")
-    shows(page, "#run-status", "Threshold 1.00: 0 of")
-    shows(page, "#answer-note", "nothing selected")
+    load_example(page, STEP_TIMEOUT_MS)
+    run_expression(page, "the orange cross that appears later", STEP_TIMEOUT_MS)
+    select_nothing(page, STEP_TIMEOUT_MS)
     (run,) = service.store.runs()
     result = service.store.load_run(run.id)
     index = frame_number(page)
     chosen, x, y = smallest_object_at(result, index)
     object_id = trajectory_object_id(chosen)
-    scale = max(1, service.config.display_size // max(result.height, result.width))
+    scale = display_scale(result.height, result.width, service.config.display_size)
     point = screen_point(page, x, y, scale)
     row = f"#trajectory-table tr[data-object='{object_id}']"
     assert "unsel" in page.locator(row).get_attribute("class")

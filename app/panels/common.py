@@ -79,12 +79,8 @@ def shows_errors(outputs: int = 1, status: int | None = 0):
                 return handler(*args, **kwargs)
             except gr.Error:
                 raise
-            except DeRVOSError as exc:
-                message = sentence(str(exc))
-            except Exception as exc:
-                log.exception("event %s failed", handler.__name__)
-                message = (f"Something went wrong ({type(exc).__name__}: {exc}). Nothing was lost; the "
-                           "server log has the details.")
+            except Exception as exc:  # noqa: BLE001 - every error is said in the page
+                message = said(handler, exc)
             if status is None:
                 raise gr.Error(page_text(message), title="Cannot do that", print_exception=False)
             gr.Warning(page_text(message), title="Cannot do that")
@@ -104,13 +100,20 @@ def api_errors(handler):
             return handler(*args, **kwargs)
         except gr.Error:
             raise
-        except DeRVOSError as exc:
-            raise gr.Error(sentence(str(exc)), title="Cannot do that", print_exception=False) from exc
-        except Exception as exc:
-            log.exception("event %s failed", handler.__name__)
-            raise gr.Error(f"Something went wrong ({type(exc).__name__}: {exc}). Nothing was lost; "
-                           "the server log has the details.", title="Error") from exc
+        except Exception as exc:  # noqa: BLE001 - every error reaches the script as a sentence
+            title = "Cannot do that" if isinstance(exc, DeRVOSError) else "Error"
+            raise gr.Error(said(handler, exc), title=title, print_exception=False) from exc
     return wrapped
+
+
+def said(handler, exc: Exception) -> str:
+    """What the person is told of `exc`: a DeRVOSError's own message (written for them); anything else is
+    a bug, logged with its traceback and said briefly."""
+    if isinstance(exc, DeRVOSError):
+        return sentence(str(exc))
+    log.exception("event %s failed", handler.__name__, exc_info=exc)
+    return (f"Something went wrong ({type(exc).__name__}: {exc}). Nothing was lost; the server log has "
+            "the details.")
 
 
 def sentence(message: str) -> str:
