@@ -7,8 +7,8 @@ import torch.nn.functional as F
 
 from derrvos_core.errors import InputError
 from derrvos_core.multimodal.types import MultimodalTokens
-from derrvos_core.tais import (TAIS, RegionPooling, TAISConfig, kinematic_features, mask_centroids,
-                              patch_coverage, selection_loss, trajectory_labels)
+from derrvos_core.tais import (NUM_SUMMARY, TAIS, RegionPooling, TAISConfig, crop_motion, kinematic_features,
+                              mask_centroids, motion_summary, patch_coverage, selection_loss, trajectory_labels)
 from derrvos_core.trajectory.types import Trajectories, mask_kinematics
 
 CFG = TAISConfig(trajectory_dim=32, token_dim=24, width=32, num_heads=4, ffn_dim=64, dropout=0.0,
@@ -318,3 +318,71 @@ def test_text_matching_adds_a_bilinear_term_to_every_frame():
     assert all(s.match_key[1].weight.grad.abs().sum() > 0 for s in tais.selectors)
     assert tokens.text_embeddings.grad.abs().sum() > 0  # the words get trained through the match
     assert TAISConfig.tiny().text_matching and not TAISConfig().text_matching
+
+
+def _moving_square(xs: list[int], size: int = 20) -> torch.Tensor:
+    """bool [1, T, size, size]: a 2 x 2 square whose left column is at xs[t] (absent where None)."""
+    masks = torch.zeros(1, len(xs), size, size, dtype=torch.bool)
+    for t, x in enumerate(xs):
+        if x is not None:
+            masks[0, t, 9:11, x:x + 2] = True
+    return masks
+
+
+def test_motion_summary_by_hand():
+    """A square that moves right 2 px a frame for 6 frames and then stops: path facts one can count."""
+    xs = [0, 2, 4, 6, 8, 10, 10, 10, 10, 10]
+    s = motion_summary(make_trajectories(_moving_square(xs)))[0]
+    assert s.shape == (NUM_SUMMARY,)
+    visible, first, last = s[0:3].tolist()
+    assert visible == 1.0 and first == 0.0 and last == 1.0
+    c_first, c_last = s[3:5], s[5:7]
+    assert torch.allclose(c_first, torch.tensor([0.05, 0.5])) and torch.allclose(c_last, torch.tensor([0.55, 0.5]))
+    assert s[9] == pytest.approx(0.5 * 4.0)  # net x displacement (x 4)
+    assert s[10] == pytest.approx(0.0)  # no net y motion
+    early, middle, late = s[11:14].tolist()
+    assert early > 0 and late == pytest.approx(0.0)  # it moves first and is still at the end
+    assert s[16] == pytest.approx(0.5)  # path length: 10 px of 20
+    assert s[17:19].tolist() == [0.0, 0.0]  # it never turns back
+
+
+def test_motion_summary_counts_reversals_and_visibility():
+    bounce = motion_summary(make_trajectories(_moving_square([0, 3, 6, 9, 6, 3, 0, 3])))[0]
+    assert bounce[17] == 2.0 and bounce[18] == 0.0  # x turns back twice, y never
+    late = motion_summary(make_trajectories(_moving_square([None, None, None, None, 4, 4, 4, 4, 4])))[0]
+    assert late[0] == pytest.approx(5 / 9) and late[1] == pytest.approx(0.5)  # enters half-way through
+    empty = motion_summary(make_trajectories(torch.zeros(1, 4, 8, 8, dtype=torch.bool)))
+    assert torch.isfinite(empty).all()
+
+
+def test_crop_motion_reads_the_crop_not_the_sample():
+    """Kinematics of sampled frames come from the whole crop: deltas stay frame-to-frame deltas."""
+    masks = _moving_square([0, 2, 4, 6, 8, 10, 12, 14])
+    traj = make_trajectories(masks)
+    idx = torch.tensor([0, 4, 7])
+    kin, summary = crop_motion(traj, idx)
+    full, _ = crop_motion(traj)
+    assert torch.equal(kin, full[:, idx])
+    assert kin[0, 1, 9 + 1] == pytest.approx(0.1 * 10)  # 2 px of 20 per frame, x 10, not the 8 px gap
+    assert torch.equal(summary, motion_summary(traj))
+
+
+def test_tais_with_crop_matches_inference_on_all_frames():
+    """Training passes the crop and sampled frames; when every frame is sampled that is inference."""
+    torch.manual_seed(0)
+    tais = TAIS(TAISConfig.from_dict({**CFG.to_dict(), "motion_summary": True})).eval()
+    assert tais.motion.summary_proj is not None
+    masks = _moving_square([0, 2, 4, 6, 8])
+    traj, tokens = make_trajectories(masks), make_tokens(5)
+    same = tais(traj, tokens, crop=traj, frame_index=torch.arange(5)).logits
+    assert torch.allclose(tais(traj, tokens).logits, same)
+
+
+def test_tais_without_motion_stream_ignores_kinematics():
+    cfg = TAISConfig.from_dict({**CFG.to_dict(), "motion_stream": False, "region_pooling": False})
+    tais = TAIS(cfg).eval()
+    assert tais.motion is None
+    masks = boxes_masks(4, 5)
+    traj, tokens = make_trajectories(masks), make_tokens(5)
+    moved = make_trajectories(masks.roll(shifts=5, dims=-1))
+    assert torch.allclose(tais(traj, tokens).logits, tais(moved, tokens).logits)

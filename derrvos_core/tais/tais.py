@@ -12,7 +12,7 @@ from derrvos_core.trajectory.types import Trajectories
 
 from .aligner import AlignerLayer, time_positions
 from .config import TAISConfig
-from .motion import MotionEncoder, kinematic_features
+from .motion import MotionEncoder, crop_motion
 from .region import RegionPooling
 from .selector import ImplicitSelector
 
@@ -53,7 +53,7 @@ class TAIS(nn.Module):
         c = cfg.trajectory_dim
         self.trajectory_proj = nn.Sequential(nn.LayerNorm(c), nn.Linear(c, w))
         self.token_proj = nn.Sequential(nn.LayerNorm(cfg.token_dim), nn.Linear(cfg.token_dim, w))
-        self.motion = MotionEncoder(w, cfg.motion_kernel)
+        self.motion = MotionEncoder(w, cfg.motion_kernel, summary=cfg.motion_summary) if cfg.motion_stream else None
         self.region = RegionPooling(w) if cfg.region_pooling else None
         self.sentence_proj = nn.Sequential(nn.LayerNorm(cfg.token_dim), nn.Linear(cfg.token_dim, w)) \
             if cfg.text_matching else None
@@ -66,10 +66,16 @@ class TAIS(nn.Module):
     def from_config(cls, cfg: TAISConfig) -> TAIS:
         return cls(cfg)
 
-    def forward(self, trajectories: Trajectories, tokens: MultimodalTokens) -> TAISOutput:
+    def forward(self, trajectories: Trajectories, tokens: MultimodalTokens, crop: Trajectories | None = None,
+                frame_index: torch.Tensor | None = None) -> TAISOutput:
+        """`crop` and `frame_index`: when `trajectories` are T frames sampled from a crop (training),
+        the whole crop and the sampled frames' indices in it, so motion is read over the crop's
+        consecutive frames as inference reads it (`motion.crop_motion`)."""
         self._check(trajectories, tokens)
         queries = self.trajectory_proj(trajectories.embeddings)
-        x = queries + self.motion(queries, kinematic_features(trajectories))
+        x = queries
+        if self.motion is not None:
+            x = x + self.motion(queries, *crop_motion(trajectories if crop is None else crop, frame_index))
         memory = self.token_proj(tokens.tokens)
         if self.region is not None:
             x = x + self.region(trajectories.mask_logits, memory, tokens.num_vision_tokens)

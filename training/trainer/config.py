@@ -62,6 +62,8 @@ class TrainConfig:
     stage: str  # segmenter | tracker | refiner | derrvos | ris, or "package.module:Class" for a custom stage
     model: str = "tiny"  # DeRVOSConfig preset ("tiny" | "full") or a path to a config.json
     init: str | None = None  # model directory (our format) to start from, e.g. the previous stage's output
+    init_trajectory: str | None = None  # DeRVOS model folder whose trajectory branch only is loaded (stage 4)
+    tais: dict = field(default_factory=dict)  # overrides of the model's TAISConfig fields, e.g. {num_layers: 1}
     init_dvis: str | None = None  # official DVIS++ checkpoint (.pth) loaded into the trajectory branch
     init_beit3: str | None = None  # official BEiT-3 checkpoint (.pth) loaded into the multimodal encoder
     tokenizer: str | None = None  # sentencepiece model; None: train one on the training expressions (tiny)

@@ -39,6 +39,8 @@ class ReferringClip:
         labels: float [N]; 1 for trajectories matching a target (clip IoU >= iou).
         target: bool [T, h, w] at mask resolution.
         video_id, expression_id: where it came from.
+        crop: the whole cached crop the T frames were sampled from (flipped with them), and
+        frame_index: long [T], the sampled frames' indices in it (TAIS reads motion over the crop).
     """
 
     frames: torch.Tensor
@@ -50,6 +52,8 @@ class ReferringClip:
     target: torch.Tensor
     video_id: str
     expression_id: str
+    crop: Trajectories | None = None
+    frame_index: torch.Tensor | None = None
 
 
 class ReferringClipDataset:
@@ -97,7 +101,7 @@ class ReferringClipDataset:
         local = sample_clip(length, self.clip_length, rng, present[start:start + length])
         idx = torch.as_tensor(local, dtype=torch.long)
         frames = self.prepare(video[start + local]).cpu()
-        traj = select_frames(traj, idx)
+        crop, traj = traj, select_frames(traj, idx)
         h, w = traj.mask_logits.shape[-2:]
         target = resize_masks(sample.target_masks[start + local], (h, w))
         objects = label_targets(sample, start + local, (h, w))
@@ -105,13 +109,14 @@ class ReferringClipDataset:
         if rng.random() < self.flip_prob:
             frames, target, traj, text = frames.flip(-1), target.flip(-1), flip_trajectories(traj), \
                 swap_left_right(text)
+            crop = flip_trajectories(crop)
             objects = objects.flip(-1)
         ids, pad, _ = self.encode_text(text)
         ids, pad = trim_padding(ids, pad)
         labels = self.labeler(resize_mask_logits(traj.mask_logits, objects.shape[-2:]) > 0, objects)
         return ReferringClip(frames=frames, text=text, text_ids=ids, text_padding_mask=pad, trajectories=traj,
                              labels=labels.float(), target=target, video_id=sample.video_id,
-                             expression_id=sample.expression_id)
+                             expression_id=sample.expression_id, crop=crop, frame_index=idx)
 
 
 def label_targets(sample, frames: np.ndarray, mask_size: tuple[int, int]) -> torch.Tensor:

@@ -10,6 +10,8 @@ Options:
     loss_kind ("bce"): "bce" keeps confidences calibrated for the 0.7 threshold; "focal" as DETR.
     prebuild_cache (true): fill the trajectory cache before the first step (else on first use).
     label_iou (0.5): clip mask IoU with the target that makes a trajectory positive (DESIGN default).
+    motion_from_crop (true): TAIS reads motion over the whole cached crop (consecutive frames, as at
+        inference) rather than over the T sampled frames only (the first default's way; kept to measure it).
     label_best_match_iou (none): also make each target object's best trajectory positive when its
         IoU reaches this (see `trajectory_labels`; the tiny SynthRef default uses 0.2, model card).
     max_videos (all): train on the expressions of the first N videos only (bounds the cache cost).
@@ -34,7 +36,7 @@ from .derrvos_model import build_selection_model, export_selection_model, tokeni
 class DeRVOSStage(Stage):
     name = "derrvos"
     option_names = frozenset({"crop_size", "loss_kind", "prebuild_cache", "label_iou", "label_best_match_iou",
-                              "max_videos", "tokenizer", "tokenizer_vocab"})
+                              "max_videos", "tokenizer", "tokenizer_vocab", "motion_from_crop"})
     trained = ("multimodal.", "tais.")
 
     def build_model(self, cfg, ctx):
@@ -63,10 +65,12 @@ class DeRVOSStage(Stage):
     def loss(self, model, batch: list[ReferringClip]):
         model.trajectory.eval()  # frozen and cached; kept in eval for any direct use
         kind = str(self.options.get("loss_kind", "bce"))
+        from_crop = bool(self.options.get("motion_from_crop", True))
         total, hits, positives = 0.0, 0.0, 0.0
         for clip in batch:
             tokens = model.multimodal.encode(clip.frames, clip.text_ids, clip.text_padding_mask)
-            out = model.tais(clip.trajectories, tokens)
+            out = model.tais(clip.trajectories, tokens, crop=clip.crop if from_crop else None,
+                             frame_index=clip.frame_index if from_crop else None)
             total = total + selection_loss(out.layer_logits, clip.labels, kind=kind) / len(batch)
             chosen = out.logits.detach().float().sigmoid() >= 0.5
             hits += float((chosen == clip.labels.bool()).all())

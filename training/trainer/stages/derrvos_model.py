@@ -2,7 +2,9 @@
 
 `init` may name a trajectory folder from stage 3 (`trajectory.safetensors`: the branch is loaded,
 BEiT-3 and TAIS start fresh) or a DeRVOS model folder (`model.safetensors`: everything is loaded,
-e.g. Ref-YouTube-VOS after image-level pretraining). Official weights come in through `init_dvis`
+e.g. Ref-YouTube-VOS after image-level pretraining). `init_trajectory` names a DeRVOS model folder
+whose trajectory branch only is loaded (stage-4 ablations on a shipped model's frozen branch); `tais`
+overrides TAISConfig fields of the preset (N_d, the motion stream). Official weights come in through `init_dvis`
 and `init_beit3`.
 """
 from __future__ import annotations
@@ -13,6 +15,7 @@ from torch import nn
 
 from derrvos_core.errors import InputError
 from derrvos_core.multimodal.tokenizer import train_sentencepiece
+from derrvos_core.tais.config import TAISConfig
 
 from ..clips import swap_left_right
 from .common import TRAJECTORY_WEIGHTS, load_trajectory_weights
@@ -23,12 +26,17 @@ def derrvos_config(cfg):
     from derrvos_core.model import DeRVOSConfig
 
     if cfg.model in ("tiny", "full"):
-        return getattr(DeRVOSConfig, cfg.model)()
-    path = Path(cfg.model)
-    path = path / "config.json" if path.is_dir() else path
-    if not path.is_file():
-        raise InputError(f"model '{cfg.model}' is neither 'tiny', 'full' nor a DeRVOS config file or folder")
-    return DeRVOSConfig.from_json(path.read_text())
+        config = getattr(DeRVOSConfig, cfg.model)()
+    else:
+        path = Path(cfg.model)
+        path = path / "config.json" if path.is_dir() else path
+        if not path.is_file():
+            raise InputError(f"model '{cfg.model}' is neither 'tiny', 'full' nor a DeRVOS config file or folder")
+        config = DeRVOSConfig.from_json(path.read_text())
+    if cfg.tais:
+        tais = TAISConfig.from_dict({**config.tais.to_dict(), **dict(cfg.tais)})
+        config = DeRVOSConfig.from_dict({**config.to_dict(), "tais": tais.to_dict()})
+    return config
 
 
 def tokenizer_for(cfg, ctx) -> Path | None:
@@ -65,6 +73,11 @@ def build_selection_model(cfg, tokenizer: Path | None) -> nn.Module:
     if init is not None and (init / "model.safetensors").is_file():
         return load_model(str(init)).train()
     model = DeRVOS.from_config(derrvos_config(cfg), tokenizer_path=tokenizer)
+    if cfg.init_trajectory:
+        if init is not None:
+            raise InputError("name either init or init_trajectory, not both")
+        source = load_model(str(cfg.init_trajectory))
+        model.trajectory.load_state_dict(source.trajectory.state_dict())
     if init is not None:
         if not (init / TRAJECTORY_WEIGHTS).is_file():
             raise InputError(f"init folder {init} holds neither model.safetensors nor {TRAJECTORY_WEIGHTS}")
