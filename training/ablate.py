@@ -6,8 +6,9 @@
 Threshold sweep (0.1 ... 0.9): ONE model run per expression at crop size 36, then
 `SegmentationResult.select(threshold)` re-selects from the cached scores (no model call).
 Crop-size sweep (6, 12, 18, 24, 36, whole video): one run per expression and size at threshold 0.7.
-Writes ablation.json, ablation.md and ablation.png into --out, and an "Ablations" section into
---out/MODEL_CARD.md when that file exists. `--recommend` writes the best threshold of the sweep into
+Writes ablation<name>.json, .md and .png into --out (`--name long` for the long split's crop-size
+sweep: `--split long --crop-sizes 6 12 18 24 36 48 72`), and refreshes the "Ablations" section of
+--out/MODEL_CARD.md when that file exists (with the training ablations of training/ablate_train.py). `--recommend` writes the best threshold of the sweep into
 the checkpoint folder's config.json as the model's recommended threshold (the default of inference,
 the CLI and the app's slider). The seed paper's findings to compare with: J&F rises
 then falls with the threshold, peaking around 0.7; larger crops are better (36 best of those tried).
@@ -31,18 +32,25 @@ from derrvos_core.evaluation.scoring import score_masks  # noqa: E402
 THRESHOLDS = tuple(round(0.1 * i, 1) for i in range(1, 10))
 CROP_SIZES = ("6", "12", "18", "24", "36", "whole")
 SECTION = "## Ablations"
+#: The ablation notes a model folder may hold, in the order the model card shows them.
+CARD_PARTS = ("ablation.md", "ablation_long.md", "ablation_motion.md", "ablation_clip_length.md",
+              "ablation_decoder_layers.md")
 
 
 def sweep(model, samples, thresholds=THRESHOLDS, crop_sizes=CROP_SIZES, base_crop: int = 36,
           base_threshold: float = 0.7, progress=print) -> dict:
     """Mean J&F (and J, F) per threshold and per crop size over `samples`."""
+    from derrvos_core.model import SegmentCache
+
     by_threshold = {t: [] for t in thresholds}
     by_crop = {c: [] for c in crop_sizes}
     start = time.perf_counter()
+    # per-frame features and tokens are computed once per expression for every crop size (same numbers)
+    cache = SegmentCache(max_bytes=2 << 30)
     for n, sample in enumerate(samples, 1):
         frames, gt = sample.load_frames(), np.asarray(sample.target_masks, dtype=bool)
         result = model.segment(frames, sample.expression,
-                               model.defaults.settings(crop_size=base_crop, threshold=base_threshold))
+                               model.defaults.settings(crop_size=base_crop, threshold=base_threshold), cache=cache)
         for t in thresholds:
             by_threshold[t].append(score_masks(gt, result.select(t).masks))
         for c in crop_sizes:
@@ -52,7 +60,7 @@ def sweep(model, samples, thresholds=THRESHOLDS, crop_sizes=CROP_SIZES, base_cro
                                   else score_masks(gt, result.masks))
                 continue
             r = model.segment(frames, sample.expression,
-                              model.defaults.settings(crop_size=size, threshold=base_threshold))
+                              model.defaults.settings(crop_size=size, threshold=base_threshold), cache=cache)
             by_crop[c].append(score_masks(gt, r.masks))
         if progress and (n % 20 == 0 or n == len(samples)):
             progress(f"  {n}/{len(samples)} expressions ({time.perf_counter() - start:.0f} s)")
@@ -66,9 +74,10 @@ def sweep(model, samples, thresholds=THRESHOLDS, crop_sizes=CROP_SIZES, base_cro
             "seconds": time.perf_counter() - start}
 
 
-def markdown(res: dict, split: str) -> str:
-    lines = [SECTION, "",
-             f"SynthRef {split}, {res['expressions']} expressions (`training/ablate.py`); plot: `ablation.png`.", "",
+def markdown(res: dict, split: str, name: str = "") -> str:
+    lines = [f"### Inference settings on SynthRef {split}", "",
+             f"SynthRef {split}, {res['expressions']} expressions (`training/ablate.py`); plot: `ablation{name}.png`.",
+             "",
              f"Confidence threshold (crop size {res['base_crop']}; one model run per expression, "
              "then `select(threshold)`):", "", "| threshold | J&F | J | F |", "|---|---|---|---|"]
     lines += [f"| {t} | {v['JF']:.3f} | {v['J']:.3f} | {v['F']:.3f} |" for t, v in res["threshold"].items()]
@@ -118,6 +127,14 @@ def write_card_section(card: Path, section: str) -> None:
     card.write_text(head + section)
 
 
+def refresh_card_ablations(folder: Path) -> None:
+    """The model card's Ablations section: every ablation note the folder holds, in CARD_PARTS order."""
+    card = Path(folder) / "MODEL_CARD.md"
+    parts = [(Path(folder) / name).read_text().strip() for name in CARD_PARTS if (Path(folder) / name).is_file()]
+    if card.is_file() and parts:
+        write_card_section(card, SECTION + "\n\n" + "\n\n".join(parts) + "\n")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", default="synthref", help="the SynthRef model (default) or a DeRVOS folder")
@@ -130,6 +147,7 @@ def main(argv=None) -> int:
                    help="threshold of the crop-size sweep (default: the model's recommended one)")
     p.add_argument("--crop-sizes", nargs="*", default=list(CROP_SIZES),
                    help="crop sizes to sweep (numbers or 'whole'; none: thresholds only)")
+    p.add_argument("--name", default="", help="file suffix: ablation<name>.json/.md/.png (e.g. _long)")
     p.add_argument("--recommend", action="store_true",
                    help="write the best threshold into the checkpoint folder's config.json")
     args = p.parse_args(argv)
@@ -138,19 +156,19 @@ def main(argv=None) -> int:
     from training.trainer.fast_eval import memoize_trajectories
 
     # a video's trajectories per crop size are computed once for all its expressions (same numbers)
-    model = memoize_trajectories(load_model(args.checkpoint, device=args.device))
+    # every crop of every swept size of one video stays memoized while its expressions run
+    model = memoize_trajectories(load_model(args.checkpoint, device=args.device), max_crops=256)
     dataset = open_dataset("synthref", args.root, args.split)
     n = len(dataset) if args.limit is None else min(args.limit, len(dataset))
     res = sweep(model, [dataset[i] for i in range(n)], crop_sizes=tuple(args.crop_sizes),
                 base_threshold=model.defaults.threshold if args.base_threshold is None else args.base_threshold)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "ablation.json").write_text(json.dumps(res, indent=2))
-    section = markdown(res, args.split)
-    (out / "ablation.md").write_text(section)
-    plot(res, out / "ablation.png")
-    if (out / "MODEL_CARD.md").is_file():
-        write_card_section(out / "MODEL_CARD.md", section)
+    (out / f"ablation{args.name}.json").write_text(json.dumps(res, indent=2))
+    section = markdown(res, args.split, args.name)
+    (out / f"ablation{args.name}.md").write_text(section)
+    plot(res, out / f"ablation{args.name}.png")
+    refresh_card_ablations(out)
     print(section)
     if args.recommend:
         folder = model_folder(args.checkpoint)

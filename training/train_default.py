@@ -2,6 +2,8 @@
 
     python training/train_default.py                      # everything: data, 5 training runs, calibrate, eval, ship
     python training/train_default.py --only eval ship     # some steps only
+    python training/train_default.py --branch assets/models/derrvos-tiny-synthref   # stage 4 only, on that
+                                                          # model's frozen trajectory branch (and tokenizer)
 
 Steps (each skipped when its output exists, so re-running continues where it stopped):
     data      training/make_synthref.py: train 600 videos (seed 0), valid 60 (seed 1), test 100 (seed 2)
@@ -58,15 +60,26 @@ def make_data(root: Path) -> None:
                                    "--num-videos", str(videos), "--seed", str(seed), "--workers", "2"])
 
 
-def train_stages(stages=STAGES, nproc: int = 1) -> None:
-    """Each stage in turn (skipped once its final model exists); `nproc` > 1 runs DDP (gloo on CPU) via torchrun."""
+def branch_overrides(name: str, branch: Path) -> list[str]:
+    """`--set` items that run a stage-4 config on `branch`'s frozen trajectory branch and tokenizer
+    (its trajectory cache kept beside the branch's, under runs/branch-cache)."""
+    items = [f"tokenizer={branch / 'tokenizer.spm'}", f"data.cache_dir={ROOT / 'runs' / 'branch-cache'}"]
+    if name == STAGES[3]:
+        items = ["init=null", f"init_trajectory={branch}"] + items
+    return [arg for item in items for arg in ("--set", item)]
+
+
+def train_stages(stages=STAGES, nproc: int = 1, branch: Path | None = None) -> None:
+    """Each stage in turn (skipped once its final model exists); `nproc` > 1 runs DDP (gloo on CPU) via torchrun.
+    With `branch` (a DeRVOS model folder) stages 1-3 are skipped and stage 4 starts from its branch."""
     for name in stages:
-        if (ROOT / "runs" / name / "final").is_dir():
+        if (ROOT / "runs" / name / "final").is_dir() or (branch is not None and name not in STAGES[3:]):
             continue
         launcher = [PY, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"] \
             if nproc > 1 else [PY]
+        extra = branch_overrides(name, branch) if branch is not None else []
         _run(name, launcher + ["training/train.py", "--config", f"training/configs/{name}.yaml", "--resume",
-                               "--no-progress"])
+                               "--no-progress"] + extra)
 
 
 def calibrate(root: Path, checkpoint: Path) -> None:
@@ -86,6 +99,7 @@ def evaluate(root: Path, checkpoint: Path, workers: int = 1, limit: int | None =
 
     start = time.perf_counter()  # at the model's recommended threshold (set by `calibrate`)
     report = evaluate_checkpoint(checkpoint, "synthref", root, "test", EVAL_DIR, workers=workers, limit=limit)
+    threshold = report.settings["threshold"]
     print(format_summary(report), flush=True)
     _record("eval_test", time.perf_counter() - start,
             ["python", "training/train_default.py", "--only", "eval", "  # = training/evaluate.py --dataset synthref",
@@ -106,6 +120,8 @@ def main(argv=None) -> int:
     p.add_argument("--data", default="data/synthref")
     p.add_argument("--only", nargs="*", choices=("data", "stages", "calibrate", "eval", "ship"), default=None)
     p.add_argument("--stages", nargs="*", choices=STAGES, default=list(STAGES), help="which training stages")
+    p.add_argument("--branch", default=None,
+                   help="a DeRVOS model folder: skip stages 1-3, train stage 4 on its frozen trajectory branch")
     p.add_argument("--nproc", type=int, default=1, help="processes per stage (DDP under torchrun, gloo on CPU)")
     p.add_argument("--eval-workers", type=int, default=1, help="processes for the test evaluation")
     p.add_argument("--eval-limit", type=int, default=None, help="evaluate the first N test expressions only")
@@ -117,7 +133,7 @@ def main(argv=None) -> int:
     if "data" in steps:
         make_data(root)
     if "stages" in steps:
-        train_stages(args.stages, args.nproc)
+        train_stages(args.stages, args.nproc, Path(args.branch) if args.branch else None)
     if "calibrate" in steps:
         calibrate(root, final)
     if "eval" in steps:

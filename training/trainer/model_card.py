@@ -107,6 +107,9 @@ def ship_model(checkpoint: Path, out_dir: Path, results_path: Path, pipeline_pat
     results = json.loads(Path(results_path).read_text()) if Path(results_path).is_file() else None
     pipeline = json.loads(Path(pipeline_path).read_text()) if Path(pipeline_path).is_file() else {}
     model.save(out_dir, card_text=card_text(results, pipeline, notes), dtype=torch.float16)
+    from training.ablate import refresh_card_ablations
+
+    refresh_card_ablations(Path(out_dir))  # the ablation notes the folder already holds
     size = sum(p.stat().st_size for p in Path(out_dir).iterdir() if p.is_file()) / 2**20
     if size >= SIZE_LIMIT_MB:
         raise RuntimeError(f"{out_dir} is {size:.1f} MB; the shipped model must stay under {SIZE_LIMIT_MB} MB")
