@@ -7,8 +7,8 @@
 
 Steps (each skipped when its output exists, so re-running continues where it stopped):
     data      training/make_synthref.py: train 600 videos (seed 0), valid 60 (seed 1), test 100 (seed 2)
-    stages    training/train.py --config training/configs/synthref_tiny_{segmenter,tracker,refiner,derrvos}.yaml
-              --resume
+    stages    training/train.py --config training/configs/synthref_tiny_{segmenter,tracker,refiner,derrvos,
+              derrvos_phase2}.yaml --resume (stage 4 in two phases: the second at a fifth of the lr)
     calibrate training/ablate.py --split valid --crop-sizes --recommend: the threshold sweep on valid; its
               best threshold becomes the model's recommended one (config.json), used by eval and the app
     eval      training/evaluate.py --dataset synthref --split test at that threshold (model + random/largest/
@@ -29,7 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 DATA = ("train", 600, 0), ("valid", 60, 1), ("test", 100, 2)
-STAGES = ("synthref_tiny_segmenter", "synthref_tiny_tracker", "synthref_tiny_refiner", "synthref_tiny_derrvos")
+STAGES = ("synthref_tiny_segmenter", "synthref_tiny_tracker", "synthref_tiny_refiner", "synthref_tiny_derrvos",
+          "synthref_tiny_derrvos_phase2")
 EVAL_DIR = ROOT / "runs" / "eval" / "synthref-test"
 CALIBRATION_DIR = ROOT / "runs" / "eval" / "synthref-valid-threshold"
 CALIBRATION_EXPRESSIONS = 120
