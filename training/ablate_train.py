@@ -7,7 +7,8 @@
 Every variant is the same stage-4 run (training/configs/synthref_tiny_derrvos.yaml) on the same frozen
 trajectory branch (`--branch`, the shipped SynthRef model's by default) and its shared trajectory cache,
 the same seed, data order and schedule (`--steps`, lr x 0.1 at 7/8 of it), with one setting changed.
-The "base" variant (T = 8, N_d = 3, this model's motion stream) is trained once and serves all three.
+The "base" variant (T = 8, N_d = 3, kinematics over the crop + path summary) is trained once and serves
+all three; each variant's overrides apply on top of the base settings.
 
 Each trained variant is scored on the first `--limit` expressions of SynthRef valid: one model run per
 expression at crop size 36, then every threshold 0.1 ... 0.9 from the same scores; the table reports each
@@ -36,17 +37,17 @@ THRESHOLDS = tuple(round(0.1 * i, 1) for i in range(1, 10))
 GROUPS = ("all", "appearance", "motion", "position", "relation", "multi_target", "no_target")
 
 #: variant -> (label, `--set` overrides); "base" is shared by every ablation.
-BASE = ("T = 8, N_d = 3, crop kinematics + path summary", [])
+BASE_SETTINGS = ["tais.motion_summary=true", "options.motion_from_crop=true"]
 ABLATIONS = {
     "motion": {
         "claim": "the seed's motion-guided selector: motion features should lift motion expressions",
         "axis": "motion stream",
         "variants": {
             "none": ("no motion stream", ["tais.motion_stream=false"]),
-            "sampled": ("per-frame kinematics of the T sampled frames (first default)",
+            "sampled": ("per-frame kinematics of the T sampled frames (shipped default)",
                         ["tais.motion_summary=false", "options.motion_from_crop=false"]),
             "crop": ("per-frame kinematics over the crop", ["tais.motion_summary=false"]),
-            "base": ("crop kinematics + path summary (this model)", []),
+            "base": ("crop kinematics + path summary", []),
         },
     },
     "clip_length": {
@@ -204,18 +205,24 @@ def main(argv=None) -> int:
                    help="the frozen branch's trajectory cache (shared with train_default.py --branch)")
     p.add_argument("--only", nargs="*", default=None, help="these variants only (e.g. base T4)")
     p.add_argument("--out", default="assets/models/derrvos-tiny-synthref")
+    p.add_argument("--report", action="store_true", help="rewrite the table and plot from the stored results only")
     args = p.parse_args(argv)
     spec = ABLATIONS[args.ablation]
     results_path = Path(args.out) / f"ablation_{args.ablation}.json"
     stored = json.loads(results_path.read_text()) if results_path.is_file() else {}
     results = stored.get("results", {})
     order = ["base"] + [k for k in spec["variants"] if k != "base"]  # the shared run first
+    if args.report:
+        args.steps, args.split, args.limit = stored["steps"], stored["split"], stored["limit"]
+        order = []
+        (Path(args.out) / f"ablation_{args.ablation}.md").write_text(markdown(args.ablation, spec, results, args))
+        plot(args.ablation, spec, results, Path(args.out) / f"ablation_{args.ablation}.png")
     for key in order:
         overrides = spec["variants"][key][1]
         if args.only and key not in args.only:
             continue
         run = "base" if key == "base" else f"{args.ablation}-{key}"
-        final = train_variant(run, overrides, args)
+        final = train_variant(run, BASE_SETTINGS + overrides, args)
         results[key] = summarise(score_variant(final, args))
         wall = ROOT / args.runs / run / "wall_seconds.txt"
         results[key]["train_seconds"] = float(wall.read_text()) if wall.is_file() else None

@@ -34,7 +34,7 @@ class TAISConfig:
     #: stream; off only to measure what it brings (the model card's motion ablation).
     motion_stream: bool = True
     #: Also give the motion stream each trajectory's crop-level path summary (`motion.motion_summary`).
-    #: Beyond the paper; off in configs saved before it existed, on in the tiny preset (model card).
+    #: Beyond the paper; off by default: stage-4 runs with it did not beat runs without (model card).
     motion_summary: bool = False
     #: Add each trajectory's mask-pooled vision tokens to its stream (`region.RegionPooling`). Beyond
     #: the paper's aligner; off in configs saved before it existed, on in both presets (measured
@@ -61,7 +61,7 @@ class TAISConfig:
     def tiny(cls) -> TAISConfig:
         """For the tiny branches (128-d trajectories, 256-d tokens): 3 layers x 96, 4 heads."""
         return cls(trajectory_dim=128, token_dim=256, width=96, num_heads=4, ffn_dim=256, dropout=0.0,
-                   motion_kernel=3, region_pooling=True, text_matching=True, motion_summary=True)
+                   motion_kernel=3, region_pooling=True, text_matching=True)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
