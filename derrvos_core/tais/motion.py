@@ -4,9 +4,11 @@ Expressions such as "the horse that stops, then turns around" are about motion, 
 frame's multimodal tokens cannot see. So each trajectory carries, per frame, the change of its own
 query (what the tracker saw change) and its mask kinematics (where it is, how big, how that moves).
 
-Kinematics are always taken over the consecutive frames of the whole crop (`crop_motion`), also when
-training samples T of them: then frame-to-frame deltas mean the same at training and inference (8
-frames sampled from 36 have gaps of ~4.5 frames, so their deltas were ~4.5x the inference ones).
+Inference takes kinematics over the consecutive frames of the whole crop (`crop_motion`). Training
+samples T frames of a crop; with the stage-4 option `motion_from_crop` it passes the whole crop too, so
+frame-to-frame deltas mean the same as at inference (8 frames sampled from 36 are 4.1 frames apart on
+average, so deltas between sampled frames are ~4x the inference ones). The shipped tiny default was
+trained without it; the model card's motion ablation measures both.
 With `summary`, each trajectory also gets one crop-level motion summary (where it starts and ends,
 how far and how fast it goes in each third of the crop, how often it reverses, when it is visible),
 the same for every frame: "the one that stops" is a fact about the whole path, not about a frame.
