@@ -139,10 +139,18 @@ def test_another_video_clears_the_previous_outputs(studio, page, tmp_path):
     page.locator("#video-upload input[type=file]").set_input_files(str(other))
     shows(page, "#video-info", "second.mp4")
     shows(page, "#correction-frame", "of 12")
-    page.wait_for_timeout(1000)
+    for selector in ("#history-status", "#correction-status"):
+        # the clearing events may still be running on a loaded machine (Gradio shows their timer there)
+        emptied(page, selector)
     snap(page, "annotate-07-second-video")
     assert ".zip" not in page.locator("#export-file").inner_text()
     assert page.locator("#history-status").inner_text().strip() == ""
     assert page.locator("#correction-status").inner_text().strip() == ""
     assert "score" not in page.locator("#trajectory-table").inner_text()
     assert page.locator("#frame input[type=number]").get_attribute("max") == "11"
+
+
+def emptied(page, selector: str, timeout_ms: int = 20000) -> None:
+    """Wait until `selector` shows no text (an event that clears it has finished)."""
+    page.wait_for_function("sel => { const e = document.querySelector(sel); return e && !e.innerText.trim(); }",
+                           arg=selector, timeout=timeout_ms)
