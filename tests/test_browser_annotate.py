@@ -120,9 +120,15 @@ def test_a_lagging_stroke_lands_on_its_frame_propagates_and_survives_a_reload(st
     shows(page, "#run-status", f"Showing run #{run.id}")
     shows(page, "#history", "●")
     scrub(page, LATER)
+    # the restored frame may still be drawing on a loaded machine: look again for up to 10 s
+    for _ in range(20):
+        restored = overlay(page)
+        changed = int((np.abs(restored.astype(int) - after).max(axis=2) > 40).sum())
+        if changed < 20:
+            break
+        page.wait_for_timeout(500)
     snap(page, "annotate-05-reloaded")
-    restored = overlay(page)
-    assert (np.abs(restored.astype(int) - after).max(axis=2) > 40).sum() < 20  # the same answer on screen
+    assert changed < 20  # the same answer on screen
 
 
 def test_another_video_clears_the_previous_outputs(studio, page, tmp_path):
