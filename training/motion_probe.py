@@ -44,9 +44,9 @@ class ShuffledMotion:
     def __enter__(self):
         original = self.original
 
-        def rolled(trajectories, frame_index=None):
-            kin, summary = original(trajectories, frame_index)
-            return kin.roll(1, dims=0), summary.roll(1, dims=0)
+        def rolled(trajectories, frame_index=None, summary=True):
+            kin, path = original(trajectories, frame_index, summary)
+            return kin.roll(1, dims=0), None if path is None else path.roll(1, dims=0)
 
         self.module.crop_motion = rolled
         return self

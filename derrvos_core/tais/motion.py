@@ -72,19 +72,20 @@ NUM_SUMMARY = 3 + 6 + 2 + 3 + 1 + 1 + 1 + 2 + 2
 STILL_SPEED = 0.004
 
 
-def crop_motion(trajectories: Trajectories, frame_index: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+def crop_motion(trajectories: Trajectories, frame_index: torch.Tensor | None = None, summary: bool = True
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Kinematics over the whole crop, at `frame_index` (all frames when None), and the crop summary.
 
     Args:
         trajectories: the crop's trajectories, every frame (consecutive).
         frame_index: LongTensor [T'] of the frames the stream holds (training samples T of the crop).
+        summary: compute the path summary (False: None; a model without `motion_summary` skips it).
     Returns:
-        (float [N, T', NUM_KINEMATICS], float [N, NUM_SUMMARY]).
+        (float [N, T', NUM_KINEMATICS], float [N, NUM_SUMMARY] or None).
     """
     kin = kinematic_features(trajectories)
-    summary = motion_summary(trajectories)
-    return (kin if frame_index is None else kin[:, frame_index]), summary
+    path = motion_summary(trajectories) if summary else None
+    return (kin if frame_index is None else kin[:, frame_index]), path
 
 
 def motion_summary(trajectories: Trajectories) -> torch.Tensor:

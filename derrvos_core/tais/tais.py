@@ -75,7 +75,8 @@ class TAIS(nn.Module):
         queries = self.trajectory_proj(trajectories.embeddings)
         x = queries
         if self.motion is not None:
-            x = x + self.motion(queries, *crop_motion(trajectories if crop is None else crop, frame_index))
+            x = x + self.motion(queries, *crop_motion(trajectories if crop is None else crop, frame_index,
+                                                      summary=self.cfg.motion_summary))
         memory = self.token_proj(tokens.tokens)
         if self.region is not None:
             x = x + self.region(trajectories.mask_logits, memory, tokens.num_vision_tokens)
