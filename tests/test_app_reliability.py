@@ -181,9 +181,15 @@ def test_gradio_upload_copies_are_deleted_and_api_errors_are_plain_text(studio, 
     from gradio_client import Client, handle_file
     service, demo = studio
     client = Client(demo.local_url, verbose=False)
+    # the path the studio is handed is Gradio's upload copy; record it here, since Gradio's own sweep
+    # (1 s in this fixture) may take it and its entry in `demo.upload_file_set` before predict returns
+    handed = []
+    load = service.videos.load
+    service.videos.load = lambda path, *rest, **named: (handed.append(Path(path)), load(path, *rest, **named))[1]
     client.predict(handle_file(str(clip)), EXPRESSION, CROP, 0.5, api_name="/segment")
-    uploads = [Path(f) for f in demo.upload_file_set]
-    assert uploads and any(p.name == clip.name for p in uploads)
+    uploads = [p for p in handed if p.name == clip.name]
+    assert uploads and all(p.resolve() != clip.resolve() for p in uploads)
+    assert all(Path(v.path).resolve() not in {p.resolve() for p in uploads} for v in service.store.videos())
     deadline = time.monotonic() + 30
     while any(p.exists() for p in uploads) and time.monotonic() < deadline:
         time.sleep(0.5)

@@ -5,6 +5,7 @@ outputs. Screenshots go to test-artifacts/browser/ (annotate-*.png)."""
 from __future__ import annotations
 
 import io
+import threading
 import time
 
 import numpy as np
@@ -29,12 +30,25 @@ def shows(page, selector: str, text: str) -> None:
         raise
 
 
+OVERLAY_SRC = "() => document.querySelector('#overlay img')?.src || ''"
+OVERLAY_DRAWN = """old => { const i = document.querySelector('#overlay img');
+                          return !!i && i.src !== old && i.complete && i.naturalWidth > 0; }"""
+
+
 def scrub(page, index: int, wait: bool = True) -> None:
+    """Type `index` into the scrubber; with `wait`, until both panels show that frame (every scrub here
+    moves to a frame that looks different, so the viewer's image changes)."""
+    shown = page.evaluate(OVERLAY_SRC)
     scrubber = page.locator("#frame input[type=number]")
     scrubber.fill(str(index))
     scrubber.press("Enter")
     if wait:
         shows(page, "#correction-frame", f"frame {index} of")
+        try:
+            page.wait_for_function(OVERLAY_DRAWN, arg=shown, timeout=STEP_TIMEOUT_MS)
+        except Exception:
+            snap(page, "annotate-failed")
+            raise
         page.wait_for_timeout(800)  # the editor loads its new background last
 
 
@@ -77,20 +91,29 @@ def test_a_lagging_stroke_lands_on_its_frame_propagates_and_survives_a_reload(st
     paint_blue_square(page)
     snap(page, "annotate-01-painted-frame-10")
     assert page.locator("#stroke-frame input").input_value() == str(DRAWN)  # stamped in the page
-    # the viewer moves on before Add while the panel lags behind it (a far frame decodes slowly)
-    view = service.correction_view
+    # the viewer moves on before Add while the panel lags behind it (a far frame decodes slowly): the
+    # panel's view of the far frame is held until Add has read the strokes, however slow the page is
+    view, painted = service.correction_view, service.painted
+    added = threading.Event()
 
     def slow_view(session_id, index):
         if index == ELSEWHERE:
-            time.sleep(3)
+            added.wait(timeout=STEP_TIMEOUT_MS / 1000)
         return view(session_id, index)
-    service.correction_view = slow_view
+
+    def painted_then_release(*args, **named):
+        try:
+            return painted(*args, **named)
+        finally:
+            added.set()
+    service.correction_view, service.painted = slow_view, painted_then_release
     scrub(page, ELSEWHERE, wait=False)
     page.wait_for_timeout(300)
     page.click("#add-pixels")
     shows(page, "#correction-status", f"pixels added to frame {DRAWN}")
     snap(page, "annotate-02-added-while-at-frame-30")
-    service.correction_view = view
+    service.correction_view, service.painted = view, painted
+    assert added.is_set()  # Add ran while the panel still lagged at the far frame
     (draw,) = [c for c in service.store.corrections(run.id) if c.kind is CorrectionKind.DRAW]
     assert draw.frame == DRAWN and draw.object_id is not None
     painted = service.store.final_masks(run.id).masks[DRAWN]
