@@ -29,6 +29,30 @@ def test_summary_takes_the_best_threshold_over_all_expressions():
     assert s["groups"]["position"]["largest"] == pytest.approx(0.1)
 
 
+def test_the_paired_interval_is_exact_for_a_constant_shift_and_widens_with_noise():
+    base = [0.1, 0.5, 0.9, 0.3]
+    assert ablate_train.paired_interval([b + 0.1 for b in base], base) == pytest.approx((0.1, 0.1, 0.1))
+    rng = __import__("numpy").random.default_rng(1)
+    noisy = list(rng.uniform(0, 1, 120))
+    other = [v + d for v, d in zip(noisy, rng.normal(0, 0.2, 120))]
+    mean, low, high = ablate_train.paired_interval(other, noisy)
+    assert low < mean < high and 0.02 < high - low < 0.15  # about 4 x 0.2 / sqrt(120) = 0.07 wide
+    with pytest.raises(ValueError):
+        ablate_train.paired_interval([], [])
+
+
+def test_the_table_compares_each_row_with_the_base_row_where_scores_were_kept():
+    rows = [_row("motion", 0.8, 0.2, 0.5), _row("position", 0.6, 0.4, 0.1)]
+    better = [_row("motion", 0.9, 0.2, 0.5), _row("position", 0.7, 0.4, 0.1)]
+    results = {"base": ablate_train.summarise(rows), "Nd1": ablate_train.summarise(better),
+               "Nd2": {k: v for k, v in ablate_train.summarise(better).items() if k != "per_expression"}}
+    args = type("Args", (), {"steps": 10, "split": "valid", "limit": 2})()
+    table = ablate_train.markdown("decoder_layers", ablate_train.ABLATIONS["decoder_layers"], results, args)
+    line = {row.split(" | ")[0].strip("| "): row for row in table.splitlines() if row.startswith("| ")}
+    assert line["1"].endswith("| +0.100 [+0.100, +0.100] |") and line["2"].endswith("| n/a |")
+    assert line["3"].endswith("| (reference) |") and "| not run |" in line["4"]
+
+
 def test_card_gets_every_ablation_note_in_order(tmp_path):
     (tmp_path / "MODEL_CARD.md").write_text("# m\n\nbody\n\n## Ablations\n\nstale numbers\n")
     (tmp_path / "ablation_decoder_layers.md").write_text("### decoder layers N_d\n\nlayers table\n")

@@ -131,7 +131,8 @@ def summarise(rows: list) -> dict:
 
     by_t = {t: mean([r["model"][t] for r in rows]) for t in map(str, THRESHOLDS)}
     best = max(by_t, key=by_t.get)
-    out = {"best_threshold": float(best), "by_threshold": by_t, "groups": {}}
+    out = {"best_threshold": float(best), "by_threshold": by_t, "groups": {},
+           "per_expression": [r["model"][best] for r in rows]}  # in split order: for paired comparisons
     for g in GROUPS:
         sel = [r for r in rows if g == "all" or r["category"] == g]
         out["groups"][g] = {"n": len(sel), "best": mean([r["model"][best] for r in sel]),
@@ -140,25 +141,52 @@ def summarise(rows: list) -> dict:
     return out
 
 
+def paired_interval(a: list[float], b: list[float], draws: int = 4000, seed: int = 0) -> tuple[float, float, float]:
+    """mean(a) - mean(b) over the same expressions, with its 95% paired-bootstrap interval (expressions
+    resampled with replacement, `draws` times)."""
+    diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    if diff.size == 0:
+        raise ValueError("no expressions to compare")
+    means = diff[np.random.default_rng(seed).integers(0, diff.size, (draws, diff.size))].mean(axis=1)
+    return float(diff.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def _versus_base(key: str, results: dict) -> str:
+    """The table's "all - base" cell: the paired difference and its interval, where both rows kept their
+    per-expression scores."""
+    if key == "base":
+        return "(reference)"
+    a, b = results.get(key, {}).get("per_expression"), results.get("base", {}).get("per_expression")
+    if not a or not b or len(a) != len(b):
+        return "n/a"
+    mean, low, high = paired_interval(a, b)
+    return f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]"
+
+
 def markdown(name: str, spec: dict, results: dict, args) -> str:
     shown = ("all", "motion", "position", "appearance")
+    base_label = spec["variants"]["base"][0]
     lines = [f"### {spec['axis']}", "",
              f"`python training/ablate_train.py {name}`: stage 4 retrained per row on the same frozen trajectory "
              f"branch, seed and {args.steps}-step schedule; SynthRef {args.split}, first {args.limit} expressions, "
-             "crop size 36. J&F at each row's own best threshold (in brackets: at 0.3).", "",
-             "| " + spec["axis"] + " | best threshold | " + " | ".join(shown) + " |",
-             "|---|---|" + "---|" * len(shown)]
+             "crop size 36. J&F at each row's own best threshold (in brackets: at 0.3). The last column: "
+             f"the row's J&F over all expressions minus the base row's ({base_label}), with its 95% "
+             "paired-bootstrap interval over expressions (n/a: a row scored before per-expression scores "
+             "were kept).", "",
+             "| " + spec["axis"] + " | best threshold | " + " | ".join(shown) + " | all - base [95%] |",
+             "|---|---|" + "---|" * len(shown) + "---|"]
     for key, (label, _) in spec["variants"].items():
         if key not in results:
-            lines.append(f"| {label} | not run | " + " | ".join("" for _ in shown) + " |")
+            lines.append(f"| {label} | not run | " + " | ".join("" for _ in shown) + " | |")
             continue
         s = results[key]
         cells = [f"{s['groups'][g]['best']:.3f} ({s['groups'][g]['at_0.3']:.3f})" for g in shown]
-        lines.append(f"| {label} | {s['best_threshold']:.1f} | " + " | ".join(cells) + " |")
+        lines.append(f"| {label} | {s['best_threshold']:.1f} | " + " | ".join(cells) +
+                     f" | {_versus_base(key, results)} |")
     any_result = next(iter(results.values()), None)
     if any_result:
         cells = [f"{any_result['groups'][g]['largest']:.3f}" for g in shown]
-        lines.append("| largest trajectory (baseline) | | " + " | ".join(cells) + " |")
+        lines.append("| largest trajectory (baseline) | | " + " | ".join(cells) + " | |")
         counts = ", ".join(f"{g} {any_result['groups'][g]['n']}" for g in shown)
         lines += ["", f"Expressions per group: {counts}. Claim compared: {spec['claim']}."]
     return "\n".join(lines) + "\n"
@@ -215,6 +243,12 @@ def main(argv=None) -> int:
     if args.report:
         args.steps, args.split, args.limit = stored["steps"], stored["split"], stored["limit"]
         order = []
+        for key in spec["variants"]:  # re-summarised from the stored scores where the runs are here
+            run = "base" if key == "base" else f"{args.ablation}-{key}"
+            scores = ROOT / args.runs / run / f"scores-{args.split}-{args.limit}.json"
+            if scores.is_file():
+                results[key] = {**results.get(key, {}), **summarise(json.loads(scores.read_text()))}
+        results_path.write_text(json.dumps({**stored, "results": results}, indent=2))
         (Path(args.out) / f"ablation_{args.ablation}.md").write_text(markdown(args.ablation, spec, results, args))
         plot(args.ablation, spec, results, Path(args.out) / f"ablation_{args.ablation}.png")
     for key in order:
