@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from derrvos_core.store import CorrectionKind
-from tests.helpers_video import make_video
 from tests.helpers_browser import EXAMPLE_TITLE, T0, load_example, run_expression, snap, wait_text
+from tests.helpers_video import make_video
 
 pytestmark = pytest.mark.browser
 

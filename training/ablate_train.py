@@ -167,12 +167,12 @@ def markdown(name: str, spec: dict, results: dict, args) -> str:
     shown = ("all", "motion", "position", "appearance")
     base_label = spec["variants"]["base"][0]
     lines = [f"### {spec['axis']}", "",
-             f"`python training/ablate_train.py {name}`: stage 4 retrained per row on the same frozen trajectory "
+             (f"`python training/ablate_train.py {name}`: stage 4 retrained per row on the same frozen trajectory "
              f"branch, seed and {args.steps}-step schedule; SynthRef {args.split}, first {args.limit} expressions, "
              "crop size 36. J&F at each row's own best threshold (in brackets: at 0.3). The last column: "
              f"the row's J&F over all expressions minus the base row's ({base_label}), with its 95% "
              "paired-bootstrap interval over expressions (n/a: a row scored before per-expression scores "
-             "were kept).", "",
+             "were kept)."), "",
              "| " + spec["axis"] + " | best threshold | " + " | ".join(shown) + " | all - base [95%] |",
              "|---|---|" + "---|" * len(shown) + "---|"]
     for key, (label, _) in spec["variants"].items():
