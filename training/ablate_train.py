@@ -188,7 +188,8 @@ def markdown(name: str, spec: dict, results: dict, args) -> str:
         cells = [f"{any_result['groups'][g]['largest']:.3f}" for g in shown]
         lines.append("| largest trajectory (baseline) | | " + " | ".join(cells) + " | |")
         counts = ", ".join(f"{g} {any_result['groups'][g]['n']}" for g in shown)
-        lines += ["", f"Expressions per group: {counts}. Claim compared: {spec['claim']}."]
+        lines += ["", f"Expressions per group: {counts}. Claim compared: {spec['claim']}.", "",
+                  f"![{spec['axis']}](ablation_{name}.png)"]
     return "\n".join(lines) + "\n"
 
 
