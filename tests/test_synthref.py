@@ -42,6 +42,29 @@ def test_same_seed_same_bytes_whatever_the_workers(tmp_path):
     assert a["meta_expressions.json"] != c["meta_expressions.json"]
 
 
+def test_same_seed_same_expressions_whatever_python_hash_seed():
+    """String hashing differs per process (PYTHONHASHSEED): no choice may depend on a set's order. Train
+    video 300 of seed 0 has an object that both follows one object and leads another."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import json, sys, tempfile\n"
+            "from derrvos_core.datasets.synthref import SynthRefConfig, _make_video\n"
+            "with tempfile.TemporaryDirectory() as d:\n"
+            "    print(json.dumps(_make_video((SynthRefConfig(), 'train', 0, 300, d))['expressions']))\n")
+    root = Path(__file__).resolve().parents[1]
+    seen = set()
+    for hash_seed in range(6):
+        env = {**os.environ, "PYTHONHASHSEED": str(hash_seed)}
+        out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True,
+                             check=True).stdout
+        seen.add(out)
+    assert len(seen) == 1, sorted(seen)
+    relations = [text for text, _, category in json.loads(seen.pop()) if category == "relation"]
+    assert any("lead" in t or "follow" in t for t in relations), relations
+
+
 def test_mevis_layout_and_keys(small_splits):
     root, _ = small_splits
     meta = json.loads((root / "train" / "meta_expressions.json").read_text())
