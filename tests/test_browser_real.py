@@ -60,12 +60,21 @@ def pick(page, dropdown: str, option: str) -> None:
     page.get_by_role("option", name=option).click()
 
 
-def overlay_image(page, previous: str | None = None) -> tuple[str, np.ndarray]:
-    """The viewer's image as the browser got it (waits for one other than `previous`)."""
+def overlay_image(page, previous: str | None = None, settle_ms: int = 1500) -> tuple[str, np.ndarray]:
+    """The viewer's image as the browser got it: one other than `previous`, once it has stayed the same
+    for `settle_ms` (an event that finished just before may still be swapping its image in)."""
     page.wait_for_function("p => { const i = document.querySelector('#overlay img'); "
                            "return i && i.complete && i.naturalWidth > 0 && i.src !== p; }",
                            arg=previous or "", timeout=STEP_TIMEOUT_MS)
-    src = page.locator("#overlay img").get_attribute("src")
+    src, since = page.locator("#overlay img").get_attribute("src"), time.perf_counter()
+    deadline = since + STEP_TIMEOUT_MS / 1000
+    while (time.perf_counter() - since) * 1000 < settle_ms and time.perf_counter() < deadline:
+        page.wait_for_timeout(250)
+        now = page.locator("#overlay img").get_attribute("src")
+        if now != src:
+            src, since = now, time.perf_counter()
+    page.wait_for_function("() => { const i = document.querySelector('#overlay img'); "
+                           "return i && i.complete && i.naturalWidth > 0; }", timeout=STEP_TIMEOUT_MS)
     body = page.request.get(src).body()
     return src, np.asarray(Image.open(io.BytesIO(body)).convert("RGB"))
 
