@@ -168,6 +168,7 @@ class StudioService:
         session = self.session(session_id)
         close_reader(session)
         session.video, session.run, session.unsaved, session.undo_stack = video, None, None, []
+        session.viewer_frame = None
         return video
 
     def frame(self, session_id: str, index: int) -> np.ndarray:

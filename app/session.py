@@ -106,6 +106,9 @@ class StudioSession:
         reader: the open decoder of `video` (kept so that scrubbing forward continues decoding).
         reader_lock: a decoder is not thread-safe; two events of one tab may read at once.
         last_used: monotonic time of the last call, to drop idle sessions.
+        viewer_frame: the frame the user last moved the viewer to (scrub, step, play, timeline), None
+            until then and after another video: a redraw that an earlier event queued reads this rather
+            than the frame it was sent, so it cannot put back a frame the user has left.
     """
 
     session_id: str
@@ -119,3 +122,4 @@ class StudioSession:
     reader: VideoReader | None = None
     reader_lock: threading.Lock = field(default_factory=threading.Lock)
     last_used: float = field(default_factory=time.monotonic)
+    viewer_frame: int | None = None

@@ -185,7 +185,8 @@ def test_gradio_upload_copies_are_deleted_and_api_errors_are_plain_text(studio, 
     # (1 s in this fixture) may take it and its entry in `demo.upload_file_set` before predict returns
     handed = []
     load = service.videos.load
-    service.videos.load = lambda path, *rest, **named: (handed.append(Path(path)), load(path, *rest, **named))[1]
+    service.videos.load = lambda path, *rest, **named: (handed.append(Path(path)),
+                                                         load(path, *rest, **named))[1]
     client.predict(handle_file(str(clip)), EXPRESSION, CROP, 0.5, api_name="/segment")
     uploads = [p for p in handed if p.name == clip.name]
     assert uploads and all(p.resolve() != clip.resolve() for p in uploads)
@@ -214,3 +215,20 @@ def test_run_pressed_while_a_run_goes_says_so(service, clip):
         assert on_press(request("another-tab")) == ""  # another tab is not told about this tab's run
     finally:
         service.session(S).running = False
+
+
+def test_a_redraw_queued_before_a_scrub_does_not_put_the_left_frame_back(service, clip):
+    """A redraw that an earlier event queued (after Accept, say) was sent the frame of its time; when it
+    runs after the user scrubbed on, the viewer keeps the user's frame. Another video starts afresh."""
+    demo = build_app(service)
+    fns = {getattr(f.fn, "__qualname__", ""): f.fn for f in demo.fns.values()}
+    show, redraw = (fns[f"wire_viewer_panel.<locals>.{name}"] for name in ("show_frame", "redraw"))
+    service.open_video(S, clip)
+    service.segment(S, EXPRESSION, service.settings(CROP, 0.7))
+    at_two, at_five = (np.asarray(show(i, 0.5, False, None, request())[1]) for i in (2, 5))
+    assert not np.array_equal(at_two, at_five)  # the clip moves: the two frames look different
+    slider, image, *_ = redraw(2, 0.5, False, None, request())  # queued while the viewer was at 2
+    assert np.array_equal(np.asarray(image), at_five) and "value" not in slider.constructor_args  # left at 5
+    service.open_video(S, clip)
+    _, image, *_ = redraw(0, 0.5, False, None, request())
+    assert np.array_equal(np.asarray(image), np.asarray(show(0, 0.5, False, None, request())[1]))

@@ -111,23 +111,28 @@ def wire_viewer_panel(panel: ViewerPanel, picker: Picker) -> PanelEvents:
         style = OverlayStyle(float(opacity), bool(outline))
         return picker.viewer_view(session_id(request), int(index), style, draft)
 
+    def moved(request: gr.Request, v):
+        """The user moved the viewer to `v`: later redraws of this tab start from its frame."""
+        picker.sessions.get(session_id(request)).viewer_frame = v.index
+        return v
+
     def frame_outputs(v) -> tuple:
         strip = None if v.timeline is None else v.timeline.image
         return gr.Slider(value=v.index), v.image, strip, gr.skip()
 
     @shows_errors(outputs=4, status=3)
     def show_frame(index: float, opacity: float, outline: bool, draft, request: gr.Request):
-        return frame_outputs(view(request, index, opacity, outline, draft))
+        return frame_outputs(moved(request, view(request, index, opacity, outline, draft)))
 
     def stepper(delta: int):
         @shows_errors(outputs=4, status=3)
         def step(index: float, opacity: float, outline: bool, draft, request: gr.Request):
-            return frame_outputs(view(request, int(index) + delta, opacity, outline, draft))
+            return frame_outputs(moved(request, view(request, int(index) + delta, opacity, outline, draft)))
         return step
 
     @shows_errors(outputs=6, status=3)
     def tick(index: float, opacity: float, outline: bool, draft, request: gr.Request):
-        v = view(request, int(index) + 1, opacity, outline, draft)
+        v = moved(request, view(request, int(index) + 1, opacity, outline, draft))
         at_end = v.num_frames == 0 or v.index >= v.num_frames - 1
         stop = (gr.Timer(active=False), "▶ Play", False) if at_end else (gr.skip(), gr.skip(), gr.skip())
         return (*frame_outputs(v), *stop)
@@ -141,7 +146,8 @@ def wire_viewer_panel(panel: ViewerPanel, picker: Picker) -> PanelEvents:
         v = view(request, 0, opacity, outline, draft)
         if v.timeline is None:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        return frame_outputs(view(request, v.timeline.frame_at(evt.index[0]), opacity, outline, draft))
+        return frame_outputs(moved(request, view(request, v.timeline.frame_at(evt.index[0]), opacity, outline,
+                                                 draft)))
 
     @shows_errors(outputs=2, status=1)
     def on_click(mode: str, index: float, draft, evt: gr.SelectData, request: gr.Request):
@@ -168,11 +174,16 @@ def wire_viewer_panel(panel: ViewerPanel, picker: Picker) -> PanelEvents:
         return None, "Clicks cleared."
 
     def everything(request: gr.Request, frame: float, opacity: float, outline: bool, draft, opening: bool):
+        latest = picker.sessions.get(session_id(request)).viewer_frame
+        if latest is not None and not opening:
+            frame = latest  # `frame` was read when the event that queued this redraw began
         v = view(request, frame, opacity, outline, draft)
         if v.num_frames == 0:
             return gr.Slider(maximum=1, value=0), None, None, gr.skip(), objects_table_html([])
         if opening:
-            v = view(request, v.first_frame, opacity, outline, draft)
+            v = moved(request, view(request, v.first_frame, opacity, outline, draft))
+        elif picker.sessions.get(session_id(request)).viewer_frame not in (None, v.index):
+            v = view(request, picker.sessions.get(session_id(request)).viewer_frame, opacity, outline, draft)
         last = max(v.num_frames - 1, 1)
         # The value is set only when it must move: a user's scrub made meanwhile is kept.
         scrubber = gr.Slider(maximum=last, value=v.index) if v.index != int(frame) else \
