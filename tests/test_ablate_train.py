@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -32,7 +33,7 @@ def test_summary_takes_the_best_threshold_over_all_expressions():
 def test_the_paired_interval_is_exact_for_a_constant_shift_and_widens_with_noise():
     base = [0.1, 0.5, 0.9, 0.3]
     assert ablate_train.paired_interval([b + 0.1 for b in base], base) == pytest.approx((0.1, 0.1, 0.1))
-    rng = __import__("numpy").random.default_rng(1)
+    rng = np.random.default_rng(1)
     noisy = list(rng.uniform(0, 1, 120))
     other = [v + d for v, d in zip(noisy, rng.normal(0, 0.2, 120))]
     mean, low, high = ablate_train.paired_interval(other, noisy)

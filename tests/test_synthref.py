@@ -49,7 +49,7 @@ def test_same_seed_same_expressions_whatever_python_hash_seed():
     import subprocess
     import sys
 
-    code = ("import json, sys, tempfile\n"
+    code = ("import json, tempfile\n"
             "from derrvos_core.datasets.synthref import SynthRefConfig, _make_video\n"
             "with tempfile.TemporaryDirectory() as d:\n"
             "    print(json.dumps(_make_video((SynthRefConfig(), 'train', 0, 300, d))['expressions']))\n")

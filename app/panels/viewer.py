@@ -174,16 +174,16 @@ def wire_viewer_panel(panel: ViewerPanel, picker: Picker) -> PanelEvents:
         return None, "Clicks cleared."
 
     def everything(request: gr.Request, frame: float, opacity: float, outline: bool, draft, opening: bool):
-        latest = picker.sessions.get(session_id(request)).viewer_frame
-        if latest is not None and not opening:
-            frame = latest  # `frame` was read when the event that queued this redraw began
+        session = picker.sessions.get(session_id(request))
+        if session.viewer_frame is not None and not opening:
+            frame = session.viewer_frame  # `frame` was read when the event that queued this redraw began
         v = view(request, frame, opacity, outline, draft)
         if v.num_frames == 0:
             return gr.Slider(maximum=1, value=0), None, None, gr.skip(), objects_table_html([])
         if opening:
             v = moved(request, view(request, v.first_frame, opacity, outline, draft))
-        elif picker.sessions.get(session_id(request)).viewer_frame not in (None, v.index):
-            v = view(request, picker.sessions.get(session_id(request)).viewer_frame, opacity, outline, draft)
+        elif session.viewer_frame not in (None, v.index):  # the user moved on while this frame was drawn
+            v = view(request, session.viewer_frame, opacity, outline, draft)
         last = max(v.num_frames - 1, 1)
         # The value is set only when it must move: a user's scrub made meanwhile is kept.
         scrubber = gr.Slider(maximum=last, value=v.index) if v.index != int(frame) else \
