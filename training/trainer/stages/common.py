@@ -49,7 +49,16 @@ def trajectory_config(cfg: TrainConfig) -> TrajectoryConfig:
 
 
 def build_trajectory_holder(cfg: TrainConfig) -> TrajectoryHolder:
-    """The branch, initialised from `init` (an earlier stage's folder) or the official DVIS++ weights."""
+    """The branch, initialised from `init` (an earlier stage's folder, or a DeRVOS model folder whose
+    trajectory branch is taken, e.g. to train the shipped branch on at a larger input size) or the
+    official DVIS++ weights."""
+    if cfg.init and _is_model_folder(cfg.init):
+        from derrvos_core.model import load_model
+
+        source = load_model(str(cfg.init)).trajectory
+        holder = TrajectoryHolder(source.cfg)
+        load_strict(holder.trajectory, source.state_dict(), f"{cfg.init} (its trajectory branch)")
+        return holder
     init_cfg = _init_config(cfg)
     holder = TrajectoryHolder(init_cfg or trajectory_config(cfg))
     if cfg.init:
@@ -59,6 +68,12 @@ def build_trajectory_holder(cfg: TrainConfig) -> TrajectoryHolder:
 
         load_official_dvis(cfg.init_dvis, holder.trajectory)
     return holder
+
+
+def _is_model_folder(folder: str | Path) -> bool:
+    """A whole DeRVOS model (model.safetensors + config.json) rather than a stage's branch export."""
+    folder = Path(folder)
+    return not (folder / TRAJECTORY_WEIGHTS).is_file() and (folder / "model.safetensors").is_file()
 
 
 def _init_config(cfg: TrainConfig) -> TrajectoryConfig | None:

@@ -1,0 +1,52 @@
+"""Training the shipped trajectory branch on (at another input size) and putting it back into a model."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from derrvos_core.errors import CheckpointError
+from derrvos_core.model import load_model
+from training.graft_branch import graft
+from training.trainer import load_config
+from training.trainer.stages.common import TrajectoryHolder, build_trajectory_holder, export_trajectory
+
+SHIPPED = Path("assets/models/derrvos-tiny-synthref")
+SEGMENTER = Path("training/configs/synthref_tiny_segmenter.yaml")
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load_model(str(SHIPPED))
+
+
+def test_a_stage_can_start_from_a_whole_model_folder(shipped):
+    cfg = load_config(SEGMENTER, [f"init={SHIPPED}", "data.image_size=192"])
+    holder = build_trajectory_holder(cfg)
+    expected = shipped.trajectory.state_dict()
+    got = holder.trajectory.state_dict()
+    assert got.keys() == expected.keys()
+    assert all(torch.equal(got[k], expected[k]) for k in expected)
+
+
+def test_graft_replaces_the_branch_and_keeps_the_selector(shipped, tmp_path):
+    branch = TrajectoryHolder(shipped.trajectory.cfg)
+    with torch.no_grad():
+        for p in branch.parameters():
+            p.normal_()
+    export_trajectory(branch, tmp_path / "branch")
+    out = graft(SHIPPED, tmp_path / "branch", tmp_path / "model", input_size=192)
+    model = load_model(str(out))
+    assert model.cfg.input_size == 192 and shipped.cfg.input_size == 128
+    assert model.cfg.threshold == shipped.cfg.threshold
+    new, old = model.state_dict(), shipped.state_dict()
+    branch_state = branch.trajectory.state_dict()
+    assert all(torch.equal(new[f"trajectory.{k}"], v) for k, v in branch_state.items())
+    kept = [k for k in old if not k.startswith("trajectory.")]
+    assert kept and all(torch.equal(new[k], old[k]) for k in kept)
+
+
+def test_graft_names_a_missing_branch(tmp_path):
+    with pytest.raises(CheckpointError, match="trajectory.safetensors not found"):
+        graft(SHIPPED, tmp_path, tmp_path / "model")
