@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from derrvos_core.errors import CheckpointError
+from derrvos_core.errors import CheckpointError, InputError
 from derrvos_core.model import load_model
 from training.graft_branch import graft
 from training.trainer import load_config
@@ -50,3 +50,24 @@ def test_graft_replaces_the_branch_and_keeps_the_selector(shipped, tmp_path):
 def test_graft_names_a_missing_branch(tmp_path):
     with pytest.raises(CheckpointError, match="trajectory.safetensors not found"):
         graft(SHIPPED, tmp_path, tmp_path / "model")
+
+
+def test_stage_four_builds_its_branch_at_the_configured_input_size(tmp_path):
+    from training.trainer.stages.derrvos_model import build_selection_model, derrvos_config
+
+    stage4 = Path("training/configs/synthref_tiny_derrvos.yaml")
+    assert derrvos_config(load_config(stage4)).input_size == 128
+    assert derrvos_config(load_config(stage4, ["data.image_size=192"])).input_size == 192
+    graft(SHIPPED, _shipped_branch(tmp_path), tmp_path / "model192", input_size=192)
+    common = ["init=null", "tokenizer=" + str(SHIPPED / "tokenizer.spm"), f"init_trajectory={tmp_path / 'model192'}"]
+    model = build_selection_model(load_config(stage4, common + ["data.image_size=192"]), SHIPPED / "tokenizer.spm")
+    assert model.cfg.input_size == 192
+    with pytest.raises(InputError, match="reads 192-px frames; set data.image_size=192"):
+        build_selection_model(load_config(stage4, common), SHIPPED / "tokenizer.spm")
+
+
+def _shipped_branch(tmp_path: Path) -> Path:
+    holder = TrajectoryHolder(load_model(str(SHIPPED)).trajectory.cfg)
+    holder.trajectory.load_state_dict(load_model(str(SHIPPED)).trajectory.state_dict())
+    export_trajectory(holder, tmp_path / "branch")
+    return tmp_path / "branch"

@@ -22,7 +22,8 @@ from .common import TRAJECTORY_WEIGHTS, load_trajectory_weights
 
 
 def derrvos_config(cfg):
-    """The DeRVOSConfig a training config names (preset, or a model folder's config.json)."""
+    """The DeRVOSConfig a training config names (preset, or a model folder's config.json), with the
+    trajectory branch's input size set to `data.image_size`, the size its stages 1-3 were trained at."""
     from derrvos_core.model import DeRVOSConfig
 
     if cfg.model in ("tiny", "full"):
@@ -36,6 +37,8 @@ def derrvos_config(cfg):
     if cfg.tais:
         tais = TAISConfig.from_dict({**config.tais.to_dict(), **dict(cfg.tais)})
         config = DeRVOSConfig.from_dict({**config.to_dict(), "tais": tais.to_dict()})
+    if cfg.data.image_size != config.input_size:  # data.image_size is the trajectory branch's input size
+        config = DeRVOSConfig.from_dict({**config.to_dict(), "input_size": cfg.data.image_size})
     return config
 
 
@@ -77,6 +80,9 @@ def build_selection_model(cfg, tokenizer: Path | None) -> nn.Module:
         if init is not None:
             raise InputError("name either init or init_trajectory, not both")
         source = load_model(str(cfg.init_trajectory))
+        if source.cfg is not None and source.cfg.input_size != model.cfg.input_size:
+            raise InputError(f"the trajectory branch of {cfg.init_trajectory} reads {source.cfg.input_size}-px frames; "
+                             f"set data.image_size={source.cfg.input_size} (it is {model.cfg.input_size})")
         model.trajectory.load_state_dict(source.trajectory.state_dict())
     if init is not None:
         if not (init / TRAJECTORY_WEIGHTS).is_file():
