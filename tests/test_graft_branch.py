@@ -67,7 +67,8 @@ def test_stage_four_builds_its_branch_at_the_configured_input_size(tmp_path):
 
 
 def _shipped_branch(tmp_path: Path) -> Path:
-    holder = TrajectoryHolder(load_model(str(SHIPPED)).trajectory.cfg)
-    holder.trajectory.load_state_dict(load_model(str(SHIPPED)).trajectory.state_dict())
+    branch = load_model(str(SHIPPED)).trajectory
+    holder = TrajectoryHolder(branch.cfg)
+    holder.trajectory.load_state_dict(branch.state_dict())
     export_trajectory(holder, tmp_path / "branch")
     return tmp_path / "branch"

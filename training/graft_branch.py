@@ -17,7 +17,6 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from derrvos_core.errors import InputError  # noqa: E402
 from derrvos_core.model import DeRVOS, DeRVOSConfig, load_model  # noqa: E402
 from derrvos_core.model.checkpoint import save_model  # noqa: E402
 from training.script import script_main  # noqa: E402
@@ -33,9 +32,7 @@ def graft(model_dir: str | Path, branch_dir: str | Path, out: str | Path, input_
     model = DeRVOS.from_config(DeRVOSConfig.from_dict(config), tokenizer_path=source.multimodal.tokenizer_path)
     model.load_state_dict(source.state_dict())
     holder = TrajectoryHolder(model.trajectory.cfg)
-    load_trajectory_weights(holder.trajectory, branch_dir)
-    if holder.trajectory.cfg != model.trajectory.cfg:
-        raise InputError(f"the branch in {branch_dir} has other sizes than the model's trajectory branch")
+    load_trajectory_weights(holder.trajectory, branch_dir)  # strict: a branch of other sizes is refused
     model.trajectory.load_state_dict(holder.trajectory.state_dict())
     return save_model(model, out)
 
