@@ -17,6 +17,8 @@ from app.picking import ClickMode, Picker
 from app.render import AnswerSummary, OverlayStyle, score_text, threshold_text
 
 PLAY_INTERVAL_S = 0.25
+#: The queue slot of every handler that draws a frame into the viewer (one at a time, in order).
+VIEWER_QUEUE = "viewer-frame"
 """Frames advance this often while playing (a redraw on a 2-core machine takes about 0.1 s)."""
 
 KEYBOARD_JS = """
@@ -103,8 +105,13 @@ def wire_viewer_panel(panel: ViewerPanel, picker: Picker) -> PanelEvents:
     """Scrubbing, stepping, playing and the overlay controls redraw the frame; a pick or an accepted
     object changes the answer (`answer_changed`); `refresh` redraws everything after any panel's event and
     opens a new run at the first frame where a selected object is present. Errors stay in the viewer's
-    status line."""
+    status line.
+
+    Every handler that puts a frame in the viewer shares one queue slot (`VIEWER_QUEUE`, one at a time):
+    a redraw an earlier event queued (after Accept, say) and a scrub made meanwhile ran side by side
+    before, and the redraw, done last, put the frame the user had left back on screen."""
     look = [panel.opacity, panel.outline, panel.draft]
+    drawn = {"concurrency_id": VIEWER_QUEUE, "concurrency_limit": 1, "show_progress": "hidden", **PRIVATE}
     shown = [panel.frame, panel.image, panel.timeline, panel.status]
 
     def view(request: gr.Request, index: int, opacity: float, outline: bool, draft):
@@ -201,28 +208,25 @@ def wire_viewer_panel(panel: ViewerPanel, picker: Picker) -> PanelEvents:
 
     # `.input` (dragging or typing a number), not `.change`: a redraw that only moves the slider's
     # maximum must not render the same frame twice at once.
-    panel.frame.input(show_frame, [panel.frame, *look], shown, trigger_mode="always_last",
-                      show_progress="hidden", **PRIVATE)
+    panel.frame.input(show_frame, [panel.frame, *look], shown, trigger_mode="always_last", **drawn)
     for button, (delta, _, _) in zip(panel.steps, STEPS):
-        button.click(stepper(delta), [panel.frame, *look], shown, show_progress="hidden", **PRIVATE)
+        button.click(stepper(delta), [panel.frame, *look], shown, **drawn)
     panel.timer.tick(tick, [panel.frame, *look], [*shown, panel.timer, panel.play, panel.playing],
-                     trigger_mode="once", show_progress="hidden", **PRIVATE)
+                     trigger_mode="once", **drawn)
     panel.play.click(toggle, [panel.playing], [panel.timer, panel.play, panel.playing], **PRIVATE)
-    panel.timeline.select(jump, look, shown, show_progress="hidden", **PRIVATE)
+    panel.timeline.select(jump, look, shown, **drawn)
     for control in (panel.opacity, panel.outline):
-        control.input(show_frame, [panel.frame, *look], shown, trigger_mode="always_last",
-                      show_progress="hidden", **PRIVATE)
+        control.input(show_frame, [panel.frame, *look], shown, trigger_mode="always_last", **drawn)
     picked = panel.image.select(on_click, [panel.mode, panel.frame, panel.draft], [panel.draft, panel.status],
                                 show_progress="hidden", **PRIVATE)
     accepted = panel.accept_object.click(on_accept, [panel.draft], [panel.draft, panel.status], **PRIVATE)
     cleared = panel.clear_clicks.click(on_clear, None, [panel.draft, panel.status], **PRIVATE)
-    cleared.then(show_frame, [panel.frame, *look], shown, show_progress="hidden", **PRIVATE)
+    cleared.then(show_frame, [panel.frame, *look], shown, **drawn)
 
     def refresh(event, kind: str):
         handler = opened if kind in ("ran", "reloaded") else redraw
         return event.success(handler, [panel.frame, *look],
-                             [panel.frame, panel.image, panel.timeline, panel.note, panel.table],
-                             show_progress="hidden", **PRIVATE)
+                             [panel.frame, panel.image, panel.timeline, panel.note, panel.table], **drawn)
     return PanelEvents(answer_changed=(picked, accepted), refresh=refresh)
 
 
