@@ -11,33 +11,35 @@ from __future__ import annotations
 
 import argparse
 import csv
+import re
 import sys
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from derrvos_core.datasets.synthref_phrases import DIRECTION_WORDS, MOTION_PHRASES  # noqa: E402
+from derrvos_core.datasets.synthref_phrases import DIRECTION_WORDS, MOTION_PHRASES, SPEED_PHRASES  # noqa: E402
 
-#: Speed phrases' fixed words (`SPEED_PHRASES` templates without the noun phrase).
-SPEED_MARKS = ("the faster ", "the slower ", " moving faster", " moving slowly", " that moves fast",
-               " that moves slowly")
 KINDS = ("direction", "speed", "still", "stops", "starts", "turns", "bounces", "leaves", "enters", "returns")
+
+
+def _patterns() -> list:
+    """(compiled pattern, kind), longest phrase first, from the generator's phrase tables."""
+    endings = [(phrase, pred) for pred, forms in MOTION_PHRASES.items() for form in forms for phrase in form]
+    words = [w for forms in DIRECTION_WORDS.values() for w in forms]
+    endings += [(f"{verb} {w}", "direction") for verb in ("moving", "that moves", "that move") for w in words]
+    patterns = [(re.compile(rf".* {re.escape(phrase)}"), kind)
+                for phrase, kind in sorted(endings, key=lambda e: -len(e[0]))]
+    speed = [re.compile(".+".join(map(re.escape, t.split("{np}")))) for ts in SPEED_PHRASES.values() for t in ts]
+    return patterns + [(p, "speed") for p in speed]
+
+
+PATTERNS = _patterns()
 
 
 def motion_kind(text: str) -> str | None:
     """The motion a SynthRef motion expression names (one of KINDS), or None when no phrase matches."""
-    phrases = [(phrase, pred) for pred, forms in MOTION_PHRASES.items() for form in forms for phrase in form]
-    for phrase, pred in sorted(phrases, key=lambda p: -len(p[0])):  # "stops moving" before "stops"
-        if text.endswith(" " + phrase):
-            return pred
-    if any(mark in text or text.endswith(mark.rstrip()) for mark in SPEED_MARKS):
-        return "speed"
-    words = sorted({w for forms in DIRECTION_WORDS.values() for w in forms}, key=len, reverse=True)
-    for verb in ("moving ", "that moves ", "that move "):
-        if any(text.endswith(" " + verb + w) for w in words):
-            return "direction"
-    return None
+    return next((kind for pattern, kind in PATTERNS if pattern.fullmatch(text)), None)
 
 
 def breakdown(csv_path: Path) -> dict:

@@ -17,9 +17,9 @@ from app.picking import ClickMode, Picker
 from app.render import AnswerSummary, OverlayStyle, score_text, threshold_text
 
 PLAY_INTERVAL_S = 0.25
+"""Frames advance this often while playing (a redraw on a 2-core machine takes about 0.1 s)."""
 #: The queue slot of every handler that draws a frame into the viewer (one at a time, in order).
 VIEWER_QUEUE = "viewer-frame"
-"""Frames advance this often while playing (a redraw on a 2-core machine takes about 0.1 s)."""
 
 KEYBOARD_JS = """
 () => {
