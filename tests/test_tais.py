@@ -265,6 +265,28 @@ def test_best_match_labels_give_each_target_object_its_best_trajectory():
         [0.0, 0.0, 0.0]
 
 
+def test_duplicates_of_a_target_can_be_soft_or_left_out_of_the_loss():
+    a = torch.zeros(1, 8, 8, dtype=torch.bool)
+    a[:, :4, :4] = True  # 16 px
+    exact, part, away = a.clone(), torch.zeros_like(a), torch.zeros_like(a)
+    part[:, :4, :1] = True  # IoU 0.25 with a: a fragment, not a's best
+    away[:, 6:, 6:] = True
+    masks = torch.stack([exact, part, away])
+    assert trajectory_labels(masks, a, best_match_iou=0.2).tolist() == [1.0, 0.0, 0.0]
+    assert trajectory_labels(masks, a, best_match_iou=0.2, duplicates="soft").tolist() == [1.0, 0.25, 0.0]
+    ignored = trajectory_labels(masks, a, best_match_iou=0.2, duplicates="ignore")
+    assert ignored.tolist() == [1.0, -1.0, 0.0]
+    assert trajectory_labels(masks, a, duplicates="ignore", duplicate_iou=0.3).tolist() == [1.0, 0.0, 0.0]
+    # an ignored trajectory moves neither loss, whatever its logit; the others count as before
+    for kind in ("bce", "focal"):
+        low = selection_loss(torch.tensor([[3.0, -6.0, -2.0]]), ignored, kind=kind)
+        high = selection_loss(torch.tensor([[3.0, 6.0, -2.0]]), ignored, kind=kind)
+        kept = selection_loss(torch.tensor([[3.0, -2.0]]), torch.tensor([1.0, 0.0]), kind=kind)
+        assert float(low) == pytest.approx(float(high)) == pytest.approx(float(kept))
+    with pytest.raises(InputError):
+        trajectory_labels(masks, a, duplicates="drop")
+
+
 def test_selection_losses():
     labels = torch.tensor([1.0, 0.0, 0.0])
     logits = torch.tensor([[2.0, -1.0, 0.5], [1.0, 0.0, -3.0]])

@@ -14,6 +14,8 @@ Options:
         inference) rather than over the T sampled frames only (the first default's way; kept to measure it).
     label_best_match_iou (none): also make each target object's best trajectory positive when its
         IoU reaches this (see `trajectory_labels`; the tiny SynthRef default uses 0.2, model card).
+    label_duplicates ("negative"): what a trajectory overlapping a target (clip IoU >= 0.2) without being
+        positive is to the loss: "negative", "soft" (its IoU) or "ignore" (`trajectory_labels`).
     max_videos (all): train on the expressions of the first N videos only (bounds the cache cost).
     tokenizer_vocab (1000): pieces of the sentencepiece model trained when `tokenizer` is null.
 """
@@ -36,7 +38,8 @@ from .derrvos_model import build_selection_model, export_selection_model, tokeni
 class DeRVOSStage(Stage):
     name = "derrvos"
     option_names = frozenset({"crop_size", "loss_kind", "prebuild_cache", "label_iou", "label_best_match_iou",
-                              "max_videos", "tokenizer", "tokenizer_vocab", "motion_from_crop"})
+                              "max_videos", "tokenizer", "tokenizer_vocab", "motion_from_crop",
+                              "label_duplicates"})
     trained = ("multimodal.", "tais.")
 
     def build_model(self, cfg, ctx):
@@ -51,7 +54,8 @@ class DeRVOSStage(Stage):
         cache = TrajectoryCache(Path(cfg.data.cache_dir or cfg.out_dir / "cache"),
                                 CacheKey.of(model, int(self.options.get("crop_size", 36))))
         labeler = partial(trajectory_labels, iou=float(self.options.get("label_iou", 0.5)),
-                          best_match_iou=_optional_float(self.options.get("label_best_match_iou")))
+                          best_match_iou=_optional_float(self.options.get("label_best_match_iou")),
+                          duplicates=str(self.options.get("label_duplicates", "negative")))
         dataset = ReferringClipDataset(samples, cache, frozen_crop_trajectories(model), model.trajectory.prepare,
                                        encode_text=model.multimodal.tokenizer.encode, labeler=labeler,
                                        clip_length=cfg.data.clip_length, flip_prob=cfg.data.flip_prob)
@@ -73,8 +77,9 @@ class DeRVOSStage(Stage):
                              frame_index=clip.frame_index if from_crop else None)
             total = total + selection_loss(out.layer_logits, clip.labels, kind=kind) / len(batch)
             chosen = out.logits.detach().float().sigmoid() >= 0.5
-            hits += float((chosen == clip.labels.bool()).all())
-            positives += float(clip.labels.sum())
+            counted = clip.labels >= 0  # IGNORE'd trajectories are neither right nor wrong
+            hits += float((chosen[counted] == (clip.labels[counted] >= 0.5)).all())
+            positives += float((clip.labels >= 0.5).sum())
         return total, {"exact_selection": hits / len(batch), "positives": positives / len(batch)}
 
     def export(self, model, cfg, out_dir):
