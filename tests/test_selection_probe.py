@@ -9,7 +9,7 @@ import torch
 
 from derrvos_core.datasets.synthref import SynthRefConfig, generate_synthref
 from derrvos_core.trajectory.types import Trajectories
-from training.selection_probe import (colour_features, expression_terms, fit, ground_truth_crops,
+from training.selection_probe import (colour_features, crop_coverage, expression_terms, fit, ground_truth_crops,
                                       ground_truth_examples, selection_accuracy, truth_features)
 
 SMALL = SynthRefConfig(width=64, height=64, min_frames=12, max_frames=18, image_format="png")
@@ -48,6 +48,19 @@ def test_truth_features_take_the_attributes_of_the_object_overlapped_most():
     masks[2, 0, 0, 7] = True  # one pixel that touches neither
     got = truth_features(_trajectories(masks), truth)
     assert got.tolist() == [[0, 1, 1], [1, 0, 0], [0, 0, 0]]
+
+
+def test_coverage_counts_duplicates_and_the_frames_the_best_trajectory_follows():
+    truth_masks = torch.zeros(2, 4, 8, 8, dtype=torch.bool)
+    truth_masks[0, :, 0:4, 0:4] = True  # seen in all 4 frames
+    truth_masks[1, :2, 6:8, 6:8] = True  # seen in frames 0-1 only
+    masks = torch.zeros(3, 4, 8, 8, dtype=torch.bool)
+    masks[0, :, 0:4, 0:4] = True  # object 0 exactly
+    masks[1, :, 0:4, 0:2] = True  # half of object 0: a duplicate at IoU 0.5
+    masks[2, 0, 6:8, 6:8] = True  # object 1 in frame 0 only
+    rows = crop_coverage(_trajectories(masks), _trajectories(truth_masks))
+    assert rows[0] == (1.0, 1.0, 2, 2)
+    assert rows[1][0] == pytest.approx(0.5) and rows[1][1:] == (0.5, 1, 1)
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,10 @@ trajectories (`ground_truth_crops`: the generator's masks and attributes), on pe
 
     python training/selection_probe.py --accuracy --features truth,place,path,score --out runs/probe/acc-truth
 
+`--duplicates ignore|soft` fits the probe with the labels of `trajectory_labels(duplicates=...)`: a
+trajectory that overlaps a target without being its match (a fragment, a duplicate) is left out of the
+loss or given its IoU, instead of counting as a negative.
+
 The fitted examples of the training split are kept in the cache folder (`probe-examples-*.pt`), so a
 second probe skips the ~6 min of reading them.
 """
@@ -150,11 +154,11 @@ class ProbeSelector(nn.Module):
 
 
 def training_examples(model, root: str, split: str, cache_dir: str, crop_size: int, limit_videos=None):
-    """(feature groups {name: [N, f]}, text, labels [N], category) per expression and crop where its target
-    is visible (one crop for an expression without a target), from the stage-4 trajectory cache (built for
-    missing videos). The groups include EXTRA_GROUPS."""
+    """(feature groups {name: [N, f]}, text, labels [N], category, best clip IoU with a target [N]) per
+    expression and crop where its target is visible (one crop for an expression without a target), from the
+    stage-4 trajectory cache (built for missing videos). The groups include EXTRA_GROUPS."""
     from derrvos_core.datasets import open_dataset
-    from derrvos_core.tais.losses import trajectory_labels
+    from derrvos_core.tais.losses import clip_ious, trajectory_labels
     from derrvos_core.video import resize_mask_logits
     from training.trainer.referring_data import label_targets
     from training.trainer.trajectory_cache import CacheKey, TrajectoryCache, frozen_crop_trajectories
@@ -188,9 +192,11 @@ def training_examples(model, root: str, split: str, cache_dir: str, crop_size: i
                 feats_of[c]["truth"] = truth_features(traj, truth_of[entry.video_id][c][2])
             frames = np.arange(s, s + traj.num_frames)
             objects = label_targets(sample, frames, traj.mask_logits.shape[-2:])
-            labels = trajectory_labels(resize_mask_logits(traj.mask_logits, objects.shape[-2:]) > 0, objects,
-                                       iou=0.5, best_match_iou=0.2)
-            examples.append((feats_of[c], entry.expression, labels.float(), entry.category))
+            masks = resize_mask_logits(traj.mask_logits, objects.shape[-2:]) > 0
+            labels = trajectory_labels(masks, objects, iou=0.5, best_match_iou=0.2)
+            iou = clip_ious(masks, objects)
+            best = iou.amax(dim=1) if iou.shape[1] else torch.zeros(len(labels))
+            examples.append((feats_of[c], entry.expression, labels.float(), entry.category, best))
         if (i + 1) % 500 == 0:
             print(f"  {split}: {i + 1}/{len(samples.entries)} expressions ({time.perf_counter() - start:.0f} s)",
                   flush=True)
@@ -299,9 +305,31 @@ def selection_accuracy(scorer: WordFeatureScorer, examples, groups) -> dict[str,
     return out
 
 
+DUPLICATE_IOU = 0.2
+
+
+def duplicate_labels(example, duplicates: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(labels, loss weights) of one example under the `duplicates` rule of `fit`."""
+    labels = example[2]
+    if duplicates == "negative" or len(example) < 5:
+        if duplicates != "negative":
+            raise ValueError("these examples keep no IoU: rebuild them to treat duplicates otherwise")
+        return labels, torch.ones_like(labels)
+    overlap = (example[4] >= DUPLICATE_IOU) & (labels == 0)
+    if duplicates == "ignore":
+        return labels, (~overlap).float()
+    if duplicates == "soft":
+        return torch.where(overlap, example[4].float(), labels), torch.ones_like(labels)
+    raise ValueError(f"duplicates must be negative, ignore or soft, got {duplicates!r}")
+
+
 def fit(examples, groups, epochs: int, seed: int, hidden: int = 64, batch: int = 16,
-        lr: float = 2e-3, pairs: bool = True) -> WordFeatureScorer:
-    """AdamW on the mean BCE over trajectories of `batch` crops per step, lr decayed to 0 (cosine)."""
+        lr: float = 2e-3, pairs: bool = True, duplicates: str = "negative") -> WordFeatureScorer:
+    """AdamW on the mean BCE over trajectories of `batch` crops per step, lr decayed to 0 (cosine).
+
+    `duplicates`: what a negative that overlaps a target (clip IoU >= 0.2, not its best match) is to the
+    loss: "negative" (stage 4's labels), "ignore" (left out of the loss) or "soft" (its IoU as the label).
+    """
     torch.manual_seed(seed)
     counts: dict[str, int] = {}
     for example in examples:
@@ -317,11 +345,13 @@ def fit(examples, groups, epochs: int, seed: int, hidden: int = 64, batch: int =
     steps = epochs * -(-len(examples) // batch)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 0.5 * (1 + np.cos(np.pi * min(k / steps, 1.0))))
     rng = np.random.default_rng(seed)
+    targets, weights = zip(*(duplicate_labels(e, duplicates) for e in examples))
     for epoch in range(epochs):
         total = 0.0
         order = rng.permutation(len(examples))
         for b in range(0, len(order), batch):
-            loss = sum(nn.functional.binary_cross_entropy_with_logits(scorer(feats[j], ids[j]), examples[j][2])
+            loss = sum(nn.functional.binary_cross_entropy_with_logits(scorer(feats[j], ids[j]), targets[j],
+                                                                      weight=weights[j])
                        for j in order[b:b + batch]) / len(order[b:b + batch])
             opt.zero_grad()
             loss.backward()
@@ -369,6 +399,8 @@ def main(argv=None) -> int:
     p.add_argument("--features", default=",".join(FEATURE_GROUPS))
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--words-only", action="store_true", help="terms are single words (no adjacent pairs)")
+    p.add_argument("--duplicates", choices=("negative", "ignore", "soft"), default="negative",
+                   help="labels of trajectories that overlap a target but are not its best match (see fit)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--thresholds", default="0.3,0.5")
     p.add_argument("--limit-videos", type=int, default=None, help="fit on the first N training videos only")
@@ -390,14 +422,14 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     model = load_model(args.checkpoint)
     start = time.perf_counter()
-    saved = Path(args.cache_dir) / f"probe-examples-v2-{model.version}-{args.limit_videos or 'all'}.pt"
+    saved = Path(args.cache_dir) / f"probe-examples-v3-{model.version}-{args.limit_videos or 'all'}.pt"
     if saved.is_file():
         examples = torch.load(saved, weights_only=False)
     else:
         examples = training_examples(model, args.train_root, "train", args.cache_dir, 36, args.limit_videos)
         torch.save(examples, saved)
     print(f"{len(examples)} training crops ({time.perf_counter() - start:.0f} s)", flush=True)
-    scorer = fit(examples, groups, args.epochs, args.seed, pairs=not args.words_only)
+    scorer = fit(examples, groups, args.epochs, args.seed, pairs=not args.words_only, duplicates=args.duplicates)
     if args.accuracy:
         return accuracy_report(args, model, scorer, groups, out)
     summary = {}
@@ -407,9 +439,51 @@ def main(argv=None) -> int:
         print(f"## threshold {threshold:g}\n" + format_summary(report), flush=True)
         summary[f"{threshold:g}"] = str(out / f"thr{threshold:g}")
     (out / "probe.json").write_text(json.dumps({"features": groups, "epochs": args.epochs, "seed": args.seed,
+                                                "duplicates": args.duplicates,
                                                 "pairs": not args.words_only,
                                                 "reports": summary}, indent=2))
     return 0
+
+
+def crop_coverage(traj: Trajectories, truth: Trajectories) -> list[tuple[float, float, int, int]]:
+    """Per ground-truth object seen in the crop: (best trajectory's clip IoU, share of the object's visible
+    frames that trajectory overlaps it in, trajectories at clip IoU >= 0.2, trajectories at >= 0.5)."""
+    p = (traj.mask_logits > 0).flatten(1).float()
+    g = (truth.mask_logits > 0).flatten(1).float()
+    inter = p @ g.T
+    iou = inter / (p.sum(1, keepdim=True) + g.sum(1) - inter).clamp_min(1.0)
+    rows = []
+    for k in torch.nonzero(g.sum(1) > 0).flatten().tolist():
+        b = int(iou[:, k].argmax())
+        seen = (truth.mask_logits[k] > 0).flatten(1).any(1)
+        hit = ((traj.mask_logits[b] > 0) & (truth.mask_logits[k] > 0)).flatten(1).any(1)
+        rows.append((float(iou[b, k]), float(hit[seen].float().mean()), int((iou[:, k] >= 0.2).sum()),
+                     int((iou[:, k] >= 0.5).sum())))
+    return rows
+
+
+def trajectory_coverage(model, root: str, split: str, cache_dir: str, crop_size: int = 36) -> dict[str, float]:
+    """How the model's trajectories cover the ground-truth objects, per object and crop where it is seen:
+    the best trajectory's clip IoU, the share of the object's visible frames that trajectory overlaps it
+    in, and how many trajectories reach clip IoU 0.2 (duplicates and fragments) and 0.5."""
+    from training.trainer.trajectory_cache import CacheKey, TrajectoryCache
+
+    cache = TrajectoryCache(Path(cache_dir), CacheKey.of(model, crop_size))
+    best, frames, near, good = [], [], [], []
+    for vid, crops in ground_truth_crops(root, split, crop_size, model.trajectory.input_size // 4).items():
+        for (start, _, truth), (start_model, traj) in zip(crops, cache.get(vid)):
+            if start != start_model:
+                raise ValueError(f"{vid}: the cached crops do not start where the ground truth's do")
+            for b_iou, b_frames, n_near, n_good in crop_coverage(traj, truth):
+                best.append(b_iou)
+                frames.append(b_frames)
+                near.append(n_near)
+                good.append(n_good)
+    near_arr = np.array(near)
+    return {"objects_x_crops": len(best), "best_iou_median": float(np.median(best)),
+            "best_iou_mean": float(np.mean(best)), "best_frames_overlapped": float(np.mean(frames)),
+            "trajectories_iou_0.2": float(near_arr.mean()), "share_two_or_more_at_0.2": float((near_arr >= 2).mean()),
+            "trajectories_iou_0.5": float(np.mean(good))}
 
 
 def accuracy_report(args, model, scorer, groups, out: Path) -> int:
@@ -428,11 +502,14 @@ def accuracy_report(args, model, scorer, groups, out: Path) -> int:
         a, b = on_model.get(c, {}), on_truth[c]
         lines.append(f"| {c} | {a.get('crops', 0)} / {b['crops']} | {a.get('top1', float('nan')):.3f} | "
                      f"{a.get('exact', float('nan')):.3f} | {b['top1']:.3f} | {b['exact']:.3f} |")
+    coverage = trajectory_coverage(model, args.root, args.split, str(cache_dir))
+    lines += ["", "How the model's trajectories cover the objects (per object and crop where it is seen): "
+              + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in coverage.items())]
     table = "\n".join(lines)
     print(table, flush=True)
     (out / "accuracy.md").write_text(table + "\n")
-    (out / "accuracy.json").write_text(json.dumps({"features": groups, "model": on_model, "ground_truth": on_truth},
-                                                  indent=2))
+    (out / "accuracy.json").write_text(json.dumps({"features": groups, "model": on_model, "ground_truth": on_truth,
+                                                   "coverage": coverage}, indent=2))
     return 0
 
 
