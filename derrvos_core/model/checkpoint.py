@@ -18,11 +18,11 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from derrvos_core.errors import CheckpointError, InputError
+from derrvos_core.strict_load import check_fits, load_strict
 from derrvos_core.validation import check_heads, config_fields, heads_divide
 
 from .config import DeRVOSConfig
 from .derrvos import DeRVOS, weights_hash
-from .strict_load import check_fits, load_strict
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"

@@ -14,10 +14,10 @@ from pathlib import Path
 import torch
 
 from derrvos_core.errors import CheckpointError
-from derrvos_core.model.strict_load import load_strict
 from derrvos_core.multimodal.beit3 import BEiT3Encoder
 from derrvos_core.multimodal.config import POSITION_OFFSET, BEiT3Config
 from derrvos_core.multimodal.embeddings import resize_vision_positions
+from derrvos_core.strict_load import load_strict
 
 PREFIX = "beit3."
 VISION_POSITIONS = "encoder.embed_positions.A.weight"

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from ..errors import CheckpointError
-from ..model.strict_load import load_strict
+from ..strict_load import load_strict
 from .generator import TrajectoryGenerator
 
 _M2F = "segmenter.mask2former."

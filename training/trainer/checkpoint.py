@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from derrvos_core.errors import CheckpointError
-from derrvos_core.model.strict_load import load_strict
+from derrvos_core.strict_load import load_strict
 
 
 @dataclass

@@ -13,7 +13,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from derrvos_core.errors import CheckpointError, InputError
-from derrvos_core.model.strict_load import load_strict
+from derrvos_core.strict_load import load_strict
 from derrvos_core.trajectory.config import TrajectoryConfig
 from derrvos_core.trajectory.generator import TrajectoryGenerator
 
