@@ -9,8 +9,10 @@ import torch
 
 from derrvos_core.datasets.synthref import SynthRefConfig, generate_synthref
 from derrvos_core.trajectory.types import Trajectories
-from training.selection_probe import (colour_features, crop_coverage, expression_terms, fit, ground_truth_crops,
-                                      ground_truth_examples, selection_accuracy, truth_features)
+from derrvos_core.tais.losses import IGNORE, clip_ious, trajectory_labels
+from training.selection_probe import (STAGE4_LABELS, Example, colour_features, crop_coverage, duplicate_labels,
+                                      expression_terms, fit, ground_truth_crops, ground_truth_examples,
+                                      selection_accuracy, truth_features)
 
 SMALL = SynthRefConfig(width=64, height=64, min_frames=12, max_frames=18, image_format="png")
 
@@ -61,6 +63,29 @@ def test_coverage_counts_duplicates_and_the_frames_the_best_trajectory_follows()
     rows = crop_coverage(_trajectories(masks), _trajectories(truth_masks))
     assert rows[0] == (1.0, 1.0, 2, 2)
     assert rows[1][0] == pytest.approx(0.5) and rows[1][1:] == (0.5, 1, 1)
+
+
+def test_the_probe_labels_duplicates_as_stage_4_does_and_scores_the_models_examples():
+    target = torch.zeros(1, 1, 8, 8, dtype=torch.bool)
+    target[0, :, :4, :4] = True
+    masks = torch.zeros(3, 1, 8, 8, dtype=torch.bool)
+    masks[0, :, :4, :4] = True  # the target
+    masks[1, :, :4, :1] = True  # a fragment of it (IoU 0.25)
+    masks[2, :, 6:, 6:] = True  # elsewhere
+    ious = clip_ious(masks, target)
+    example = Example({"score": torch.tensor([[0.9], [0.5], [0.1]])}, "the red square",
+                      trajectory_labels(masks, target, **STAGE4_LABELS), "appearance", ious)
+    for rule in ("negative", "soft", "ignore"):
+        stage4 = trajectory_labels(masks, target, **STAGE4_LABELS, duplicates=rule)
+        labels, weights = duplicate_labels(example, rule)
+        assert weights.tolist() == (stage4 != IGNORE).float().tolist()
+        assert labels[weights > 0].tolist() == stage4[stage4 != IGNORE].tolist()
+    assert duplicate_labels(example, "ignore")[1].tolist() == [1.0, 0.0, 1.0]
+    with pytest.raises(ValueError):
+        duplicate_labels(example._replace(ious=None), "soft")  # ground-truth objects keep no IoU
+    # the model's examples (with their IoUs) are tested as the ground truth's are
+    scorer = fit([example] * 3, ("score",), epochs=2, seed=0, duplicates="ignore")
+    assert selection_accuracy(scorer, [example], ("score",))["appearance"]["crops"] == 1
 
 
 @pytest.fixture(scope="module")

@@ -39,6 +39,7 @@ import re
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -47,16 +48,29 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from derrvos_core.model import load_model  # noqa: E402  (first: the model package imports TAIS)
+from derrvos_core.model import load_model  # noqa: E402
+from derrvos_core.tais.losses import clip_ious, labels_from_ious  # noqa: E402
 from derrvos_core.tais.motion import kinematic_features, motion_summary  # noqa: E402
 from derrvos_core.trajectory.types import Trajectories  # noqa: E402
 
 FEATURE_GROUPS = ("appearance", "place", "path", "score")
+#: Stage 4's labels (the shipped config's label_iou and label_best_match_iou).
+STAGE4_LABELS = {"iou": 0.5, "best_match_iou": 0.2}
 #: Groups measured beside them (not seen by default): "colour", the mean and spread of the frame's pixels
 #: under each trajectory's masks; "truth", the generator's attributes (shape, colour, size, texture) of
 #: the ground-truth object a trajectory overlaps most (none below clip IoU 0.1): perfect appearance on the
 #: model's own masks and paths.
 EXTRA_GROUPS = ("colour", "truth")
+
+
+class Example(NamedTuple):
+    """One expression and crop the probe is fit or tested on."""
+
+    groups: dict[str, torch.Tensor]  # feature groups {name: [N, f]} of the crop's trajectories
+    text: str
+    labels: torch.Tensor  # float [N]: stage 4's labels (1 for the targets on ground-truth objects)
+    category: str
+    ious: torch.Tensor | None = None  # float [N, K]: clip IoU with each target object (the model's trajectories)
 
 
 def feature_groups(traj: Trajectories) -> dict[str, torch.Tensor]:
@@ -87,11 +101,7 @@ def colour_features(traj: Trajectories, frames: np.ndarray) -> torch.Tensor:
 def truth_features(traj: Trajectories, truth: Trajectories) -> torch.Tensor:
     """float [N, A]: the one-hot attributes (`truth.embeddings`) of the ground-truth object each trajectory
     overlaps most over the crop, zeros where its best clip IoU is under 0.1."""
-    p = (traj.mask_logits > 0).flatten(1).float()
-    g = (truth.mask_logits > 0).flatten(1).float()
-    inter = p @ g.T
-    iou = inter / (p.sum(1, keepdim=True) + g.sum(1) - inter).clamp_min(1.0)
-    best, which = iou.max(dim=1)
+    best, which = clip_ious(traj.mask_logits > 0, truth.mask_logits > 0).max(dim=1)
     return truth.embeddings[which, 0] * (best >= 0.1).float().unsqueeze(1)
 
 
@@ -154,11 +164,9 @@ class ProbeSelector(nn.Module):
 
 
 def training_examples(model, root: str, split: str, cache_dir: str, crop_size: int, limit_videos=None):
-    """(feature groups {name: [N, f]}, text, labels [N], category, best clip IoU with a target [N]) per
-    expression and crop where its target is visible (one crop for an expression without a target), from the
-    stage-4 trajectory cache (built for missing videos). The groups include EXTRA_GROUPS."""
+    """An `Example` per expression and crop where its target is visible (one crop for an expression without
+    a target), from the stage-4 trajectory cache (built for missing videos). The groups include EXTRA_GROUPS."""
     from derrvos_core.datasets import open_dataset
-    from derrvos_core.tais.losses import clip_ious, trajectory_labels
     from derrvos_core.video import resize_mask_logits
     from training.trainer.referring_data import label_targets
     from training.trainer.trajectory_cache import CacheKey, TrajectoryCache, frozen_crop_trajectories
@@ -193,10 +201,9 @@ def training_examples(model, root: str, split: str, cache_dir: str, crop_size: i
             frames = np.arange(s, s + traj.num_frames)
             objects = label_targets(sample, frames, traj.mask_logits.shape[-2:])
             masks = resize_mask_logits(traj.mask_logits, objects.shape[-2:]) > 0
-            labels = trajectory_labels(masks, objects, iou=0.5, best_match_iou=0.2)
-            iou = clip_ious(masks, objects)
-            best = iou.amax(dim=1) if iou.shape[1] else torch.zeros(len(labels))
-            examples.append((feats_of[c], entry.expression, labels.float(), entry.category, best))
+            ious = clip_ious(masks, objects)
+            examples.append(Example(feats_of[c], entry.expression, labels_from_ious(ious, **STAGE4_LABELS),
+                                    entry.category, ious))
         if (i + 1) % 500 == 0:
             print(f"  {split}: {i + 1}/{len(samples.entries)} expressions ({time.perf_counter() - start:.0f} s)",
                   flush=True)
@@ -283,7 +290,7 @@ def ground_truth_examples(root: str, split: str, crop_size: int = 36):
                        if any(t.areas[k].gt(0).any() for k, o in enumerate(ids) if o in targets)]
             for ids, groups in (visible or [(crops_of[vid][0][1], groups_of[0])]):
                 labels = torch.tensor([float(o in targets) for o in ids])
-                examples.append((groups, exp["exp"], labels, exp["category"]))
+                examples.append(Example(groups, exp["exp"], labels, exp["category"]))
     return examples
 
 
@@ -292,7 +299,7 @@ def selection_accuracy(scorer: WordFeatureScorer, examples, groups) -> dict[str,
     and exact (the trajectories at >= 0.5 are exactly the positives)."""
     stats: dict[str, list[list[float]]] = {}
     with torch.no_grad():
-        for groups_of, text, labels, category in examples:
+        for groups_of, text, labels, category, _ in examples:
             prob = scorer(trajectory_features(groups_of, groups), scorer.term_ids(text)).sigmoid()
             row = stats.setdefault(category, [[], []])
             if labels.sum() > 0:
@@ -305,22 +312,15 @@ def selection_accuracy(scorer: WordFeatureScorer, examples, groups) -> dict[str,
     return out
 
 
-DUPLICATE_IOU = 0.2
-
-
-def duplicate_labels(example, duplicates: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """(labels, loss weights) of one example under the `duplicates` rule of `fit`."""
-    labels = example[2]
-    if duplicates == "negative" or len(example) < 5:
-        if duplicates != "negative":
-            raise ValueError("these examples keep no IoU: rebuild them to treat duplicates otherwise")
-        return labels, torch.ones_like(labels)
-    overlap = (example[4] >= DUPLICATE_IOU) & (labels == 0)
-    if duplicates == "ignore":
-        return labels, (~overlap).float()
-    if duplicates == "soft":
-        return torch.where(overlap, example[4].float(), labels), torch.ones_like(labels)
-    raise ValueError(f"duplicates must be negative, ignore or soft, got {duplicates!r}")
+def duplicate_labels(example: Example, duplicates: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(labels, loss weights) of one example under stage 4's `label_duplicates` rule `duplicates`
+    (`labels_from_ious`): an ignored trajectory gets weight 0."""
+    if duplicates == "negative":
+        return example.labels, torch.ones_like(example.labels)
+    if example.ious is None:
+        raise ValueError("these examples keep no IoU (ground-truth objects): duplicates can only be 'negative'")
+    labels = labels_from_ious(example.ious, **STAGE4_LABELS, duplicates=duplicates)
+    return labels.clamp_min(0.0), (labels >= 0).float()
 
 
 def fit(examples, groups, epochs: int, seed: int, hidden: int = 64, batch: int = 16,
@@ -333,14 +333,14 @@ def fit(examples, groups, epochs: int, seed: int, hidden: int = 64, batch: int =
     torch.manual_seed(seed)
     counts: dict[str, int] = {}
     for example in examples:
-        for t in set(expression_terms(example[1], pairs)):
+        for t in set(expression_terms(example.text, pairs)):
             counts[t] = counts.get(t, 0) + 1
     vocab = sorted(t for t, n in counts.items() if n >= 3)
-    feats = [trajectory_features(e[0], groups) for e in examples]
+    feats = [trajectory_features(e.groups, groups) for e in examples]
     stacked = torch.cat(feats)
     mean, std = stacked.mean(0), stacked.std(0).clamp_min(1e-4)
     scorer = WordFeatureScorer(vocab, stacked.shape[1], mean, std, hidden, pairs)
-    ids = [scorer.term_ids(e[1]) for e in examples]
+    ids = [scorer.term_ids(e.text) for e in examples]
     opt = torch.optim.AdamW(scorer.parameters(), lr=lr, weight_decay=1e-4)
     steps = epochs * -(-len(examples) // batch)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 0.5 * (1 + np.cos(np.pi * min(k / steps, 1.0))))
@@ -422,7 +422,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     model = load_model(args.checkpoint)
     start = time.perf_counter()
-    saved = Path(args.cache_dir) / f"probe-examples-v3-{model.version}-{args.limit_videos or 'all'}.pt"
+    saved = Path(args.cache_dir) / f"probe-examples-v4-{model.version}-{args.limit_videos or 'all'}.pt"
     if saved.is_file():
         examples = torch.load(saved, weights_only=False)
     else:
@@ -448,12 +448,9 @@ def main(argv=None) -> int:
 def crop_coverage(traj: Trajectories, truth: Trajectories) -> list[tuple[float, float, int, int]]:
     """Per ground-truth object seen in the crop: (best trajectory's clip IoU, share of the object's visible
     frames that trajectory overlaps it in, trajectories at clip IoU >= 0.2, trajectories at >= 0.5)."""
-    p = (traj.mask_logits > 0).flatten(1).float()
-    g = (truth.mask_logits > 0).flatten(1).float()
-    inter = p @ g.T
-    iou = inter / (p.sum(1, keepdim=True) + g.sum(1) - inter).clamp_min(1.0)
+    iou = clip_ious(traj.mask_logits > 0, truth.mask_logits > 0)
     rows = []
-    for k in torch.nonzero(g.sum(1) > 0).flatten().tolist():
+    for k in torch.nonzero((truth.mask_logits > 0).flatten(1).any(1)).flatten().tolist():
         b = int(iou[:, k].argmax())
         seen = (truth.mask_logits[k] > 0).flatten(1).any(1)
         hit = ((traj.mask_logits[b] > 0) & (truth.mask_logits[k] > 0)).flatten(1).any(1)

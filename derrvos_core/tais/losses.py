@@ -37,12 +37,18 @@ def trajectory_labels(traj_masks: torch.Tensor, target: torch.Tensor, iou: float
     Returns:
         float [N] of 0/1 (and soft labels or IGNORE, see `duplicates`).
     """
+    return labels_from_ious(clip_ious(traj_masks, target), iou, best_match_iou, duplicates, duplicate_iou)
+
+
+def labels_from_ious(clip_iou: torch.Tensor, iou: float = 0.5, best_match_iou: float | None = None,
+                     duplicates: str = "negative", duplicate_iou: float = 0.2) -> torch.Tensor:
+    """`trajectory_labels` from the trajectories' clip IoUs with the target objects (float [N, K], as
+    `clip_ious` gives them), for callers that keep the IoUs to label them more than one way."""
     if duplicates not in ("negative", "soft", "ignore"):
         raise InputError(f"duplicates must be 'negative', 'soft' or 'ignore', got {duplicates!r}")
-    clip_iou = clip_ious(traj_masks, target)
-    n = traj_masks.shape[0]
+    n = clip_iou.shape[0]
     if clip_iou.shape[1] == 0 or n == 0:
-        return torch.zeros(n, device=traj_masks.device)
+        return torch.zeros(n, device=clip_iou.device)
     labels = clip_iou.amax(dim=1) >= iou
     if best_match_iou is not None:
         best, which = clip_iou.max(dim=0)  # per target object
