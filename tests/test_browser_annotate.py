@@ -222,3 +222,37 @@ def test_a_redraw_still_drawing_when_the_user_scrubs_does_not_put_the_left_frame
     reference = overlay(page)  # frame 15 at this threshold, drawn with nothing else running
     assert settled.shape == reference.shape
     assert (np.abs(settled.astype(int) - reference).max(axis=2) > 40).sum() < 20
+
+
+def test_a_scrub_made_while_the_last_frame_is_still_drawing_is_kept(studio, page, monkeypatch):
+    """The user scrubs to 15 and, while frame 15 is still being drawn (held here for 2 s, as a loaded
+    machine holds it), types 10. The viewer and the scrubber end on frame 10: before, the held frame's
+    answer set the scrubber back to 15, and the scrub Gradio had deferred until then read 15 again."""
+    service, url = studio
+    T0[0] = time.perf_counter()
+    load_and_run(page, url)
+    scrub(page, DRAWN)
+    reference = overlay(page)  # frame 10, drawn with nothing else running
+    scrub(page, LATER + 1)
+    views, held = service.views, threading.Event()
+    viewer = views.viewer
+
+    def held_viewer(session, index, *args):
+        if index == LATER and not held.is_set():
+            held.set()
+            time.sleep(2.0)
+        return viewer(session, index, *args)
+    monkeypatch.setattr(views, "viewer", held_viewer)
+    scrub(page, LATER, wait=False)
+    deadline = time.monotonic() + STEP_TIMEOUT_MS / 1000
+    while not held.is_set() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert held.is_set()  # frame 15 is being drawn
+    scrub(page, DRAWN, wait=False)
+    shows(page, "#correction-frame", f"frame {DRAWN} of")
+    page.wait_for_timeout(4000)  # past the held frame and the scrub queued behind it
+    settled = overlay(page)
+    snap(page, "annotate-08-scrubbed-while-drawing")
+    assert page.locator("#frame input[type=number]").input_value() == str(DRAWN)
+    assert settled.shape == reference.shape
+    assert (np.abs(settled.astype(int) - reference).max(axis=2) > 40).sum() < 20

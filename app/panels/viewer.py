@@ -123,13 +123,16 @@ def wire_viewer_panel(panel: ViewerPanel, picker: Picker) -> PanelEvents:
         picker.sessions.get(session_id(request)).viewer_frame = v.index
         return v
 
-    def frame_outputs(v) -> tuple:
+    def frame_outputs(v, asked: int | None = None) -> tuple:
+        """The scrubber is set only where it must move (a step, or a frame past the end): a scrub the user
+        made while this frame was drawn is kept, and so is the deferred redraw that follows it."""
         strip = None if v.timeline is None else v.timeline.image
-        return gr.Slider(value=v.index), v.image, strip, gr.skip()
+        scrubber = gr.skip() if v.index == asked else gr.Slider(value=v.index)
+        return scrubber, v.image, strip, gr.skip()
 
     @shows_errors(outputs=4, status=3)
     def show_frame(index: float, opacity: float, outline: bool, draft, request: gr.Request):
-        return frame_outputs(moved(request, view(request, index, opacity, outline, draft)))
+        return frame_outputs(moved(request, view(request, index, opacity, outline, draft)), int(index))
 
     def stepper(delta: int):
         @shows_errors(outputs=4, status=3)
