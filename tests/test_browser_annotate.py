@@ -77,6 +77,20 @@ def overlay(page) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(page.locator("#overlay img").screenshot())).convert("RGB"))
 
 
+def changed_pixels(a: np.ndarray, b: np.ndarray) -> int:
+    """Pixels where two overlay screenshots of one size differ by more than 40 in some channel."""
+    assert a.shape == b.shape
+    return int((np.abs(a.astype(int) - b).max(axis=2) > 40).sum())
+
+
+def wait_until(condition) -> bool:
+    """Poll `condition` (a server-side event the test holds) for up to one step's timeout."""
+    deadline = time.monotonic() + STEP_TIMEOUT_MS / 1000
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return condition()
+
+
 def test_a_lagging_stroke_lands_on_its_frame_propagates_and_survives_a_reload(studio, page):
     service, url = studio
     T0[0] = time.perf_counter()
@@ -136,7 +150,7 @@ def test_a_lagging_stroke_lands_on_its_frame_propagates_and_survives_a_reload(st
     scrub(page, LATER)
     after = overlay(page)
     snap(page, "annotate-04-accepted-frame-15")
-    assert before.shape == after.shape and (np.abs(after.astype(int) - before).max(axis=2) > 40).sum() > 50
+    assert changed_pixels(after, before) > 50
 
     page.reload()
     shows(page, "#video-info", EXAMPLE_TITLE.split(" (")[0])
@@ -146,7 +160,7 @@ def test_a_lagging_stroke_lands_on_its_frame_propagates_and_survives_a_reload(st
     # the restored frame may still be drawing on a loaded machine: look again for up to 10 s
     for _ in range(20):
         restored = overlay(page)
-        changed = int((np.abs(restored.astype(int) - after).max(axis=2) > 40).sum())
+        changed = changed_pixels(restored, after)
         if changed < 20:
             break
         page.wait_for_timeout(500)
@@ -207,10 +221,7 @@ def test_a_redraw_still_drawing_when_the_user_scrubs_does_not_put_the_left_frame
     threshold = page.locator("#threshold input[type=number]")
     threshold.fill("0")
     threshold.press("Enter")
-    deadline = time.monotonic() + STEP_TIMEOUT_MS / 1000
-    while held.is_set() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not held.is_set()  # the viewer's redraw is under way
+    assert wait_until(lambda: not held.is_set())  # the viewer's redraw is under way
     scrub(page, LATER, wait=False)
     shows(page, "#correction-frame", f"frame {LATER} of")
     page.wait_for_timeout(3500)  # past the held redraw, whichever order the two come back in
@@ -220,8 +231,7 @@ def test_a_redraw_still_drawing_when_the_user_scrubs_does_not_put_the_left_frame
     scrub(page, LATER + 1)
     scrub(page, LATER)
     reference = overlay(page)  # frame 15 at this threshold, drawn with nothing else running
-    assert settled.shape == reference.shape
-    assert (np.abs(settled.astype(int) - reference).max(axis=2) > 40).sum() < 20
+    assert changed_pixels(settled, reference) < 20
 
 
 def test_a_scrub_made_while_the_last_frame_is_still_drawing_is_kept(studio, page, monkeypatch):
@@ -244,15 +254,11 @@ def test_a_scrub_made_while_the_last_frame_is_still_drawing_is_kept(studio, page
         return viewer(session, index, *args)
     monkeypatch.setattr(views, "viewer", held_viewer)
     scrub(page, LATER, wait=False)
-    deadline = time.monotonic() + STEP_TIMEOUT_MS / 1000
-    while not held.is_set() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert held.is_set()  # frame 15 is being drawn
+    assert wait_until(held.is_set)  # frame 15 is being drawn
     scrub(page, DRAWN, wait=False)
     shows(page, "#correction-frame", f"frame {DRAWN} of")
     page.wait_for_timeout(4000)  # past the held frame and the scrub queued behind it
     settled = overlay(page)
     snap(page, "annotate-08-scrubbed-while-drawing")
     assert page.locator("#frame input[type=number]").input_value() == str(DRAWN)
-    assert settled.shape == reference.shape
-    assert (np.abs(settled.astype(int) - reference).max(axis=2) > 40).sum() < 20
+    assert changed_pixels(settled, reference) < 20
