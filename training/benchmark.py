@@ -133,17 +133,26 @@ COMPONENTS = (
     ("  transformer decoder", "trajectory.segmenter.mask2former.model.transformer_module"),
     ("tracker", "trajectory.tracker"),
     ("refiner", "trajectory.refiner"),
+    ("mask upsampler", "trajectory.upsampler"),  # only in models that have one
     ("BEiT-3", "multimodal.beit3"),
     ("TAIS", "tais"),
 )
 
 
+def _has_submodule(model, path: str) -> bool:
+    try:
+        return model.get_submodule(path) is not None
+    except AttributeError:
+        return False
+
+
 def component_times(model, video: Path, num_frames: int) -> list[tuple[str, float]]:
-    """(label, ms per frame) of each of COMPONENTS in one uncached run, then the rest of the run."""
-    spent = {label: 0.0 for label, _ in COMPONENTS}
+    """(label, ms per frame) of each of COMPONENTS the model has in one uncached run, then the rest."""
+    present = [(label, path) for label, path in COMPONENTS if _has_submodule(model, path)]
+    spent = {label: 0.0 for label, _ in present}
     started: dict[str, float] = {}
     handles = []
-    for label, path in COMPONENTS:
+    for label, path in present:
         module = model.get_submodule(path)
         handles.append(module.register_forward_pre_hook(
             lambda m, a, label=label: started.__setitem__(label, time.perf_counter())))

@@ -1,6 +1,7 @@
 """Train the shipped tiny default on SynthRef from nothing, evaluate it, and ship it (resumable).
 
-    python training/train_default.py                      # everything: data, 5 training runs, calibrate, eval, ship
+    python training/train_default.py                      # everything: data, 5 training runs, upsampler,
+                                                          # calibrate, eval, ship
     python training/train_default.py --only eval ship     # some steps only
     python training/train_default.py --branch assets/models/derrvos-tiny-synthref   # stage 4 only, on that
                                                           # model's frozen trajectory branch (and tokenizer)
@@ -9,6 +10,8 @@ Steps (each skipped when its output exists, so re-running continues where it sto
     data      training/make_synthref.py: train 600 videos (seed 0), valid 60 (seed 1), test 100 (seed 2)
     stages    training/train.py --config training/configs/synthref_tiny_{segmenter,tracker,refiner,derrvos,
               derrvos_phase2}.yaml --resume (stage 4 in two phases: the second at a fifth of the lr)
+    upsampler training/train_upsampler.py: the image-guided mask upsampler, trained on the stage-4 model's own
+              trajectories over 300 train videos (everything else frozen) -> runs/upsampler/final
     calibrate training/ablate.py --split valid --crop-sizes --recommend: the threshold sweep on valid; its
               best threshold becomes the model's recommended one (config.json), used by eval and the app
     eval      training/evaluate.py --dataset synthref --split test at that threshold (model + random/largest/
@@ -35,6 +38,7 @@ EVAL_DIR = ROOT / "runs" / "eval" / "synthref-test"
 CALIBRATION_DIR = ROOT / "runs" / "eval" / "synthref-valid-threshold"
 CALIBRATION_EXPRESSIONS = 120
 LOG = ROOT / "runs" / "default_pipeline.json"
+UPSAMPLER = ROOT / "runs" / "upsampler"
 
 
 def _record(step: str, seconds: float, command: list[str]) -> None:
@@ -82,6 +86,14 @@ def train_stages(stages=STAGES, nproc: int = 1, branch: Path | None = None) -> N
                                "--no-progress"] + extra)
 
 
+def upsampler(root: Path, checkpoint: Path) -> None:
+    """The mask upsampler on `checkpoint`'s trajectories (training/train_upsampler.py; skipped once done)."""
+    if (UPSAMPLER / "final" / "config.json").is_file():
+        return
+    _run("upsampler", [PY, "training/train_upsampler.py", "--checkpoint", str(checkpoint), "--root",
+                       str(root), "--work", str(UPSAMPLER), "--out", str(UPSAMPLER / "final")])
+
+
 def calibrate(root: Path, checkpoint: Path) -> None:
     """Threshold sweep on valid (training/ablate.py); the best threshold goes into the model's config."""
     if (CALIBRATION_DIR / "ablation.json").is_file():
@@ -118,7 +130,8 @@ def ship(checkpoint: Path, notes: str = "") -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="data/synthref")
-    p.add_argument("--only", nargs="*", choices=("data", "stages", "calibrate", "eval", "ship"), default=None)
+    p.add_argument("--only", nargs="*", choices=("data", "stages", "upsampler", "calibrate", "eval", "ship"),
+                   default=None)
     p.add_argument("--stages", nargs="*", choices=STAGES, default=list(STAGES), help="which training stages")
     p.add_argument("--branch", default=None,
                    help="a DeRVOS model folder: skip stages 1-3, train stage 4 on its frozen trajectory branch")
@@ -127,13 +140,16 @@ def main(argv=None) -> int:
     p.add_argument("--eval-limit", type=int, default=None, help="evaluate the first N test expressions only")
     p.add_argument("--notes", default=None, help="a markdown file appended to the model card as its Notes")
     args = p.parse_args(argv)
-    steps = args.only or ["data", "stages", "calibrate", "eval", "ship"]
+    steps = args.only or ["data", "stages", "upsampler", "calibrate", "eval", "ship"]
     root = ROOT / args.data
-    final = ROOT / "runs" / STAGES[-1] / "final"
+    trained = ROOT / "runs" / STAGES[-1] / "final"
+    final = UPSAMPLER / "final"
     if "data" in steps:
         make_data(root)
     if "stages" in steps:
         train_stages(args.stages, args.nproc, Path(args.branch) if args.branch else None)
+    if "upsampler" in steps:
+        upsampler(root, trained)
     if "calibrate" in steps:
         calibrate(root, final)
     if "eval" in steps:

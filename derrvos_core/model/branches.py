@@ -12,7 +12,7 @@ keep it frame by frame; per-crop work (`trajectories`, `scores`) sees a whole cr
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -70,6 +70,17 @@ class TrajectoryBranch(Protocol):
     def new_session(self) -> Any: ...
 
     def trajectories(self, features: FrameFeatures, session: Any) -> tuple[Trajectories, torch.Tensor]: ...
+
+
+@runtime_checkable
+class MaskOutput(Protocol):
+    """What a trajectory branch may add: the masks a run outputs, made from the trajectories and the
+    crop's frames (sharper than `Trajectories.mask_logits`, which the selector keeps reading). A branch
+    without it outputs `mask_logits` as they are."""
+
+    def output_masks(self, trajectories: Trajectories, prepared: Callable[[], Any]) -> torch.Tensor:
+        """float [N, T, h', w'] logits (> 0: the mask); `prepared()` gives the crop's prepared frames
+        (decoded on the first call, so a branch that does not need them costs nothing)."""
 
 
 @runtime_checkable

@@ -10,7 +10,7 @@ from derrvos_core.errors import InputError
 from derrvos_core.result import SegmentationResult, TrajectoryResult, select_trajectories
 from derrvos_core.settings import SegmentSettings
 
-from .branches import Expression, SegmentationModel, TrajectoryBranch
+from .branches import Expression, MaskOutput, SegmentationModel, TrajectoryBranch
 from .cache import SegmentCache
 from .frames import check_video, crop_reader, open_frames
 from .linking import CropBoundary, CropLinker, apply_linked_scores
@@ -144,7 +144,9 @@ def _segment_crop(model: SegmentationModel, crop: CropFrames, text: Expression, 
     scores = model.selector.scores(traj, tokens, text).cpu()
     ids = list(range(first_id, first_id + traj.num_trajectories))
     links = ids if linker is None else linker.link(CropBoundary.of(traj, slots))
-    rles = trajectory_rles(traj.mask_logits, size)
+    branch = model.trajectory
+    logits = branch.output_masks(traj, crop.prepared) if isinstance(branch, MaskOutput) else traj.mask_logits
+    rles = trajectory_rles(logits, size)
     return [TrajectoryResult(trajectory_id=tid, crop_index=crop_index, frame_start=crop.start,
                              score=float(scores[n]), rles=rles[n], link_id=link)
             for n, (tid, link) in enumerate(zip(ids, links))]

@@ -12,6 +12,7 @@ from .generator import TrajectoryGenerator
 from .segmenter import SegmenterOutput
 from .tracker import TrackerSession
 from .types import Trajectories
+from .upsampler import MaskUpsampler
 
 
 class DVISBranch(TrajectoryGenerator):
@@ -31,6 +32,9 @@ class DVISBranch(TrajectoryGenerator):
         if top_k < 1:
             raise InputError(f"top_k must be >= 1, got {top_k}")
         self.input_size, self.top_k_trajectories = int(input_size), int(top_k)
+        seg = cfg.segmenter
+        self.upsampler = MaskUpsampler(cfg.upsampler, seg.pixel_mean, seg.pixel_std) \
+            if cfg.upsampler.enabled else None
 
     @property
     def key(self) -> str:
@@ -54,3 +58,10 @@ class DVISBranch(TrajectoryGenerator):
         refined = self.refine(features, self.track(features, session))
         slots = torch.argsort(refined.scores, descending=True)[:self.top_k_trajectories]
         return refined.index(slots), slots
+
+    def output_masks(self, trajectories: Trajectories, prepared) -> torch.Tensor:
+        """The masks a run outputs (`MaskOutput`): the upsampler's, at `upsampler.scale` x the mask side,
+        where the config has one; the trajectories' own logits otherwise."""
+        if self.upsampler is None:
+            return trajectories.mask_logits
+        return self.upsampler.upsample(prepared(), trajectories.mask_logits)

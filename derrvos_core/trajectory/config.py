@@ -78,6 +78,24 @@ class RefinerConfig:
 
 
 @dataclass(frozen=True)
+class UpsamplerConfig:
+    """Image-guided mask upsampler (`upsampler.MaskUpsampler`); not in the paper's model."""
+
+    channels: int = 0  # width of its convolutions; 0: no upsampler (masks stay at 1/4 of the input)
+    scale: int = 2  # output side / mask side
+    dilations: tuple[int, ...] = (1, 2, 4, 8, 1)  # one residual 3 x 3 convolution per entry
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.scale <= 8 or not all(1 <= d <= 32 for d in self.dilations):
+            raise InputError(f"upsampler: scale must be in 1..8 and dilations in 1..32, got scale "
+                             f"{self.scale}, dilations {list(self.dilations)}")
+
+    @property
+    def enabled(self) -> bool:
+        return self.channels > 0
+
+
+@dataclass(frozen=True)
 class TrajectoryConfig:
     """The whole trajectory branch."""
 
@@ -85,6 +103,7 @@ class TrajectoryConfig:
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     refiner: RefinerConfig = field(default_factory=RefinerConfig)
     top_k: int = 20  # trajectories passed on by `generate` (DeRVOS default K)
+    upsampler: UpsamplerConfig = field(default_factory=UpsamplerConfig)
 
     @property
     def embed_dim(self) -> int:
@@ -125,7 +144,8 @@ class TrajectoryConfig:
             segmenter=_build(SegmenterConfig, seg),
             tracker=_build(TrackerConfig, d.get("tracker", {})),
             refiner=_build(RefinerConfig, d.get("refiner", {})),
-            **{k: v for k, v in d.items() if k not in ("segmenter", "tracker", "refiner")},
+            upsampler=_build(UpsamplerConfig, d.get("upsampler", {})),
+            **{k: v for k, v in d.items() if k not in ("segmenter", "tracker", "refiner", "upsampler")},
         )
 
     @staticmethod

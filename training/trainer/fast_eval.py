@@ -18,10 +18,14 @@ from pathlib import Path
 def memoize_trajectories(model, max_crops: int = 32):
     """Wrap `model.trajectory` in place (and return the model) so identical crops reuse their trajectories.
 
-    Only crops run on a fresh session are memoized (a carried session must see every crop)."""
+    Only crops run on a fresh session are memoized (a carried session must see every crop). A branch's
+    output masks (`MaskOutput`, the upsampler's) are memoized for the memoized trajectories too."""
+    from derrvos_core.model.branches import MaskOutput
+
     branch = model.trajectory
     frame_features, trajectories = branch.frame_features, branch.trajectories
     memo: OrderedDict = OrderedDict()
+    masks_memo: OrderedDict = OrderedDict()  # id(trajectories) -> (trajectories, masks)
 
     def cached_frame_features(x):
         key = (tuple(x.shape), hashlib.sha1(x.detach().contiguous().cpu().numpy().tobytes()).hexdigest())
@@ -41,14 +45,27 @@ def memoize_trajectories(model, max_crops: int = 32):
                     return traj
         return trajectories(features, session)
 
+    def cached_output_masks(traj, prepared):
+        if id(traj) in masks_memo and masks_memo[id(traj)][0] is traj:
+            return masks_memo[id(traj)][1]
+        masks = output_masks(traj, prepared)
+        if any(known is traj for _, known in memo.values()):
+            masks_memo[id(traj)] = (traj, masks)
+            while len(masks_memo) > max_crops:
+                masks_memo.popitem(last=False)
+        return masks
+
     branch.frame_features = cached_frame_features
     branch.trajectories = cached_trajectories
+    if isinstance(branch, MaskOutput):
+        output_masks = branch.output_masks
+        branch.output_masks = cached_output_masks
     return model
 
 
 def forget_trajectories(model) -> None:
     """Undo `memoize_trajectories` (the branch's own methods again, the memo freed)."""
-    for wrapped in ("frame_features", "trajectories"):
+    for wrapped in ("frame_features", "trajectories", "output_masks"):
         model.trajectory.__dict__.pop(wrapped, None)
 
 

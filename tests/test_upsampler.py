@@ -1,0 +1,129 @@
+"""The image-guided mask upsampler: bilinear until trained, in the checkpoint only when configured,
+used for the masks a run outputs, and trained (resumably) by training/train_upsampler.py."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from derrvos_core.datasets.synthref import SynthRefConfig, generate_synthref
+from derrvos_core.errors import CheckpointError
+from derrvos_core.model import DeRVOS, DeRVOSConfig, load_checkpoint
+from derrvos_core.trajectory.config import UpsamplerConfig
+from derrvos_core.trajectory.upsampler import MaskUpsampler
+from training import train_upsampler
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def with_upsampler(cfg: DeRVOSConfig, channels: int = 4) -> DeRVOSConfig:
+    return dataclasses.replace(cfg, input_size=64, multimodal_image_size=64, trajectory=dataclasses.replace(
+        cfg.trajectory, upsampler=UpsamplerConfig(channels=channels, dilations=(1, 2))))
+
+
+def test_an_untrained_upsampler_is_the_bilinear_upsampling_and_leaves_uncovered_frames_empty():
+    torch.manual_seed(0)
+    net = MaskUpsampler(UpsamplerConfig(channels=4), [120.0] * 3, [60.0] * 3).eval()
+    frames = torch.rand(3, 3, 64, 64) * 255
+    logits = torch.randn(2, 3, 16, 16)
+    logits[1, 2] = -torch.rand(16, 16) - 0.1  # trajectory 1 is absent from frame 2
+    out = net.upsample(frames, logits, chunk=2)
+    bilinear = F.interpolate(logits, size=(32, 32), mode="bilinear", align_corners=False)
+    assert out.shape == (2, 3, 32, 32)
+    torch.testing.assert_close(out, bilinear)
+    with torch.no_grad():
+        net.head.bias.fill_(50.0)  # a trained net may add anything; an absent object stays absent
+    out = net.upsample(frames, logits)
+    assert bool((out[0] > 0).all()) and not bool((out[1, 2] > 0).any())
+
+
+def test_the_paper_config_has_no_upsampler_keys_and_a_configured_one_round_trips(tmp_path):
+    assert not DeRVOSConfig.full().trajectory.upsampler.enabled
+    plain = DeRVOS.from_config(DeRVOSConfig.tiny())
+    assert not any(".upsampler." in k for k in plain.state_dict())
+    torch.manual_seed(1)
+    model = DeRVOS.from_config(with_upsampler(DeRVOSConfig.tiny()))
+    keys = [k for k in model.state_dict() if k.startswith("trajectory.upsampler.")]
+    assert keys and len(model.state_dict()) == len(plain.state_dict()) + len(keys)
+    with torch.no_grad():
+        model.trajectory.upsampler.head.weight.normal_()
+    loaded = load_checkpoint(model.save(tmp_path / "m"))
+    trained = model.trajectory.upsampler.state_dict()
+    torch.testing.assert_close(loaded.trajectory.upsampler.state_dict(), trained)
+    assert loaded.version == model.version
+
+
+def test_a_config_naming_an_upsampler_the_weights_lack_is_refused_by_name(tmp_path):
+    folder = DeRVOS.from_config(dataclasses.replace(DeRVOSConfig.tiny(), input_size=64,
+                                                    multimodal_image_size=64)).save(tmp_path / "m")
+    config = json.loads((folder / "config.json").read_text())
+    config["trajectory"]["upsampler"] = {"channels": 4, "scale": 2, "dilations": [1]}
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="trajectory.upsampler.stem.weight"):
+        load_checkpoint(folder)
+    config["trajectory"]["upsampler"]["scale"] = 1000
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="scale must be in 1..8"):
+        load_checkpoint(folder)
+
+
+def test_a_run_outputs_the_upsampler_masks():
+    torch.manual_seed(2)
+    model = DeRVOS.from_config(with_upsampler(DeRVOSConfig.tiny())).eval()
+    video = (np.random.default_rng(0).random((4, 64, 64, 3)) * 255).astype(np.uint8)
+    before = model.segment(video, "the red circle")
+    with torch.no_grad():
+        model.trajectory.upsampler.head.bias.fill_(50.0)  # every refined mask-frame becomes the whole frame
+    after = model.segment(video, "the red circle")
+    from pycocotools import mask as mask_utils
+    grown = 0
+    for b, a in zip(before.trajectories, after.trajectories):
+        for rb, ra in zip(b.rles, a.rles):
+            assert (rb is None) == (ra is None)  # the same mask-frames are covered
+            if ra is not None:
+                assert mask_utils.area(ra) == 64 * 64
+                grown += mask_utils.area(ra) > mask_utils.area(rb)
+    assert grown > 0
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("upsampler")
+    cfg = SynthRefConfig(width=64, height=64, min_frames=6, max_frames=8, min_objects=2, max_objects=3,
+                         min_expressions=2, max_expressions=3)
+    generate_synthref(root / "data", "train", 2, seed=3, config=cfg)
+    generate_synthref(root / "data", "valid", 1, seed=4, config=cfg)
+    torch.manual_seed(0)
+    DeRVOS.from_config(dataclasses.replace(DeRVOSConfig.tiny(), input_size=64,
+                                           multimodal_image_size=64)).save(root / "base")
+    return root
+
+
+def test_training_writes_a_loadable_model_with_a_trained_upsampler_and_resumes(tiny_data, capsys):
+    root = tiny_data
+
+    def train(out: str, steps: int = 4) -> str:
+        argv = ["--checkpoint", str(root / "base"), "--root", str(root / "data"), "--videos", "2",
+                "--valid-videos", "1", "--frames", "8", "--every", "2", "--channels", "4",
+                "--steps", str(steps), "--batch", "4", "--save-every", "2", "--work", str(root / "work"),
+                "--out", str(root / out)]
+        parser = argparse.ArgumentParser()
+        train_upsampler.add_arguments(parser)
+        assert train_upsampler.run(parser.parse_args(argv)) == 0
+        return capsys.readouterr().out
+
+    first = train("out4")
+    assert "step 4/4" in first and "valid mean IoU: bilinear" in first and "resumed" not in first
+    model, base = load_checkpoint(root / "out4"), load_checkpoint(root / "base")
+    assert model.cfg.trajectory.upsampler.channels == 4
+    assert float(model.trajectory.upsampler.head.weight.detach().abs().sum()) > 0  # moved off its zero start
+    torch.testing.assert_close(model.tais.state_dict(), base.tais.state_dict())
+    assert "resumed" not in train("out6", steps=6)  # another schedule keeps its own state
+    again = train("again")
+    assert "resumed at step 4" in again and "step 4/4" not in again
+    torch.testing.assert_close(load_checkpoint(root / "again").state_dict(), model.state_dict())
