@@ -127,3 +127,18 @@ def test_training_writes_a_loadable_model_with_a_trained_upsampler_and_resumes(t
     again = train("again")
     assert "resumed at step 4" in again and "step 4/4" not in again
     torch.testing.assert_close(load_checkpoint(root / "again").state_dict(), model.state_dict())
+
+
+def test_a_small_mask_is_refined_in_a_window_around_it_and_a_large_one_whole():
+    torch.manual_seed(0)
+    net = MaskUpsampler(UpsamplerConfig(channels=4), [120.0] * 3, [60.0] * 3).eval()
+    seen = []
+    net.register_forward_pre_hook(lambda module, args: seen.append(tuple(args[1].shape[-2:])))
+    logits = torch.full((2, 1, 32, 32), -5.0)
+    logits[0, 0, 2:4, 28:30] = 5.0  # a 2 x 2 speck near the top-right corner
+    logits[1, 0, 4:28, 4:28] = 5.0  # most of the frame
+    out = net.upsample(torch.rand(1, 3, 128, 128) * 255, logits)
+    assert sorted(seen) == [(12, 12), (32, 32)]  # the speck's window: 2 + 2 x 3 margin -> 12 cells
+    bilinear = F.interpolate(logits, size=(64, 64), mode="bilinear", align_corners=False)
+    assert torch.equal(out > 0, bilinear > 0)  # untrained, the window path keeps the bilinear mask
+    torch.testing.assert_close(out[0, 0, 24:, :40], bilinear[0, 0, 24:, :40])  # outside the window: as is
