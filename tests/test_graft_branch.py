@@ -10,7 +10,8 @@ from derrvos_core.errors import CheckpointError, InputError
 from derrvos_core.model import load_model
 from training.graft_branch import graft
 from training.trainer import load_config
-from training.trainer.stages.common import TrajectoryHolder, build_trajectory_holder, export_trajectory
+from training.trainer.stages.common import (TrajectoryHolder, branch_weights, build_trajectory_holder,
+                                           export_trajectory)
 
 SHIPPED = Path("assets/models/derrvos-tiny-synthref")
 SEGMENTER = Path("training/configs/synthref_tiny_segmenter.yaml")
@@ -24,10 +25,13 @@ def shipped():
 def test_a_stage_can_start_from_a_whole_model_folder(shipped):
     cfg = load_config(SEGMENTER, [f"init={SHIPPED}", "data.image_size=192"])
     holder = build_trajectory_holder(cfg)
-    expected = shipped.trajectory.state_dict()
+    full = shipped.trajectory.state_dict()
+    expected = {k: v for k, v in full.items() if not k.startswith("upsampler.")}
+    assert len(expected) < len(full)  # the shipped mask upsampler stays behind: it fits the old trajectories
     got = holder.trajectory.state_dict()
     assert got.keys() == expected.keys()
     assert all(torch.equal(got[k], expected[k]) for k in expected)
+    assert not holder.trajectory.cfg.upsampler.enabled
 
 
 def test_graft_replaces_the_branch_and_keeps_the_selector(shipped, tmp_path):
@@ -40,6 +44,7 @@ def test_graft_replaces_the_branch_and_keeps_the_selector(shipped, tmp_path):
     model = load_model(str(out))
     assert model.cfg.input_size == 192 and shipped.cfg.input_size == 128
     assert model.cfg.threshold == shipped.cfg.threshold
+    assert shipped.cfg.trajectory.upsampler.enabled and not model.cfg.trajectory.upsampler.enabled
     new, old = model.state_dict(), shipped.state_dict()
     branch_state = branch.trajectory.state_dict()
     assert all(torch.equal(new[f"trajectory.{k}"], v) for k, v in branch_state.items())
@@ -64,11 +69,17 @@ def test_stage_four_builds_its_branch_at_the_configured_input_size(tmp_path):
     assert model.cfg.input_size == 192
     with pytest.raises(InputError, match="reads 192-px frames; set data.image_size=192"):
         build_selection_model(load_config(stage4, common), SHIPPED / "tokenizer.spm")
+    # from the shipped model itself, mask upsampler and all: stage 4 takes the branch, not the upsampler
+    model = build_selection_model(load_config(stage4, common[:2] + [f"init_trajectory={SHIPPED}"]),
+                                  SHIPPED / "tokenizer.spm")
+    assert model.trajectory.upsampler is None
+    expected = branch_weights(load_model(str(SHIPPED)).trajectory)
+    assert all(torch.equal(model.trajectory.state_dict()[k], v) for k, v in expected.items())
 
 
 def _shipped_branch(tmp_path: Path) -> Path:
     branch = load_model(str(SHIPPED)).trajectory
     holder = TrajectoryHolder(branch.cfg)
-    holder.trajectory.load_state_dict(branch.state_dict())
+    holder.trajectory.load_state_dict(branch_weights(branch))
     export_trajectory(holder, tmp_path / "branch")
     return tmp_path / "branch"

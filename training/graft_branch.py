@@ -24,13 +24,17 @@ from training.trainer.stages.common import TrajectoryHolder, load_trajectory_wei
 
 
 def graft(model_dir: str | Path, branch_dir: str | Path, out: str | Path, input_size: int | None = None) -> Path:
-    """`model_dir` with its trajectory branch replaced by `branch_dir`'s, saved to `out`."""
+    """`model_dir` with its trajectory branch replaced by `branch_dir`'s, saved to `out`. A mask upsampler
+    of `model_dir` stays behind (it was fitted to the old branch's trajectories; train_upsampler.py fits
+    one to the new)."""
     source = load_model(str(model_dir))
     config = source.cfg.to_dict()
+    config["trajectory"].pop("upsampler", None)
     if input_size is not None:
         config["input_size"] = int(input_size)
     model = DeRVOS.from_config(DeRVOSConfig.from_dict(config), tokenizer_path=source.multimodal.tokenizer_path)
-    model.load_state_dict(source.state_dict())
+    kept = {k: v for k, v in source.state_dict().items() if not k.startswith("trajectory.upsampler.")}
+    model.load_state_dict(kept)
     holder = TrajectoryHolder(model.trajectory.cfg)
     load_trajectory_weights(holder.trajectory, branch_dir)  # strict: a branch of other sizes is refused
     model.trajectory.load_state_dict(holder.trajectory.state_dict())

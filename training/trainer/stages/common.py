@@ -6,6 +6,7 @@ parameter names are those it has inside DeRVOS) and export `trajectory.safetenso
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from torch import nn
 
 from derrvos_core.errors import CheckpointError, InputError
 from derrvos_core.strict_load import load_strict
-from derrvos_core.trajectory.config import TrajectoryConfig
+from derrvos_core.trajectory.config import TrajectoryConfig, UpsamplerConfig
 from derrvos_core.trajectory.generator import TrajectoryGenerator
 
 from ..config import TrainConfig
@@ -30,6 +31,17 @@ class TrajectoryHolder(nn.Module):
     def __init__(self, cfg: TrajectoryConfig):
         super().__init__()
         self.trajectory = TrajectoryGenerator.from_config(cfg)
+
+
+def branch_weights(branch: nn.Module) -> dict:
+    """A trajectory branch's weights without its mask upsampler: the upsampler was trained on this
+    branch's own trajectories, so a stage that starts from the branch leaves it behind (a model built
+    from the result gets its own, `training/train_upsampler.py`)."""
+    return {k: v for k, v in branch.state_dict().items() if not k.startswith("upsampler.")}
+
+
+def without_upsampler(cfg: TrajectoryConfig) -> TrajectoryConfig:
+    return dataclasses.replace(cfg, upsampler=UpsamplerConfig())
 
 
 def trajectory_config(cfg: TrainConfig) -> TrajectoryConfig:
@@ -56,8 +68,8 @@ def build_trajectory_holder(cfg: TrainConfig) -> TrajectoryHolder:
         from derrvos_core.model import load_model
 
         source = load_model(str(cfg.init)).trajectory
-        holder = TrajectoryHolder(source.cfg)
-        load_strict(holder.trajectory, source.state_dict(), f"{cfg.init} (its trajectory branch)")
+        holder = TrajectoryHolder(without_upsampler(source.cfg))
+        load_strict(holder.trajectory, branch_weights(source), f"{cfg.init} (its trajectory branch)")
         return holder
     init_cfg = _init_config(cfg)
     holder = TrajectoryHolder(init_cfg or trajectory_config(cfg))

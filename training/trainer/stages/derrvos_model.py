@@ -18,7 +18,7 @@ from derrvos_core.multimodal.tokenizer import train_sentencepiece
 from derrvos_core.tais.config import TAISConfig
 
 from ..clips import swap_left_right
-from .common import TRAJECTORY_WEIGHTS, load_trajectory_weights
+from .common import TRAJECTORY_WEIGHTS, branch_weights, load_trajectory_weights
 
 
 def derrvos_config(cfg):
@@ -83,7 +83,7 @@ def build_selection_model(cfg, tokenizer: Path | None) -> nn.Module:
         if source.cfg is not None and source.cfg.input_size != model.cfg.input_size:
             raise InputError(f"the trajectory branch of {cfg.init_trajectory} reads {source.cfg.input_size}-px frames; "
                              f"set data.image_size={source.cfg.input_size} (it is {model.cfg.input_size})")
-        model.trajectory.load_state_dict(source.trajectory.state_dict())
+        model.trajectory.load_state_dict(branch_weights(source.trajectory))
     if init is not None:
         if not (init / TRAJECTORY_WEIGHTS).is_file():
             raise InputError(f"init folder {init} holds neither model.safetensors nor {TRAJECTORY_WEIGHTS}")
