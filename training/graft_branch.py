@@ -20,7 +20,8 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 from derrvos_core.model import DeRVOS, DeRVOSConfig, load_model  # noqa: E402
 from derrvos_core.model.checkpoint import save_model  # noqa: E402
 from training.script import script_main  # noqa: E402
-from training.trainer.stages.common import TrajectoryHolder, load_trajectory_weights  # noqa: E402
+from training.trainer.stages.common import (TrajectoryHolder, load_trajectory_weights,  # noqa: E402
+                                           without_upsampler_weights)
 
 
 def graft(model_dir: str | Path, branch_dir: str | Path, out: str | Path, input_size: int | None = None) -> Path:
@@ -33,8 +34,7 @@ def graft(model_dir: str | Path, branch_dir: str | Path, out: str | Path, input_
     if input_size is not None:
         config["input_size"] = int(input_size)
     model = DeRVOS.from_config(DeRVOSConfig.from_dict(config), tokenizer_path=source.multimodal.tokenizer_path)
-    kept = {k: v for k, v in source.state_dict().items() if not k.startswith("trajectory.upsampler.")}
-    model.load_state_dict(kept)
+    model.load_state_dict(without_upsampler_weights(source.state_dict(), "trajectory."))
     holder = TrajectoryHolder(model.trajectory.cfg)
     load_trajectory_weights(holder.trajectory, branch_dir)  # strict: a branch of other sizes is refused
     model.trajectory.load_state_dict(holder.trajectory.state_dict())

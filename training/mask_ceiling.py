@@ -25,34 +25,19 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from derrvos_core.datasets import open_dataset  # noqa: E402
+from derrvos_core.metrics import region_similarity  # noqa: E402
 from training.script import script_main  # noqa: E402
+from training.trainer.instances import expression_objects  # noqa: E402
 
 SMALL_PIXELS = 100
 
 
 def object_masks(root, split: str, videos: int, every: int) -> list[np.ndarray]:
     """bool [H, W] masks of each target object of the first `videos` videos, every `every`-th frame,
-    each (video, object) once, empty frames left out."""
+    empty frames left out."""
     dataset = open_dataset("synthref", root, split)
-    seen_videos: list[str] = []
-    seen: set = set()
-    masks = []
-    for index in range(len(dataset)):
-        sample = dataset[index]
-        if sample.video_id not in seen_videos:
-            if len(seen_videos) == videos:
-                break
-            seen_videos.append(sample.video_id)
-        if sample.load_object_masks is None or not sample.object_ids:
-            continue
-        new = [n for n, oid in enumerate(sample.object_ids) if (sample.video_id, oid) not in seen]
-        if not new:
-            continue
-        tracks = sample.load_object_masks()
-        for n in new:
-            seen.add((sample.video_id, sample.object_ids[n]))
-            masks += [frame for frame in tracks[n][::every] if frame.any()]
-    return masks
+    return [frame for _, objects in expression_objects(dataset, videos) for track in objects.values()
+            for frame in track[::every] if frame.any()]
 
 
 def ceiling_iou(masks: list[np.ndarray], side: int) -> np.ndarray:
@@ -63,8 +48,7 @@ def ceiling_iou(masks: list[np.ndarray], side: int) -> np.ndarray:
         coverage = F.interpolate(full, size=(side, side), mode="area")
         logits = torch.logit(coverage, eps=1e-3)
         back = F.interpolate(logits, size=mask.shape, mode="bilinear", align_corners=False)[0, 0] > 0
-        truth = torch.from_numpy(mask)
-        ious[n] = float((back & truth).sum()) / float((back | truth).sum())
+        ious[n] = region_similarity(mask, back.numpy())[0]
     return ious
 
 

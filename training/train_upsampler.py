@@ -30,26 +30,14 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from derrvos_core.datasets import open_dataset  # noqa: E402
+from derrvos_core.metrics import mean_iou as masks_mean_iou  # noqa: E402
 from derrvos_core.model import DeRVOS, load_model  # noqa: E402
+from derrvos_core.tais.losses import clip_ious  # noqa: E402
 from derrvos_core.trajectory.config import UpsamplerConfig  # noqa: E402
 from derrvos_core.trajectory.upsampler import MaskUpsampler  # noqa: E402
 from training.script import script_main  # noqa: E402
-
-
-def video_objects(dataset, videos: int) -> list[tuple]:
-    """(load_frames, {object id: bool [T, H, W]}) of the first `videos` videos of `dataset`."""
-    out: dict[str, tuple] = {}
-    for index in range(len(dataset)):
-        sample = dataset[index]
-        if sample.video_id not in out:
-            if len(out) == videos:
-                break
-            out[sample.video_id] = (sample.load_frames, {})
-        objects = out[sample.video_id][1]
-        if sample.load_object_masks is not None and any(o not in objects for o in sample.object_ids):
-            for oid, track in zip(sample.object_ids, sample.load_object_masks()):
-                objects.setdefault(oid, track)
-    return list(out.values())
+from training.trainer.instances import expression_objects  # noqa: E402
+from training.trainer.stages.common import without_upsampler_weights  # noqa: E402
 
 
 def collect(model: DeRVOS, dataset, videos: int, frames: int, every: int) -> dict[str, np.ndarray]:
@@ -57,7 +45,7 @@ def collect(model: DeRVOS, dataset, videos: int, frames: int, every: int) -> dic
     branch = model.trajectory
     images, logits, truths = [], [], []
     with torch.inference_mode():
-        for load, objects in video_objects(dataset, videos):
+        for load, objects in expression_objects(dataset, videos):
             clip = load()[:frames]
             prepared = branch.prepare(clip)
             traj, _ = branch.trajectories(branch.frame_features(prepared), branch.new_session())
@@ -66,9 +54,7 @@ def collect(model: DeRVOS, dataset, videos: int, frames: int, every: int) -> dic
             for track in objects.values():
                 truth = F.interpolate(torch.from_numpy(track[:len(clip)]).float()[:, None], size=side,
                                       mode="area")[:, 0] >= 0.5
-                inter = (up & truth).flatten(1).sum(1)
-                union = (up | truth).flatten(1).sum(1).clamp(min=1)
-                best = int(torch.argmax(inter / union))
+                best = int(clip_ious(up, truth)[:, 0].argmax())
                 for t in range(0, len(clip), every):
                     if truth[t].any():
                         images.append(prepared[t].round().clamp(0, 255).to(torch.uint8).numpy())
@@ -109,19 +95,21 @@ def mask_loss(pred: torch.Tensor, truths: torch.Tensor) -> torch.Tensor:
     return bce + dice.mean()
 
 
-def mean_iou(upsampler: MaskUpsampler | None, pairs: dict, chunk: int = 128) -> float:
-    """Mean IoU of the examples' masks: the upsampler's, or (None) the bilinear upsampling of the logits."""
-    ious = []
+def mean_iou(upsampler: MaskUpsampler | None, pairs: dict, windows: bool = False, chunk: int = 128) -> float:
+    """Mean IoU of the examples' masks: the bilinear upsampling of the logits (None), the upsampler on
+    whole frames (as trained), or with `windows` as a run applies it (`MaskUpsampler.upsample`)."""
+    predicted = []
     with torch.inference_mode():
         for start in range(0, len(pairs["truths"]), chunk):
             images, logits, truths = batch(pairs, np.arange(start, min(start + chunk, len(pairs["truths"]))))
-            pred = logits if upsampler is None else upsampler(images, logits)
+            if upsampler is None:
+                pred = logits
+            else:
+                pred = upsampler.upsample(images, logits[None])[0] if windows else upsampler(images, logits)
             masks = F.interpolate(pred[:, None], size=truths.shape[-2:], mode="bilinear",
                                   align_corners=False)[:, 0] > 0
-            truth = truths > 0
-            union = (masks | truth).flatten(1).sum(1).clamp(min=1)
-            ious += ((masks & truth).flatten(1).sum(1) / union).tolist()
-    return float(np.mean(ious))
+            predicted += zip((truths > 0).numpy(), masks.numpy())
+    return masks_mean_iou(predicted)
 
 
 def with_upsampler(model: DeRVOS, cfg: UpsamplerConfig) -> DeRVOS:
@@ -129,8 +117,8 @@ def with_upsampler(model: DeRVOS, cfg: UpsamplerConfig) -> DeRVOS:
     trajectory = dataclasses.replace(model.cfg.trajectory, upsampler=cfg)
     new_cfg = dataclasses.replace(model.cfg, trajectory=trajectory)
     out = DeRVOS.from_config(new_cfg, tokenizer_path=model.multimodal.tokenizer_path)
-    state = {k: v for k, v in model.state_dict().items() if not k.startswith("trajectory.upsampler.")}
-    missing, unexpected = out.load_state_dict(state, strict=False)
+    missing, unexpected = out.load_state_dict(without_upsampler_weights(model.state_dict(), "trajectory."),
+                                              strict=False)
     if unexpected or any(not k.startswith("trajectory.upsampler.") for k in missing):
         raise RuntimeError(f"weights do not carry over: missing {missing}, unexpected {unexpected}")
     return out.eval()
@@ -198,7 +186,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.checkpoint}: not a DeRVOS checkpoint (the real model has no trainable upsampler)",
               file=sys.stderr)
         return 1
-    base = with_upsampler(base, UpsamplerConfig()) if base.cfg.trajectory.upsampler.enabled else base
     name = f"{args.videos}v-{args.frames}f-{args.every}"
     pairs = cached_pairs(work / f"pairs_{args.train_split}_{name}.npz",
                          lambda: collect(base, open_dataset("synthref", args.root, args.train_split),
@@ -219,8 +206,15 @@ def run(args: argparse.Namespace) -> int:
     state = work / f"state_{name}_{args.channels}c-{args.scale}x-{args.steps}s-{args.seed}.pt"
     train(model.trajectory.upsampler, pairs, args, state, valid)
     if valid:
-        print(f"valid mean IoU: bilinear {mean_iou(None, valid):.3f}, "
-              f"upsampled {mean_iou(model.trajectory.upsampler, valid):.3f}")
+        upsampler = model.trajectory.upsampler
+        start = time.perf_counter()
+        whole = mean_iou(upsampler, valid)
+        middle = time.perf_counter()
+        windowed = mean_iou(upsampler, valid, windows=True)
+        end = time.perf_counter()
+        print(f"valid mean IoU: bilinear {mean_iou(None, valid):.4f}, upsampled {whole:.4f} on whole "
+              f"frames ({middle - start:.1f} s), {windowed:.4f} in windows as a run applies it "
+              f"({end - middle:.1f} s)")
     model.refresh_version()
     model.save(args.out)
     print(f"wrote {args.out} ({model.version})")

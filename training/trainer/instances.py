@@ -121,3 +121,20 @@ def _frame_path(folder: Path, vid: str, frame: str) -> Path:
         if base.with_suffix(ext).is_file():
             return base.with_suffix(ext)
     raise DatasetError(f"frame '{frame}' of video '{vid}' not found under {folder / 'JPEGImages' / vid}")
+
+
+def expression_objects(dataset, videos: int) -> list[tuple]:
+    """(load_frames, {object id: bool [T, H, W]}) of the first `videos` videos of a referring dataset
+    (`open_dataset`), the objects being the targets its expressions name (each mask track read once)."""
+    out: dict[str, tuple] = {}
+    for index in range(len(dataset)):
+        sample = dataset[index]
+        if sample.video_id not in out:
+            if len(out) == videos:
+                break
+            out[sample.video_id] = (sample.load_frames, {})
+        objects = out[sample.video_id][1]
+        if sample.load_object_masks is not None and any(o not in objects for o in sample.object_ids):
+            for oid, track in zip(sample.object_ids, sample.load_object_masks()):
+                objects.setdefault(oid, track)
+    return list(out.values())

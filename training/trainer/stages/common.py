@@ -33,11 +33,17 @@ class TrajectoryHolder(nn.Module):
         self.trajectory = TrajectoryGenerator.from_config(cfg)
 
 
+def without_upsampler_weights(state: dict, prefix: str = "") -> dict:
+    """`state` without the mask upsampler's tensors (`<prefix>upsampler.*`; prefix "trajectory." for a
+    whole model's state dict)."""
+    return {k: v for k, v in state.items() if not k.startswith(f"{prefix}upsampler.")}
+
+
 def branch_weights(branch: nn.Module) -> dict:
     """A trajectory branch's weights without its mask upsampler: the upsampler was trained on this
     branch's own trajectories, so a stage that starts from the branch leaves it behind (a model built
     from the result gets its own, `training/train_upsampler.py`)."""
-    return {k: v for k, v in branch.state_dict().items() if not k.startswith("upsampler.")}
+    return without_upsampler_weights(branch.state_dict())
 
 
 def without_upsampler(cfg: TrajectoryConfig) -> TrajectoryConfig:
