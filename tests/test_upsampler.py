@@ -13,10 +13,13 @@ import torch.nn.functional as F
 
 from derrvos_core.datasets.synthref import SynthRefConfig, generate_synthref
 from derrvos_core.errors import CheckpointError
-from derrvos_core.model import DeRVOS, DeRVOSConfig, load_checkpoint
+from derrvos_core.model import DeRVOS, DeRVOSConfig, SegmentCache, load_checkpoint
 from derrvos_core.trajectory.config import UpsamplerConfig
 from derrvos_core.trajectory.upsampler import MaskUpsampler
+from derrvos_core.video import open_video
 from training import train_upsampler
+
+from .test_model_inference import moving_squares, write_mp4
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -89,6 +92,30 @@ def test_a_run_outputs_the_upsampler_masks():
                 assert mask_utils.area(ra) == 64 * 64
                 grown += mask_utils.area(ra) > mask_utils.area(rb)
     assert grown > 0
+
+
+def test_a_crop_size_change_with_the_cache_decodes_nothing_and_equals_an_uncached_run(tmp_path):
+    torch.manual_seed(3)
+    model = DeRVOS.from_config(with_upsampler(DeRVOSConfig.tiny())).eval()
+    with torch.no_grad():
+        model.trajectory.upsampler.head.weight.normal_(std=0.5)  # the upsampler changes the masks
+    path = write_mp4(tmp_path / "clip.mp4", moving_squares(10, 48, 80))
+    cache, reads = SegmentCache(), []
+    with open_video(path) as reader:
+        read = reader.read
+        reader.read = lambda start, stop: reads.append((start, stop)) or read(start, stop)
+        model.segment(reader, "the red square", model.defaults.settings(crop_size=5), cache=cache)
+        cropped = model.segment(reader, "the red square", model.defaults.settings(crop_size=3), cache=cache)
+    assert reads == [(0, 5), (5, 10)]  # the second run read no frame: the upsampler's come from the cache
+    assert (cache.stats.guide_misses, cache.stats.guide_hits) == (10, 10)
+    uncached = model.segment(path, "the red square", model.defaults.settings(crop_size=3))
+    assert [t.rles for t in cropped.trajectories] == [t.rles for t in uncached.trajectories]
+    bilinear = DeRVOS.from_config(with_upsampler(DeRVOSConfig.tiny()))
+    bilinear.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        bilinear.trajectory.upsampler.head.weight.zero_()
+    plain = bilinear.eval().segment(path, "the red square", model.defaults.settings(crop_size=3))
+    assert [t.rles for t in plain.trajectories] != [t.rles for t in uncached.trajectories]
 
 
 @pytest.fixture(scope="module")

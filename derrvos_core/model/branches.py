@@ -76,11 +76,17 @@ class TrajectoryBranch(Protocol):
 class MaskOutput(Protocol):
     """What a trajectory branch may add: the masks a run outputs, made from the trajectories and the
     crop's frames (sharper than `Trajectories.mask_logits`, which the selector keeps reading). A branch
-    without it outputs `mask_logits` as they are."""
+    without it outputs `mask_logits` as they are. What it reads of the frames is per-frame work
+    (`mask_guide`), cached beside the features, so a crop-size change with the cache decodes nothing."""
 
-    def output_masks(self, trajectories: Trajectories, prepared: Callable[[], Any]) -> torch.Tensor:
-        """float [N, T, h', w'] logits (> 0: the mask); `prepared()` gives the crop's prepared frames
-        (decoded on the first call, so a branch that does not need them costs nothing)."""
+    def mask_guide(self, prepared: Callable[[], Any]) -> FrameFeatures | None:
+        """What `output_masks` reads of the crop's frames, each frame on its own (cacheable), or None
+        when it reads nothing; `prepared()` gives the crop's prepared frames (decoded on the first call,
+        so a branch that does not need them costs nothing)."""
+
+    def output_masks(self, trajectories: Trajectories, guide: FrameFeatures | None) -> torch.Tensor:
+        """float [N, T, h', w'] logits (> 0: the mask), from the trajectories and `mask_guide`'s output
+        for the same frames."""
 
 
 @runtime_checkable

@@ -3,6 +3,8 @@
 A trajectory branch's `frame_features` and a multimodal branch's `frame_tokens` treat each frame on its
 own (see `branches`), so both are kept per frame: a new crop size re-runs only the per-crop steps
 (`trajectories`, the selector), and a new expression re-runs `frame_tokens` but not `frame_features`.
+The frames a branch's output masks read (`MaskOutput.mask_guide`, the upsampler's small copy of
+each frame) are kept per frame too, so a new crop size does not decode the video again.
 A new threshold needs no model at all (`SegmentationResult.select`).
 
 Entries are keyed by the video's content (a hash of its bytes, not its name), the model's version,
@@ -35,6 +37,8 @@ class CacheStats:
     feature_misses: int = 0
     token_hits: int = 0
     token_misses: int = 0
+    guide_hits: int = 0
+    guide_misses: int = 0
     evictions: int = 0
 
 
@@ -98,15 +102,7 @@ class SegmentCache:
         `prepared()` when any frame is missing (then all of them are stored)."""
         branch = model.trajectory
         keys = [("features", model.version, branch.key, video_key, i) for i in range(start, stop)]
-        hits = self._get_all(keys)
-        if hits is None:
-            self.stats.feature_misses += len(keys)
-            features = branch.frame_features(prepared())
-            for i, key in enumerate(keys):
-                self._put(key, features.frame(i))
-            return features
-        self.stats.feature_hits += len(keys)
-        return hits[0].concat(hits)
+        return self._per_frame("feature", keys, lambda: branch.frame_features(prepared()))
 
     def frame_tokens(self, model: SegmentationModel, video_key: str, start: int, stop: int,
                      expression: Expression, prepared: Callable[[], Any]) -> FrameFeatures | None:
@@ -116,14 +112,30 @@ class SegmentCache:
         reading = (expression.text, expression.truncated)
         keys = [("tokens", model.version, branch.key, model.trajectory.key, video_key, reading, i)
                 for i in range(start, stop)]
+        return self._per_frame("token", keys, lambda: branch.frame_tokens(prepared(), expression))
+
+    def mask_guide(self, model: SegmentationModel, video_key: str, start: int, stop: int,
+                   prepared: Callable[[], Any]) -> FrameFeatures | None:
+        """`model.trajectory.mask_guide` (`MaskOutput`: what the output masks read of the frames) of
+        frames [start, stop). A branch that reads nothing (None) stores nothing: it costs nothing."""
+        branch = model.trajectory
+        keys = [("guide", model.version, branch.key, video_key, i) for i in range(start, stop)]
+        return self._per_frame("guide", keys, lambda: branch.mask_guide(prepared), keep_none=False)
+
+    def _per_frame(self, kind: str, keys: list, compute: Callable[[], FrameFeatures | None],
+                   keep_none: bool = True) -> FrameFeatures | None:
+        """The entries of `keys` (one per frame) concatenated, or `compute()` when any is missing (then
+        each of its frames is stored); `kind` names the stats counted."""
         hits = self._get_all(keys)
         if hits is None:
-            self.stats.token_misses += len(keys)
-            tokens = branch.frame_tokens(prepared(), expression)
+            value = compute()
+            if value is None and not keep_none:
+                return None
+            setattr(self.stats, f"{kind}_misses", getattr(self.stats, f"{kind}_misses") + len(keys))
             for i, key in enumerate(keys):
-                self._put(key, None if tokens is None else tokens.frame(i))
-            return tokens
-        self.stats.token_hits += len(keys)
+                self._put(key, None if value is None else value.frame(i))
+            return value
+        setattr(self.stats, f"{kind}_hits", getattr(self.stats, f"{kind}_hits") + len(keys))
         return None if hits[0] is None else hits[0].concat(hits)
 
     # -- LRU ----------------------------------------------------------------------------------------

@@ -145,7 +145,11 @@ def _segment_crop(model: SegmentationModel, crop: CropFrames, text: Expression, 
     ids = list(range(first_id, first_id + traj.num_trajectories))
     links = ids if linker is None else linker.link(CropBoundary.of(traj, slots))
     branch = model.trajectory
-    logits = branch.output_masks(traj, crop.prepared) if isinstance(branch, MaskOutput) else traj.mask_logits
+    logits = traj.mask_logits
+    if isinstance(branch, MaskOutput):
+        guide = branch.mask_guide(crop.prepared) if cache is None else \
+            cache.mask_guide(model, video_key, crop.start, crop.stop, crop.prepared)
+        logits = branch.output_masks(traj, guide)
     rles = trajectory_rles(logits, size)
     return [TrajectoryResult(trajectory_id=tid, crop_index=crop_index, frame_start=crop.start,
                              score=float(scores[n]), rles=rles[n], link_id=link)

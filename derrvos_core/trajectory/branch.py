@@ -12,7 +12,7 @@ from .generator import TrajectoryGenerator
 from .segmenter import SegmenterOutput
 from .tracker import TrackerSession
 from .types import Trajectories
-from .upsampler import MaskUpsampler
+from .upsampler import GuideFrames, MaskUpsampler
 
 
 class DVISBranch(TrajectoryGenerator):
@@ -59,9 +59,18 @@ class DVISBranch(TrajectoryGenerator):
         slots = torch.argsort(refined.scores, descending=True)[:self.top_k_trajectories]
         return refined.index(slots), slots
 
-    def output_masks(self, trajectories: Trajectories, prepared) -> torch.Tensor:
+    def mask_guide(self, prepared) -> GuideFrames | None:
+        """The frames the upsampler reads (`MaskOutput`), at its size; None without an upsampler."""
+        if self.upsampler is None:
+            return None
+        div = self.cfg.segmenter.size_divisibility
+        return self.upsampler.guide(prepared(), mask_side=-(-self.input_size // div) * div // 4)
+
+    def output_masks(self, trajectories: Trajectories, guide: GuideFrames | None) -> torch.Tensor:
         """The masks a run outputs (`MaskOutput`): the upsampler's, at `upsampler.scale` x the mask side,
         where the config has one; the trajectories' own logits otherwise."""
         if self.upsampler is None:
             return trajectories.mask_logits
-        return self.upsampler.upsample(prepared(), trajectories.mask_logits)
+        if guide is None:
+            raise InputError("this branch's upsampler needs the crop's mask_guide")
+        return self.upsampler.upsample(guide.images, trajectories.mask_logits)

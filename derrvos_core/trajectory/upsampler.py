@@ -17,6 +17,8 @@ mask-frames (measured on 2 cores; `training/benchmark.py --breakdown` times the 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -32,6 +34,26 @@ WINDOW_SIDES = (12, 16, 24)
 #: Logits are clamped to +-LOGIT_CLAMP and divided by it as an input channel (the net sees shape, not
 #: how sure the head was far from the edge).
 LOGIT_CLAMP = 10.0
+
+
+@dataclass
+class GuideFrames:
+    """A crop's frames as the upsampler reads them: float [T, 3, s, s] in 0..255, s = `scale` x the mask
+    side (48 kB a frame at s = 64), each frame on its own: the per-frame cache keeps them beside the
+    features (`FrameFeatures`)."""
+
+    images: torch.Tensor
+
+    def frame(self, index: int) -> GuideFrames:
+        return GuideFrames(self.images[index:index + 1].clone())
+
+    @staticmethod
+    def concat(parts: list[GuideFrames]) -> GuideFrames:
+        return GuideFrames(torch.cat([part.images for part in parts]))
+
+    @property
+    def nbytes(self) -> int:
+        return self.images.numel() * self.images.element_size()
 
 
 class MaskUpsampler(nn.Module):
@@ -65,6 +87,12 @@ class MaskUpsampler(nn.Module):
             x = x + F.relu(block(x))
         return (coarse + self.head(x))[:, 0]
 
+    def guide(self, frames: torch.Tensor, mask_side: int) -> GuideFrames:
+        """`frames` (float [T, 3, H, W] in 0..255, as the branch prepared them) area-resized once to
+        the size `upsample` reads for masks of `mask_side` cells."""
+        side = mask_side * self.cfg.scale
+        return GuideFrames(F.interpolate(frames.float(), size=(side, side), mode="area"))
+
     def upsample(self, frames: torch.Tensor, mask_logits: torch.Tensor, chunk: int = 8) -> torch.Tensor:
         """A crop's trajectories at `scale` x their resolution.
 
@@ -79,8 +107,10 @@ class MaskUpsampler(nn.Module):
         scale = self.cfg.scale
         size = (h * scale, w * scale)
         out = F.interpolate(mask_logits.float(), size=size, mode="bilinear", align_corners=False)
-        # each frame resized once for all its mask-frames (`forward` leaves an image at its size as is)
-        frames = F.interpolate(frames.float(), size=size, mode="area")
+        # each frame resized once for all its mask-frames (a no-op on `guide` frames; `forward` leaves
+        # an image at its size as is)
+        if tuple(frames.shape[-2:]) != size:
+            frames = F.interpolate(frames.float(), size=size, mode="area")
         for side, items in _windows(mask_logits > 0).items():
             for start in range(0, len(items), chunk):
                 part = items[start:start + chunk]

@@ -45,10 +45,10 @@ def memoize_trajectories(model, max_crops: int = 32):
                     return traj
         return trajectories(features, session)
 
-    def cached_output_masks(traj, prepared):
+    def cached_output_masks(traj, guide):
         if id(traj) in masks_memo and masks_memo[id(traj)][0] is traj:
             return masks_memo[id(traj)][1]
-        masks = output_masks(traj, prepared)
+        masks = output_masks(traj, guide)
         if any(known is traj for _, known in memo.values()):
             masks_memo[id(traj)] = (traj, masks)
             while len(masks_memo) > max_crops:
