@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from derrvos_core.datasets.synthref import SynthRefConfig, generate_synthref
 from derrvos_core.model import DeRVOS, DeRVOSConfig, load_model
 from training import ablate_train
 from training.ablate import SECTION, refresh_card_ablations
+
+from .helpers_synthref import tiny_synthref
 
 
 def _row(category: str, best: float, other: float, largest: float) -> dict:
@@ -67,10 +68,7 @@ def test_card_gets_every_ablation_note_in_order(tmp_path):
 @pytest.fixture(scope="module")
 def branch(tmp_path_factory):
     root = tmp_path_factory.mktemp("ablate")
-    cfg = SynthRefConfig(width=64, height=64, min_frames=6, max_frames=8, min_objects=2, max_objects=3,
-                         min_expressions=2, max_expressions=3)
-    generate_synthref(root / "data", "train", 2, seed=3, config=cfg)
-    generate_synthref(root / "data", "valid", 1, seed=4, config=cfg)
+    tiny_synthref(root / "data", train=(2, 3), valid=(1, 4))
     torch.manual_seed(0)
     DeRVOS.from_config(DeRVOSConfig.tiny()).save(root / "branch")
     return root

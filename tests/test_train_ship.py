@@ -9,19 +9,18 @@ import pytest
 import torch
 
 from derrvos_core.datasets import open_dataset
-from derrvos_core.datasets.synthref import SynthRefConfig, generate_synthref
 from derrvos_core.model import DeRVOS, DeRVOSConfig, load_model
 from training.ablate import markdown, plot, recommend_threshold, sweep
 from training.trainer.fast_eval import evaluate_checkpoint, memoize_trajectories
 from training.trainer.model_card import card_text, ship_model
 
+from .helpers_synthref import tiny_synthref
+
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("ship")
-    cfg = SynthRefConfig(width=64, height=64, min_frames=6, max_frames=8, min_objects=2, max_objects=3,
-                         min_expressions=2, max_expressions=3)
-    generate_synthref(root / "data", "test", 2, seed=3, config=cfg)
+    tiny_synthref(root / "data", test=(2, 3))
     torch.manual_seed(0)
     model = DeRVOS.from_config(DeRVOSConfig.tiny())
     model.save(root / "model")

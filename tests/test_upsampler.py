@@ -11,7 +11,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from derrvos_core.datasets.synthref import SynthRefConfig, generate_synthref
 from derrvos_core.errors import CheckpointError
 from derrvos_core.model import DeRVOS, DeRVOSConfig, SegmentCache, load_checkpoint
 from derrvos_core.trajectory.config import UpsamplerConfig
@@ -19,6 +18,7 @@ from derrvos_core.trajectory.upsampler import MaskUpsampler
 from derrvos_core.video import open_video
 from training import train_upsampler
 
+from .helpers_synthref import tiny_synthref
 from .test_model_inference import moving_squares, write_mp4
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -121,10 +121,7 @@ def test_a_crop_size_change_with_the_cache_decodes_nothing_and_equals_an_uncache
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
     root = tmp_path_factory.mktemp("upsampler")
-    cfg = SynthRefConfig(width=64, height=64, min_frames=6, max_frames=8, min_objects=2, max_objects=3,
-                         min_expressions=2, max_expressions=3)
-    generate_synthref(root / "data", "train", 2, seed=3, config=cfg)
-    generate_synthref(root / "data", "valid", 1, seed=4, config=cfg)
+    tiny_synthref(root / "data", train=(2, 3), valid=(1, 4))
     torch.manual_seed(0)
     DeRVOS.from_config(dataclasses.replace(DeRVOSConfig.tiny(), input_size=64,
                                            multimodal_image_size=64)).save(root / "base")
