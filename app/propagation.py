@@ -134,6 +134,11 @@ class Propagation:
         return tuple(ObjectChoice(o.object_id, int(masks[o.object_id].sum()), o.user_made, o.trajectory_ids)
                      for o in plan.objects if masks[o.object_id].any())
 
+    def object_ids(self, session_id: str) -> tuple[int, ...]:
+        """Every object of the answer, on any frame (() before a run)."""
+        session = self._sessions.get(session_id)
+        return () if session.run is None else tuple(o.object_id for o in session.run.plan.objects)
+
     def paint(self, session_id: str, kind: CorrectionKind, target: EditTarget | None, mask: np.ndarray,
               object_choice: int | str | None, user: str | None) -> CorrectionRecord:
         """Add (DRAW) or remove (ERASE) `mask` on the frame the editor showed (`target`), for one object

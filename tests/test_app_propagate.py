@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from app.editor import EditTarget
+from app.panels.correction import paint_choice
 from app.propagation import NEW_OBJECT, PropagationStep, PropagationView
 from derrvos_core.annotation.mask_ops import mask_iou
 from derrvos_core.errors import InputError
@@ -131,3 +132,27 @@ def test_a_stroke_lands_on_the_frame_the_editor_showed(service, disc_clip):
         service.propagation.paint(SID, CorrectionKind.DRAW, None, truth[3], None, None)
     with pytest.raises(InputError, match="new object has no pixels to remove"):
         service.propagation.paint(SID, CorrectionKind.ERASE, target, truth[3], NEW_OBJECT, None)
+
+
+def test_undoing_a_new_object_leaves_the_painter_on_new_object_not_another_object(service, disc_clip):
+    """Undo of a new object's first stroke removes the object; the next redraw must not hand its place to
+    another object on the frame (a second stroke then landed on it)."""
+    truth = disc_clip[1]
+    first = paint_disc(service, truth)  # an object on the frame that must not be picked in error
+    second = paint_disc(service, truth)
+    on_frame = [c.object_id for c in service.propagation.objects(SID, SOURCE)]
+    assert {first.object_id, second.object_id} <= set(on_frame)
+    assert paint_choice(second.object_id, on_frame, service.propagation.object_ids(SID), loaded=False) == \
+        second.object_id
+    service.undo(SID, None)
+    on_frame = [c.object_id for c in service.propagation.objects(SID, SOURCE)]
+    assert first.object_id in on_frame and second.object_id not in service.propagation.object_ids(SID)
+    assert paint_choice(second.object_id, on_frame, service.propagation.object_ids(SID), loaded=False) == \
+        NEW_OBJECT
+    # the user's pick stays on a frame the object has no pixels on (to paint it where the model lost it)
+    answer = service.propagation.object_ids(SID)
+    assert paint_choice(first.object_id, [], answer, loaded=False) == first.object_id
+    assert paint_choice(NEW_OBJECT, on_frame, answer, loaded=False) == NEW_OBJECT
+    # just after a video or run is loaded: the first object on the frame, ready to propagate
+    assert paint_choice(NEW_OBJECT, on_frame, answer, loaded=True) == on_frame[0]
+    assert paint_choice(NEW_OBJECT, [], answer, loaded=True) == NEW_OBJECT

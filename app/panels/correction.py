@@ -162,15 +162,32 @@ def _redraw(panel: CorrectionPanel, service):
         editor = gr.ImageEditor(value={"background": background, "layers": [], "composite": None},
                                 brush=brush(brush_size(background.shape[1])))
         objects = [(o.label, o.object_id) for o in service.propagation.objects(sid, view.index)]
+        keep = paint_choice(object_choice, [v for _, v in objects], service.propagation.object_ids(sid),
+                            loaded=target is None)
+        if keep != NEW_OBJECT and keep not in [v for _, v in objects]:
+            objects.append((f"object {object_label(keep)} · not on this frame", keep))
         objects.append(("new object", NEW_OBJECT))
         moved = target is None or target.frame != view.index
-        present = [v for _, v in objects] if not moved else [v for _, v in objects[:-1]]
-        keep = object_choice if object_choice in present else objects[0][1]  # scrubbed: an object here
         end = service.propagation.default_end(sid, view.index) if moved else gr.skip()
         return (note, editor, gr.Dropdown(choices=choices, value=choices[0][1] if choices else None),
                 gr.Dropdown(choices=objects, value=keep), service.propagation.target(sid, view.index), end,
                 view.index)
     return redraw
+
+
+def paint_choice(choice, on_frame: list[int], in_answer: tuple[int, ...], loaded: bool):
+    """The object the painter and propagation act on after a redraw. The user's choice stays while it
+    exists: "new object", or an object of the answer even on a frame it has no pixels on (to paint it
+    where the model lost it). Only just after a video or run is loaded does it become the first object
+    on the frame (ready to propagate). An object that is gone (its correction undone) becomes "new
+    object", never another object: a stroke must not land on an object the user did not pick."""
+    if not loaded and (choice == NEW_OBJECT or choice in in_answer):
+        return choice
+    if loaded and choice in on_frame:
+        return choice
+    if loaded and on_frame:
+        return on_frame[0]
+    return NEW_OBJECT
 
 
 def _wire_corrections(panel: CorrectionPanel, service) -> tuple:
