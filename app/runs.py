@@ -107,8 +107,7 @@ class ModelRunner:
         if not self._lock.acquire(blocking=False):
             raise BusyError(f"the model is busy with another run ({self._busy_with}); it runs one video at "
                             "a time, so try again when that run has finished")
-        session.running = True
-        session.cancel.clear()
+        session.running = True  # `cancel` was cleared when the run was asked for (`StudioService.segment`)
         self._busy_with = f"{video.name!r}, \"{expression}\""
 
         def step(item) -> bool:
@@ -117,6 +116,8 @@ class ModelRunner:
             return session.cancel.is_set()
 
         try:
+            if session.cancel.is_set():  # cancelled before it reached the model: it does not start
+                return None
             # the store's content hash keys the cache too: the upload is hashed once
             steps = model.segment_iter(str(video.path), expression, settings, self.segment_cache,
                                        video_key=video.record.content_hash)
@@ -139,7 +140,9 @@ class ModelRunner:
 
     @staticmethod
     def cancel(session: StudioSession) -> bool:
-        """Ask the session's run to stop after the crop in progress; False if none runs."""
-        if session.running:
+        """Ask the session's run to stop after the crop in progress (or not to start, when it has not
+        reached the model yet); False if the session has no run asked for or running."""
+        if session.running or session.requested:
             session.cancel.set()
-        return session.running
+            return True
+        return False

@@ -190,6 +190,18 @@ class StudioService:
         """
         start = time.perf_counter()
         session = self.session(session_id)
+        if session.running or session.requested:  # its Cancel must not be cleared by this call
+            raise BusyError("a run is already in progress in this tab: wait for it or press Cancel")
+        session.cancel.clear()
+        session.requested = True  # from here a Cancel applies, also before the model starts
+        try:
+            return self._segment(session, start, expression, settings, user, progress)
+        finally:
+            session.requested = False
+
+    def _segment(self, session: StudioSession, start: float, expression: str,
+                 settings: SegmentSettings | None, user: str | None, progress: ProgressFn | None) -> RunOutcome:
+        session_id = session.session_id
         video = require_video(session)
         model = self.models.get(session.model_key)
         settings = self.settings(session_id=session_id) if settings is None else settings
@@ -199,6 +211,8 @@ class StudioService:
         result = self.runs.result(key)
         if result is None and session.unsaved is not None and session.unsaved.key == key:
             result = session.unsaved.result
+        if result is not None and session.cancel.is_set():
+            return RunOutcome(None, cached=True, cancelled=True, seconds=time.perf_counter() - start)
         if result is not None:
             # someone else's result becomes a run of this user's, stored at the threshold they asked for
             run_id = self.runs.run_of(key, who) or self._save(session, key, result.select(settings.threshold),
@@ -206,7 +220,7 @@ class StudioService:
             run = self._show_run(session, run_id, key, result, settings.threshold, who)
             return RunOutcome(run, cached=True, cancelled=False, seconds=time.perf_counter() - start)
         result = self.runner.run(model, session, video, key.expression, settings, progress)
-        if result is None:
+        if result is None or session.cancel.is_set():  # Cancel came after the last crop: still honoured
             return RunOutcome(None, cached=False, cancelled=True, seconds=time.perf_counter() - start)
         run_id = self._save(session, key, result, time.perf_counter() - start, who)
         run = self._show_run(session, run_id, key, result, None, who)

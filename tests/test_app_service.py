@@ -210,6 +210,34 @@ def test_cancel_stops_after_the_current_crop_and_stores_nothing(service, clip, c
     assert service.segment(S, "the orange cross", service.settings(CROP, 0.7)).run is not None
 
 
+def test_a_cancel_before_the_run_reaches_the_model_is_not_lost(service, clip, counter, monkeypatch):
+    """A Cancel while the run is asked for but not yet running (model lookup, result cache) used to find
+    no run in progress; the run then went on and was stored."""
+    service.open_video(S, clip)
+    get = service.models.get
+    monkeypatch.setattr(service.models, "get", lambda key: (service.cancel(S), get(key))[1])
+    outcome = service.segment(S, "the orange cross", service.settings(CROP, 0.7))
+    assert outcome.cancelled and outcome.run is None and service.store.count("runs") == 0
+    assert counter.calls == 0  # the model never ran
+    monkeypatch.setattr(service.models, "get", get)
+    assert not service.cancel(S)  # nothing is asked for any more, and a stale Cancel stops nothing:
+    assert service.segment(S, "the orange cross", service.settings(CROP, 0.7)).run is not None
+
+
+def test_a_cancel_after_the_last_crop_still_stores_nothing(service, clip, counter):
+    service.open_video(S, clip)
+    seen = []
+
+    def progress(step):
+        seen.append(step.crop_index)
+        if step.crop_index == step.num_crops - 1:
+            service.cancel(S)  # the result is already made: the Cancel still holds
+
+    outcome = service.segment(S, "the orange cross", service.settings(CROP, 0.7), progress=progress)
+    assert outcome.cancelled and outcome.run is None and service.store.count("runs") == 0
+    assert len(seen) > 1 and seen == list(range(len(seen)))  # every crop ran: the Cancel came at the end
+
+
 def test_linking_crops_runs_through_the_service(service, clip, counter, tiny_model):
     service.open_video(S, clip)
     settings = service.settings(CROP, 0.7, link_crops=True)

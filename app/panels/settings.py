@@ -114,11 +114,13 @@ def wire_settings_panel(panel: SettingsPanel, service, note: gr.Markdown) -> Pan
         return with_note(run_summary(service.save_unsaved(session_id(request), user_name(request))), request)
 
     @shows_errors()
-    def on_cancel(request: gr.Request) -> str:
+    def on_cancel(request: gr.Request):
         # Gradio drops a run still waiting in the queue (`cancels`); a running one stops after its crop.
         if service.cancel(session_id(request)):
             return "Cancelled: the run stops after the crop in progress; nothing is stored."
-        return "No run was in progress; a run still waiting in the queue was dropped."
+        # The status line keeps what it says (a run that finished before the press stays on screen).
+        gr.Info("Nothing to cancel: no run of this tab is in progress.")
+        return gr.skip()
 
     @shows_errors(outputs=2)
     def on_threshold(threshold: float, request: gr.Request) -> tuple:
