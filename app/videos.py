@@ -53,6 +53,9 @@ class VideoLibrary:
             info = probe(source, limits=self.config.frame_limits, name=name)
         except VideoError as exc:
             reason = str(exc).removeprefix(f"{name}: ")
+            said = "not a readable video ("  # the probe's own words: said once, not twice
+            if reason.startswith(said) and reason.endswith(")"):
+                reason = reason[len(said):-1]
             raise VideoError(f"{name} is not a video this studio can read ({reason})") from exc
         digest = content_hash(source)
         kept, copied = self._kept(source, digest)

@@ -147,9 +147,10 @@ def test_a_restarted_studio_reloads_the_run_with_its_corrections(segmented, tiny
 def test_a_file_that_is_not_a_video_is_refused_by_name(service, tmp_path, content, match):
     path = tmp_path / "holiday.mp4"
     path.write_bytes(content)
-    with pytest.raises(VideoError, match=f"holiday.mp4.*{match}|{match}.*holiday.mp4"):
+    with pytest.raises(VideoError, match=f"holiday.mp4.*{match}|{match}.*holiday.mp4") as caught:
         service.open_video(S, path)
     assert service.store.count("videos") == 0
+    assert str(caught.value).count("read") == 1  # "not a video this studio can read", said once
 
 
 def test_a_truncated_video_is_refused_by_name(service, clip, tmp_path):
