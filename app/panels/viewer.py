@@ -15,6 +15,7 @@ from app.object_table import objects_table_html
 from app.panels.common import PRIVATE, PanelEvents, session_id, shows_errors, user_name
 from app.picking import ClickMode, Picker
 from app.render import AnswerSummary, OverlayStyle, score_text, threshold_text
+from derrvos_core.objects import object_label
 
 PLAY_INTERVAL_S = 0.25
 """Frames advance this often while playing (a redraw on a 2-core machine takes about 0.1 s)."""
@@ -167,7 +168,7 @@ def wire_viewer_panel(panel: ViewerPanel, picker: Picker) -> PanelEvents:
             done = picker.pick(sid, int(index), x, y, user_name(request))
             count = len(done.trajectory_ids)
             state = "selected" if done.selected else "deselected"
-            return None, (f"Object {done.object_id} {state} over the whole video ({count} "
+            return None, (f"Object {object_label(done.object_id)} {state} over the whole video ({count} "
                           f"trajector{'y' if count == 1 else 'ies'}); Undo takes it back.")
         draft = picker.click(sid, draft, int(index), x, y, positive=mode == ClickMode.POSITIVE.value)
         marks = draft.marks
@@ -177,7 +178,7 @@ def wire_viewer_panel(panel: ViewerPanel, picker: Picker) -> PanelEvents:
     @shows_errors(outputs=2, status=1)
     def on_accept(draft, request: gr.Request):
         object_id, record = picker.accept_object(session_id(request), draft, user_name(request))
-        return None, (f"New object {object_id} stored on frame {record.frame}; the correction panel can "
+        return None, (f"Object {object_label(object_id)} stored on frame {record.frame}; the correction panel can "
                       "propagate it.")
 
     def on_clear():
