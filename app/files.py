@@ -26,7 +26,8 @@ class HistoryRow:
 
     Attributes:
         run: the stored run.
-        num_corrections: corrections in force on it.
+        num_corrections: mask and selection corrections in force on it (threshold changes are in
+            `threshold`, not counted).
         threshold: the threshold in force (the run's, or its latest threshold correction).
         on_screen: it is the session's current run.
     """
@@ -62,7 +63,8 @@ class RunFiles:
         rows = []
         for run in reversed(self.store.runs(video_id=session.video.record.id)):
             corrections = [c for c in self.store.corrections(run.id) if c.active]
-            counted = sum(c.kind is not CorrectionKind.UNDO for c in corrections)
+            # a threshold is a setting, shown in its own column: dragging the slider is not ten fixes
+            counted = sum(c.kind not in (CorrectionKind.UNDO, CorrectionKind.THRESHOLD) for c in corrections)
             rows.append(HistoryRow(run=run, num_corrections=counted,
                                    threshold=threshold_in_force(run.threshold, corrections),
                                    on_screen=run.id == current))

@@ -128,12 +128,13 @@ def test_corrections_are_stored_at_once_reach_overlay_and_export_and_undo(segmen
 
 def test_a_restarted_studio_reloads_the_run_with_its_corrections(segmented, tiny_model, tmp_path, counter):
     service, outcome = segmented
-    service.reselect(S, 0.0)
+    for threshold in (0.2, 0.1, 0.0):  # a slider dragged: one setting in force, not three fixes
+        service.reselect(S, threshold)
     service.draw(S, 1, square(128, 128, 0, 0, 8))
     fresh = make_service(tiny_model, tmp_path)  # same database and data folder, empty caches
     fresh.open_video("tab-2", service.session(S).video.path)
     (row,) = fresh.history("tab-2")
-    assert row.run.id == outcome.run.run_id and row.num_corrections == 2 and row.threshold == 0.0
+    assert row.run.id == outcome.run.run_id and row.num_corrections == 1 and row.threshold == 0.0
     run, _ = fresh.reload_run("tab-2", row.run.id)
     assert run.threshold == 0.0 and run.plan.frame_answer(1).mask[:8, :8].all()
     calls = counter.calls
