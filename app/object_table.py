@@ -86,7 +86,10 @@ def _span(row) -> str:
 
 
 def _state(row) -> str:
-    return ("✔" if row.selected else "✘") + (f" ({html.escape(row.forced)})" if row.forced else "")
+    forced = row.forced
+    if row.selected and forced == "rejected":  # still in the answer through a trajectory no one rejected
+        forced = "some trajectories rejected"
+    return ("✔" if row.selected else "✘") + (f" ({html.escape(forced)})" if forced else "")
 
 
 def _trajectories_html(rows: tuple[TrajectoryRow, ...]) -> str:

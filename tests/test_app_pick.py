@@ -232,3 +232,13 @@ def test_the_page_writes_the_answer_note_with_the_status_and_counts_progress_in_
     # frames done of the video, not crops: 8 frames in two crops of 4
     assert [c[0][0] for c in calls] == [0, (4, CLIP_FRAMES), (8, CLIP_FRAMES)]
     assert all(c[1].get("unit") == "frames" for c in calls[1:])
+
+
+def test_an_object_still_selected_through_another_trajectory_is_not_shown_as_rejected():
+    from types import SimpleNamespace
+
+    from app.object_table import _state
+    assert _state(SimpleNamespace(selected=True, forced="rejected")) == "✔ (some trajectories rejected)"
+    assert _state(SimpleNamespace(selected=False, forced="rejected")) == "✘ (rejected)"
+    assert _state(SimpleNamespace(selected=True, forced="accepted")) == "✔ (accepted)"
+    assert _state(SimpleNamespace(selected=True, forced="")) == "✔"

@@ -56,9 +56,10 @@ def build_correction_panel() -> CorrectionPanel:
     frame_note = gr.Markdown("*Load a video and run to correct its answer.*", elem_id="correction-frame")
     with gr.Row(equal_height=True):
         trajectory = gr.Dropdown(choices=[], label="Trajectory on this frame", scale=2,
+                                 info="Accept or Reject decides for every frame the trajectory covers",
                                  elem_id="trajectory-choice")
-        accept = gr.Button("Accept", scale=1, elem_id="accept")
-        reject = gr.Button("Reject", scale=1, elem_id="reject")
+        accept = gr.Button("Accept trajectory", scale=1, elem_id="accept")
+        reject = gr.Button("Reject trajectory", scale=1, elem_id="reject")
     object_choice = gr.Dropdown(choices=[("new object", NEW_OBJECT)], value=NEW_OBJECT,
                                 label="Object to paint and propagate", elem_id="object-choice")
     editor = gr.ImageEditor(label="Paint on the frame, then add or remove the painted pixels", type="numpy",
@@ -199,7 +200,8 @@ def _wire_corrections(panel: CorrectionPanel, service) -> tuple:
         act = service.accept if kind == "accept" else service.reject
         record = act(sid, trajectory_id, user)
         verb = "accepted" if kind == "accept" else "rejected"
-        return f"Trajectory #{record.trajectory_id} {verb} (correction #{record.id}, saved)."
+        return (f"Trajectory #{record.trajectory_id} {verb} on every frame it covers (correction #{record.id}, "
+                "saved).")
 
     def on_pixels(kind: CorrectionKind, editor_value: dict, target, stroke, object_choice,
                   request: gr.Request):
