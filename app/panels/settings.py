@@ -135,8 +135,8 @@ def wire_settings_panel(panel: SettingsPanel, service, note: gr.Markdown) -> Pan
     @shows_errors(outputs=5, status=4)
     def from_session(shown_key: str, request: gr.Request):
         picked = service.picked(session_id(request))
-        if picked.key == shown_key:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        if picked.key == shown_key:  # the last run's summary would be stale: no run is on screen now
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), "Ready: type an expression and press Run."
         return (gr.Dropdown(value=picked.key), *recommended(picked.defaults),
                 "This example is for another model: " + model_status(picked))
 
