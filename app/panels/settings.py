@@ -135,8 +135,12 @@ def wire_settings_panel(panel: SettingsPanel, service, note: gr.Markdown) -> Pan
     @shows_errors(outputs=5, status=4)
     def from_session(shown_key: str, request: gr.Request):
         picked = service.picked(session_id(request))
-        if picked.key == shown_key:  # the last run's summary would be stale: no run is on screen now
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), "Ready: type an expression and press Run."
+        if picked.key == shown_key:
+            # another video clears the run on screen, and then the last run's summary would be stale (a
+            # refused upload keeps the video and its run, and their summary)
+            ready = service.run_summary(session_id(request)) is None
+            return (gr.skip(), gr.skip(), gr.skip(), gr.skip(),
+                    "Ready: type an expression and press Run." if ready else gr.skip())
         return (gr.Dropdown(value=picked.key), *recommended(picked.defaults),
                 "This example is for another model: " + model_status(picked))
 
