@@ -9,9 +9,9 @@ from pathlib import Path
 import gradio as gr
 
 from app.examples import REALREF_SETUP, VIDEO_SUFFIXES, Example
-from app.panels.common import PRIVATE, PanelEvents, session_id, shows_errors
+from app.panels.common import PRIVATE, PanelEvents, error_line, page_text, said, session_id, shows_errors
 from app.session import LoadedVideo
-from derrvos_core.errors import InputError
+from derrvos_core.errors import DeRVOSError, InputError
 
 NO_VIDEO = "*No video loaded yet.*"
 
@@ -46,17 +46,32 @@ def wire_video_panel(panel: VideoPanel, service) -> PanelEvents:
     """Upload and Load example put a new video on screen (`video_loaded`); an upload is checked against
     the size, pixel and frame budgets at once, and a refusal stays in the video line, naming the file."""
 
+    def refused(exc: DeRVOSError, request: gr.Request) -> str:
+        """The refusal, and which video is still loaded (Run answers on that one), or the error as is."""
+        video = service.session(session_id(request)).video
+        if video is None:
+            raise exc
+        message = said(on_upload, exc)
+        gr.Warning(page_text(message), title="Cannot do that")
+        return f"{error_line(message)}\n\nStill loaded, and what Run answers on: {describe(video)}"
+
     @shows_errors()
     def on_upload(path: str | None, request: gr.Request) -> str:
         if not path:
             return NO_VIDEO
-        return describe(service.open_video(session_id(request), path, name=Path(path).name))
+        try:
+            return describe(service.open_video(session_id(request), path, name=Path(path).name))
+        except DeRVOSError as exc:
+            return refused(exc, request)
 
     @shows_errors()
     def on_example(name: str | None, request: gr.Request) -> str:
         if not name:
             raise InputError("pick an example first")
-        video, _ = service.open_example(session_id(request), name)
+        try:
+            video, _ = service.open_example(session_id(request), name)
+        except DeRVOSError as exc:
+            return refused(exc, request)
         return describe(video)
 
     uploaded = panel.upload.upload(on_upload, [panel.upload], [panel.info], **PRIVATE)
