@@ -51,6 +51,19 @@ class RunBook:
     def result(self, key: ResultKey) -> SegmentationResult | None:
         return self.results.get(key)
 
+    def stored_result(self, video_id: int, key: ResultKey) -> SegmentationResult | None:
+        """The newest stored run of the video with `key`'s expression, crop size, linking and model
+        version, as the model gave it (corrections not applied), now also kept in `results`; None when
+        the store has none. A result left memory when no tab showed its video any more, or the studio
+        restarted: the same question is then answered from the store, not by the model again."""
+        wanted = (key.expression, key.crop_size, key.model_version, key.link_crops)
+        for record in reversed(self.store.runs(video_id=video_id)):
+            if (record.expression, record.crop_size, record.model_version, record.link_crops) == wanted:
+                result = self.store.load_run(record.id)
+                self.results.put(key, result)
+                return result
+        return None
+
     def run_of(self, key: ResultKey, user: str) -> int | None:
         """The user's stored run of `key`, None when they have none (or it was deleted from the store)."""
         with self._lock:

@@ -211,6 +211,8 @@ class StudioService:
         result = self.runs.result(key)
         if result is None and session.unsaved is not None and session.unsaved.key == key:
             result = session.unsaved.result
+        if result is None:
+            result = self.runs.stored_result(video.record.id, key)
         if result is not None and session.cancel.is_set():
             return RunOutcome(None, cached=True, cancelled=True, seconds=time.perf_counter() - start)
         if result is not None:

@@ -126,6 +126,22 @@ def test_corrections_are_stored_at_once_reach_overlay_and_export_and_undo(segmen
 
 
 
+def test_a_question_already_stored_is_answered_from_the_store_after_a_restart(segmented, tiny_model, tmp_path,
+                                                                              counter):
+    service, outcome = segmented
+    calls = counter.calls
+    fresh = make_service(tiny_model, tmp_path)  # same database and data folder, empty caches
+    fresh.open_video("tab-2", service.session(S).video.path)
+    again = fresh.segment("tab-2", "the orange cross", fresh.settings(CROP, 0.5))
+    assert again.cached and counter.calls == calls  # no model call
+    stored, shown = outcome.run.result, again.run.result
+    assert [(t.trajectory_id, t.rles) for t in shown.trajectories] == \
+        [(t.trajectory_id, t.rles) for t in stored.trajectories]
+    assert again.run.threshold == 0.5 and again.run.run_id != outcome.run.run_id  # a run of this tab's own
+    other = fresh.segment("tab-2", "the orange cross", fresh.settings(CROP + 1, 0.5))
+    assert not other.cached and counter.calls == calls + 1  # another crop size is another question
+
+
 def test_a_restarted_studio_reloads_the_run_with_its_corrections(segmented, tiny_model, tmp_path, counter):
     service, outcome = segmented
     for threshold in (0.2, 0.1, 0.0):  # a slider dragged: one setting in force, not three fixes
