@@ -73,7 +73,7 @@ def test_annotate_a_video_end_to_end_in_chromium(studio, page, tmp_path):
 
     page.click("#add-pixels")
     shows(page, "#correction-status", "pixels added to frame 0")
-    shows(page, "#history", "2\n")  # threshold + drawing: the last panel redrawn after a correction
+    shows(page, "#history", "\n1\n●")  # fixes 1, the drawing (a threshold is no fix): the last redraw
     page.wait_for_timeout(1500)  # the editor reloads its cleared canvas last
     snap(page, "06-correction-saved")
     draws = [c for c in service.store.corrections(run.id) if c.kind is CorrectionKind.DRAW]
