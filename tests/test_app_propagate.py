@@ -142,17 +142,17 @@ def test_undoing_a_new_object_leaves_the_painter_on_new_object_not_another_objec
     second = paint_disc(service, truth)
     on_frame = [c.object_id for c in service.propagation.objects(SID, SOURCE)]
     assert {first.object_id, second.object_id} <= set(on_frame)
-    assert paint_choice(second.object_id, on_frame, service.propagation.object_ids(SID), loaded=False) == \
+    assert paint_choice(second.object_id, on_frame, service.propagation.object_ids(SID), moved=False) == \
         second.object_id
     service.undo(SID, None)
     on_frame = [c.object_id for c in service.propagation.objects(SID, SOURCE)]
     assert first.object_id in on_frame and second.object_id not in service.propagation.object_ids(SID)
-    assert paint_choice(second.object_id, on_frame, service.propagation.object_ids(SID), loaded=False) == \
+    assert paint_choice(second.object_id, on_frame, service.propagation.object_ids(SID), moved=False) == \
         NEW_OBJECT
-    # the user's pick stays on a frame the object has no pixels on (to paint it where the model lost it)
     answer = service.propagation.object_ids(SID)
-    assert paint_choice(first.object_id, [], answer, loaded=False) == first.object_id
-    assert paint_choice(NEW_OBJECT, on_frame, answer, loaded=False) == NEW_OBJECT
-    # just after a video or run is loaded: the first object on the frame, ready to propagate
-    assert paint_choice(NEW_OBJECT, on_frame, answer, loaded=True) == on_frame[0]
-    assert paint_choice(NEW_OBJECT, [], answer, loaded=True) == NEW_OBJECT
+    assert paint_choice(NEW_OBJECT, on_frame, answer, moved=False) == NEW_OBJECT
+    # the user's pick stays on a frame the object has no pixels on (to paint it where the model lost it)
+    assert paint_choice(first.object_id, [], answer, moved=True) == first.object_id
+    # on another frame (or just after a load) "new object" becomes the frame's first object
+    assert paint_choice(NEW_OBJECT, on_frame, answer, moved=True) == on_frame[0]
+    assert paint_choice(NEW_OBJECT, [], answer, moved=True) == NEW_OBJECT

@@ -163,12 +163,12 @@ def _redraw(panel: CorrectionPanel, service):
         editor = gr.ImageEditor(value={"background": background, "layers": [], "composite": None},
                                 brush=brush(brush_size(background.shape[1])))
         objects = [(o.label, o.object_id) for o in service.propagation.objects(sid, view.index)]
+        moved = target is None or target.frame != view.index
         keep = paint_choice(object_choice, [v for _, v in objects], service.propagation.object_ids(sid),
-                            loaded=target is None)
+                            moved)
         if keep != NEW_OBJECT and keep not in [v for _, v in objects]:
             objects.append((f"object {object_label(keep)} · not on this frame", keep))
         objects.append(("new object", NEW_OBJECT))
-        moved = target is None or target.frame != view.index
         end = service.propagation.default_end(sid, view.index) if moved else gr.skip()
         return (note, editor, gr.Dropdown(choices=choices, value=choices[0][1] if choices else None),
                 gr.Dropdown(choices=objects, value=keep), service.propagation.target(sid, view.index), end,
@@ -176,17 +176,16 @@ def _redraw(panel: CorrectionPanel, service):
     return redraw
 
 
-def paint_choice(choice, on_frame: list[int], in_answer: tuple[int, ...], loaded: bool):
-    """The object the painter and propagation act on after a redraw. The user's choice stays while it
-    exists: "new object", or an object of the answer even on a frame it has no pixels on (to paint it
-    where the model lost it). Only just after a video or run is loaded does it become the first object
-    on the frame (ready to propagate). An object that is gone (its correction undone) becomes "new
-    object", never another object: a stroke must not land on an object the user did not pick."""
-    if not loaded and (choice == NEW_OBJECT or choice in in_answer):
+def paint_choice(choice, on_frame: list[int], in_answer: tuple[int, ...], moved: bool):
+    """The object the painter and propagation act on after a redraw (`moved`: the editor came to another
+    frame, or a video or run was just loaded). An object of the answer stays picked, also on a frame it
+    has no pixels on (to paint it where the model lost it). On another frame "new object" becomes the
+    frame's first object (ready to propagate). An object that is gone (its correction undone) becomes
+    "new object" on the same frame, never another object: a stroke must not land on an object the user
+    did not pick."""
+    if choice != NEW_OBJECT and choice in in_answer:
         return choice
-    if loaded and choice in on_frame:
-        return choice
-    if loaded and on_frame:
+    if moved and on_frame:
         return on_frame[0]
     return NEW_OBJECT
 
@@ -200,8 +199,8 @@ def _wire_corrections(panel: CorrectionPanel, service) -> tuple:
         act = service.accept if kind == "accept" else service.reject
         record = act(sid, trajectory_id, user)
         verb = "accepted" if kind == "accept" else "rejected"
-        return (f"Trajectory #{record.trajectory_id} {verb} on every frame it covers (correction #{record.id}, "
-                "saved).")
+        return (f"Trajectory #{record.trajectory_id} {verb} on every frame it covers "
+                f"(correction #{record.id}, saved).")
 
     def on_pixels(kind: CorrectionKind, editor_value: dict, target, stroke, object_choice,
                   request: gr.Request):
