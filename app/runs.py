@@ -114,13 +114,11 @@ class ModelRunner:
     def run(self, model: SegmentationModel, session: StudioSession, video: LoadedVideo, expression: str,
             settings: SegmentSettings, progress: ProgressFn | None) -> SegmentationResult | None:
         """The model's result, or None when the session's Cancel stopped it. BusyError when the model
-        runs for another session or this one."""
-        if session.running:
-            raise BusyError("a run is already in progress in this tab: wait for it or press Cancel")
+        runs for another session. The caller marks the session `running` and clears its `cancel`
+        (`StudioService.segment`, for the whole run, from before the model is reached)."""
         if not self._lock.acquire(blocking=False):
             raise BusyError(f"the model is busy with another run ({self._busy_with}); it runs one video at "
                             "a time, so try again when that run has finished")
-        session.running = True  # `cancel` was cleared when the run was asked for (`StudioService.segment`)
         self._busy_with = f"{video.name!r}, \"{expression}\""
 
         def step(item) -> bool:
@@ -136,7 +134,6 @@ class ModelRunner:
                                        video_key=video.record.content_hash)
             return last_result(steps, step)
         finally:
-            session.running = False
             self._busy_with = ""
             self._lock.release()
 
@@ -155,7 +152,6 @@ class ModelRunner:
     def cancel(session: StudioSession) -> bool:
         """Ask the session's run to stop after the crop in progress (or not to start, when it has not
         reached the model yet); False if the session has no run asked for or running."""
-        if session.running or session.requested:
+        if session.running:
             session.cancel.set()
-            return True
-        return False
+        return session.running

@@ -190,17 +190,18 @@ class StudioService:
         """
         start = time.perf_counter()
         session = self.session(session_id)
-        if session.running or session.requested:  # its Cancel must not be cleared by this call
+        if session.running:  # its Cancel must not be cleared by this call
             raise BusyError("a run is already in progress in this tab: wait for it or press Cancel")
         session.cancel.clear()
-        session.requested = True  # from here a Cancel applies, also before the model starts
+        session.running = True  # from here a Cancel applies, also before the model starts
         try:
             return self._segment(session, start, expression, settings, user, progress)
         finally:
-            session.requested = False
+            session.running = False
 
     def _segment(self, session: StudioSession, start: float, expression: str,
-                 settings: SegmentSettings | None, user: str | None, progress: ProgressFn | None) -> RunOutcome:
+                 settings: SegmentSettings | None, user: str | None,
+                 progress: ProgressFn | None) -> RunOutcome:
         session_id = session.session_id
         video = require_video(session)
         model = self.models.get(session.model_key)

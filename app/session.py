@@ -103,9 +103,8 @@ class StudioSession:
             (another annotator's corrections on the same run are not touched).
         cancel: set by Cancel; the run checks it between crops, and before a finished or cached result
             is stored.
-        running: a run of this session is in progress (the model is running).
-        requested: a run of this session was asked for and has not ended (it may not have reached the
-            model yet): Cancel applies to it.
+        running: a run of this session was asked for and has not ended (`StudioService.segment`; it may
+            not have reached the model yet): Cancel applies to it.
         reader: the open decoder of `video` (kept so that scrubbing forward continues decoding).
         reader_lock: a decoder is not thread-safe; two events of one tab may read at once.
         last_used: monotonic time of the last call, to drop idle sessions.
@@ -122,7 +121,6 @@ class StudioSession:
     undo_stack: list[int] = field(default_factory=list)
     cancel: threading.Event = field(default_factory=threading.Event)
     running: bool = False
-    requested: bool = False
     reader: VideoReader | None = None
     reader_lock: threading.Lock = field(default_factory=threading.Lock)
     last_used: float = field(default_factory=time.monotonic)

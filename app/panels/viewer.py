@@ -178,8 +178,8 @@ def wire_viewer_panel(panel: ViewerPanel, picker: Picker) -> PanelEvents:
     @shows_errors(outputs=2, status=1)
     def on_accept(draft, request: gr.Request):
         object_id, record = picker.accept_object(session_id(request), draft, user_name(request))
-        return None, (f"Object {object_label(object_id)} stored on frame {record.frame}; the correction panel can "
-                      "propagate it.")
+        return None, (f"Object {object_label(object_id)} stored on frame {record.frame}; the correction "
+                      "panel can propagate it.")
 
     def on_clear():
         return None, "Clicks cleared."
