@@ -52,6 +52,15 @@ def test_graft_replaces_the_branch_and_keeps_the_selector(shipped, tmp_path):
     assert kept and all(torch.equal(new[k], old[k]) for k in kept)
 
 
+def test_graft_takes_the_branch_of_a_whole_model_folder_without_its_upsampler(shipped, tmp_path):
+    out = graft(SHIPPED, SHIPPED, tmp_path / "model")  # the shipped model, its upsampler left out
+    model = load_model(str(out))
+    assert shipped.cfg.trajectory.upsampler.enabled and not model.cfg.trajectory.upsampler.enabled
+    expected = branch_weights(shipped.trajectory)
+    got = model.trajectory.state_dict()
+    assert got.keys() == expected.keys() and all(torch.equal(got[k], expected[k].float()) for k in expected)
+
+
 def test_graft_names_a_missing_branch(tmp_path):
     with pytest.raises(CheckpointError, match="trajectory.safetensors not found"):
         graft(SHIPPED, tmp_path, tmp_path / "model")

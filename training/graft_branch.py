@@ -3,10 +3,12 @@
     python training/graft_branch.py --model assets/models/derrvos-tiny-synthref \\
         --branch runs/synthref_tiny_refiner_192/final --input-size 192 --out runs/grafted-192
 
-`--branch` is a stage 1-3 output folder (trajectory.safetensors + trajectory_config.json); the model's
-multimodal branch and TAIS are kept as they are. The result loads like any model folder, so
-`training/evaluate.py --checkpoint OUT` gives the new branch's oracle (and the old selector's J&F on
-it), and stage 4 can start from it (`--set init_trajectory=OUT`). Weights are written as float32.
+`--branch` is a stage 1-3 output folder (trajectory.safetensors + trajectory_config.json), or a model
+folder whose branch is taken without its mask upsampler (`--branch` = `--model`: the model as it is,
+upsampler left out); the model's multimodal branch and TAIS are kept as they are. The result loads
+like any model folder, so `training/evaluate.py --checkpoint OUT` gives the new branch's oracle (and
+the old selector's J&F on it), and stage 4 can start from it (`--set init_trajectory=OUT`). Weights are
+written as float32.
 """
 from __future__ import annotations
 
@@ -19,9 +21,10 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from derrvos_core.model import DeRVOS, DeRVOSConfig, load_model  # noqa: E402
 from derrvos_core.model.checkpoint import save_model  # noqa: E402
+from derrvos_core.strict_load import load_strict  # noqa: E402
 from training.script import script_main  # noqa: E402
-from training.trainer.stages.common import (TrajectoryHolder, load_trajectory_weights,  # noqa: E402
-                                           without_upsampler_weights)
+from training.trainer.stages.common import (TrajectoryHolder, branch_weights, is_model_folder,  # noqa: E402
+                                           load_trajectory_weights, without_upsampler_weights)
 
 
 def graft(model_dir: str | Path, branch_dir: str | Path, out: str | Path, input_size: int | None = None) -> Path:
@@ -36,14 +39,20 @@ def graft(model_dir: str | Path, branch_dir: str | Path, out: str | Path, input_
     model = DeRVOS.from_config(DeRVOSConfig.from_dict(config), tokenizer_path=source.multimodal.tokenizer_path)
     model.load_state_dict(without_upsampler_weights(source.state_dict(), "trajectory."))
     holder = TrajectoryHolder(model.trajectory.cfg)
-    load_trajectory_weights(holder.trajectory, branch_dir)  # strict: a branch of other sizes is refused
+    if is_model_folder(branch_dir):  # a whole model's branch, its upsampler left behind
+        load_strict(holder.trajectory, branch_weights(load_model(str(branch_dir)).trajectory),
+                    f"{branch_dir} (its trajectory branch)")
+    else:  # strict: a branch of other sizes is refused
+        load_trajectory_weights(holder.trajectory, branch_dir)
     model.trajectory.load_state_dict(holder.trajectory.state_dict())
     return save_model(model, out)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="DeRVOS model folder whose selector is kept")
-    parser.add_argument("--branch", required=True, help="stage 1-3 output folder (trajectory.safetensors)")
+    parser.add_argument("--branch", required=True,
+                        help="stage 1-3 output folder (trajectory.safetensors), or a model folder: its "
+                             "branch")
     parser.add_argument("--out", required=True, help="new model folder")
     parser.add_argument("--input-size", type=int, default=None, help="trajectory-branch input size (px)")
 

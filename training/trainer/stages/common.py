@@ -70,7 +70,7 @@ def build_trajectory_holder(cfg: TrainConfig) -> TrajectoryHolder:
     """The branch, initialised from `init` (an earlier stage's folder, or a DeRVOS model folder whose
     trajectory branch is taken, e.g. to train the shipped branch on at a larger input size) or the
     official DVIS++ weights."""
-    if cfg.init and _is_model_folder(cfg.init):
+    if cfg.init and is_model_folder(cfg.init):
         from derrvos_core.model import load_model
 
         source = load_model(str(cfg.init)).trajectory
@@ -88,7 +88,7 @@ def build_trajectory_holder(cfg: TrainConfig) -> TrajectoryHolder:
     return holder
 
 
-def _is_model_folder(folder: str | Path) -> bool:
+def is_model_folder(folder: str | Path) -> bool:
     """A whole DeRVOS model (model.safetensors + config.json) rather than a stage's branch export."""
     folder = Path(folder)
     return not (folder / TRAJECTORY_WEIGHTS).is_file() and (folder / "model.safetensors").is_file()
