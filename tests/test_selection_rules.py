@@ -7,7 +7,7 @@ import pytest
 from derrvos_core.masks import encode_rle
 from derrvos_core.result import SegmentationResult, TrajectoryResult
 from derrvos_core.settings import SegmentSettings
-from training.selection_rules import relative_selection, report, rules, select
+from training.selection_rules import gated_selection, relative_selection, report, rule_name, rules, select
 
 
 def _result(scores_per_crop: list[list[float]]) -> SegmentationResult:
@@ -35,10 +35,21 @@ def test_the_relative_rule_adds_a_crops_clear_winner_and_its_close_rivals_only()
     assert select(result, ("threshold", 0.2)).selected == (0, 1, 6)
 
 
+def test_the_gated_rule_answers_on_a_low_bar_only_when_the_video_has_a_clear_candidate():
+    weak = _result([[0.28, 0.20, 0.05], [0.18, 0.17, 0.02]])  # best 0.28: below the gate, nothing
+    assert gated_selection(weak, 0.15, 0.3) == ()
+    assert weak.select(0.15).selected == (0, 1, 3, 4)  # the plain low threshold answers it
+    strong = _result([[0.28, 0.20, 0.05], [0.18, 0.17, 0.02], [0.45, 0.10, 0.0]])
+    assert gated_selection(strong, 0.15, 0.3) == (0, 1, 3, 4, 6)  # 0.45 opens the gate for the whole video
+    assert gated_selection(strong, 0.15, 0.5) == ()
+    assert select(strong, ("gated", 0.2, 0.4)).selected == (0, 1, 6)
+    assert rule_name(("gated", 0.2, 0.4)) == "score >= 0.2 if the video's top >= 0.4"
+
+
 def test_rules_and_report():
-    listed = rules(thresholds=(0.2, 0.3), ratios=(0.6,), floors=(0.25,))
+    listed = rules(thresholds=(0.2, 0.3), ratios=(0.6,), floors=(0.25,), gated=(0.15,), gates=(0.35,))
     assert listed == [("threshold", 0.2), ("threshold", 0.3), ("relative", 0.2, 0.6, 0.25),
-                      ("relative", 0.3, 0.6, 0.25)]
+                      ("relative", 0.3, 0.6, 0.25), ("gated", 0.15, 0.35)]
     res = {"top_scores": {"motion": [0.3, 0.4, 0.5], "no_target": [0.2]},
            "jf": {("threshold", 0.3): {"motion": [1.0, 0.0, 0.5], "no_target": [1.0]},
                   ("threshold", 0.2): {"motion": [1.0, 1.0, 0.0], "no_target": [0.0]}}}

@@ -6,7 +6,10 @@ The model runs once per expression at crop size 36 (as `training/ablate.py`'s th
 then re-selects from the result's trajectory scores, with no model call:
 - threshold t: the trajectories at score >= t (`SegmentationResult.select`, the shipped rule);
 - relative (t, r, floor): those, plus in every crop whose top score reaches `floor` the trajectories at
-  >= r x that top score (a weak but clear winner of its crop is kept).
+  >= r x that top score (a weak but clear winner of its crop is kept);
+- gated (t, gate): nothing when no trajectory of the whole video reaches `gate`, else those at >= t (t below
+  the gate: whether the video holds a target is decided on its best trajectory, which trajectories are
+  its answer on a lower bar).
 It prints, per category, the quartiles of each expression's top trajectory score (how far "nothing fits"
 lies from a weak match) and, for every rule, J&F over all expressions and per category. Rules are chosen
 on valid; a test split is for reading the chosen one.
@@ -31,6 +34,8 @@ from derrvos_core.evaluation.scoring import score_masks  # noqa: E402
 THRESHOLDS = (0.2, 0.25, 0.3, 0.35)
 RATIOS = (0.5, 0.6, 0.7, 0.8)
 FLOORS = (0.2, 0.25, 0.3)
+GATED = (0.15, 0.2, 0.25)
+GATES = (0.3, 0.35, 0.4)
 
 
 def relative_selection(result, threshold: float, ratio: float, floor: float) -> tuple:
@@ -45,17 +50,27 @@ def relative_selection(result, threshold: float, ratio: float, floor: float) -> 
     return tuple(sorted(chosen))
 
 
-def rules(thresholds=THRESHOLDS, ratios=RATIOS, floors=FLOORS) -> list[tuple]:
-    """("threshold", t) for each t, then ("relative", t, r, floor) for each combination."""
+def gated_selection(result, threshold: float, gate: float) -> tuple:
+    """trajectory_ids at score >= `threshold` when some trajectory of the video reaches `gate`, else none."""
+    if max((t.score for t in result.trajectories), default=0.0) < gate:
+        return ()
+    return tuple(sorted(t.trajectory_id for t in result.trajectories if t.score >= threshold))
+
+
+def rules(thresholds=THRESHOLDS, ratios=RATIOS, floors=FLOORS, gated=GATED, gates=GATES) -> list[tuple]:
+    """("threshold", t) for each t, then ("relative", t, r, floor) and ("gated", t, gate) for each
+    combination."""
     return [("threshold", t) for t in thresholds] + [("relative", *c) for c in
-                                                      itertools.product(thresholds, ratios, floors)]
+                                                      itertools.product(thresholds, ratios, floors)] \
+        + [("gated", *c) for c in itertools.product(gated, gates)]
 
 
 def select(result, rule: tuple):
     """`result` re-selected by `rule` (see `rules`)."""
     if rule[0] == "threshold":
         return result.select(rule[1])
-    return replace(result, selected=relative_selection(result, *rule[1:]))
+    chosen = gated_selection if rule[0] == "gated" else relative_selection
+    return replace(result, selected=chosen(result, *rule[1:]))
 
 
 def sweep(model, samples, rule_list, crop_size: int = 36, progress=print) -> dict:
@@ -76,8 +91,11 @@ def sweep(model, samples, rule_list, crop_size: int = 36, progress=print) -> dic
 
 
 def rule_name(rule: tuple) -> str:
-    return f"score >= {rule[1]:g}" if rule[0] == "threshold" else \
-        f"score >= {rule[1]:g} or >= {rule[2]:g} x crop top (top >= {rule[3]:g})"
+    if rule[0] == "threshold":
+        return f"score >= {rule[1]:g}"
+    if rule[0] == "gated":
+        return f"score >= {rule[1]:g} if the video's top >= {rule[2]:g}"
+    return f"score >= {rule[1]:g} or >= {rule[2]:g} x crop top (top >= {rule[3]:g})"
 
 
 def report(res: dict) -> tuple[str, dict]:
