@@ -262,3 +262,34 @@ def test_a_scrub_made_while_the_last_frame_is_still_drawing_is_kept(studio, page
     snap(page, "annotate-08-scrubbed-while-drawing")
     assert page.locator("#frame input[type=number]").input_value() == str(DRAWN)
     assert changed_pixels(settled, reference) < 20
+
+
+def magenta_pixels(page) -> int:
+    """Pixels of the brush's colour (#ff00ff) in a screenshot of the editor's canvas."""
+    png = page.locator("#editor canvas").first.screenshot()
+    shot = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    r, g, b = (shot[..., i].astype(int) for i in range(3))
+    return int(((r > 200) & (g < 80) & (b > 200)).sum())
+
+
+def test_added_strokes_leave_the_editor(studio, page):
+    """After Add the painted pixels are in the answer, not still on the brush layer: strokes left there
+    would be added again by the next Add or Remove of another stroke."""
+    service, url = studio
+    T0[0] = time.perf_counter()
+    load_and_run(page, url)
+    scrub(page, DRAWN)
+    before = magenta_pixels(page)  # the frame's own magenta shapes, if any
+    paint_blue_square(page)
+    page.wait_for_timeout(300)
+    painted = magenta_pixels(page) - before
+    snap(page, "annotate-08-painted")
+    assert painted > 50
+    page.click("#add-pixels")
+    shows(page, "#correction-status", f"pixels added to frame {DRAWN}")
+    # the redraw after the correction lists the painted object with its size
+    page.wait_for_function("() => (document.querySelector('#object-choice input')?.value || '')"
+                           ".includes('drawn object')", timeout=STEP_TIMEOUT_MS)
+    page.wait_for_timeout(1500)
+    snap(page, "annotate-09-after-add")
+    assert magenta_pixels(page) - before < painted // 20

@@ -211,11 +211,15 @@ def _wire_corrections(panel: CorrectionPanel, service) -> tuple:
         verb = "added to" if kind is CorrectionKind.DRAW else "removed from"
         what = "" if record.object_id is None else f" (object {object_label(record.object_id)})"
         line = f"{int(mask.sum())} pixels {verb} frame {record.frame}{what} (correction #{record.id}, saved)."
+        # the saved strokes leave the brush layer (a later Add or Remove would apply them again); the
+        # redraw that follows brings the frame back. Setting the same frame again would not clear them:
+        # the page sees an unchanged value and keeps its layers
+        cleared = gr.ImageEditor(value=None)
         if record.object_id is None:
-            return line, gr.skip()
+            return line, gr.skip(), cleared
         # a new object stays picked, ready to propagate (the redraw that follows lists it with the rest)
         return line, gr.Dropdown(choices=[(f"object {object_label(record.object_id)}", record.object_id),
-                                          ("new object", NEW_OBJECT)], value=record.object_id)
+                                          ("new object", NEW_OBJECT)], value=record.object_id), cleared
 
     @shows_errors()
     def on_undo(request: gr.Request) -> str:
@@ -231,22 +235,23 @@ def _wire_corrections(panel: CorrectionPanel, service) -> tuple:
     def on_reject(trajectory_id, request: gr.Request) -> str:
         return on_decision("reject", trajectory_id, request)
 
-    @shows_errors(outputs=2, status=0)
+    @shows_errors(outputs=3, status=0)
     def on_add(editor_value: dict, target, stroke, object_choice, request: gr.Request):
         return on_pixels(CorrectionKind.DRAW, editor_value, target, stroke, object_choice, request)
 
-    @shows_errors(outputs=2, status=0)
+    @shows_errors(outputs=3, status=0)
     def on_remove(editor_value: dict, target, stroke, object_choice, request: gr.Request):
         return on_pixels(CorrectionKind.ERASE, editor_value, target, stroke, object_choice, request)
 
     paint_inputs = [panel.editor, panel.target, panel.stroke_frame, panel.object_choice]
+    pixels_outputs = [panel.status, panel.object_choice, panel.editor]
     # in the page, at once: each stroke stamps the frame of the background it was drawn on
     panel.editor.input(None, [panel.editor_frame], [panel.stroke_frame], js="(frame) => frame", **PRIVATE)
     return (
         panel.accept.click(on_accept, [panel.trajectory], [panel.status], **PRIVATE),
         panel.reject.click(on_reject, [panel.trajectory], [panel.status], **PRIVATE),
-        panel.add_pixels.click(on_add, paint_inputs, [panel.status, panel.object_choice], **PRIVATE),
-        panel.remove_pixels.click(on_remove, paint_inputs, [panel.status, panel.object_choice], **PRIVATE),
+        panel.add_pixels.click(on_add, paint_inputs, pixels_outputs, **PRIVATE),
+        panel.remove_pixels.click(on_remove, paint_inputs, pixels_outputs, **PRIVATE),
         panel.undo.click(on_undo, None, [panel.status], **PRIVATE),
     )
 
