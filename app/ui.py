@@ -28,6 +28,8 @@ CSS = """
 /* one Undo on the page ("Undo last correction", stored); the editor's own would only undo strokes */
 #editor button[aria-label="Undo"], #editor button[aria-label="Redo"],
 #editor button[aria-label="undo"], #editor button[aria-label="redo"] { display: none; }
+/* while a run goes, the bar alone: not the "Ready" or last summary it overlays */
+#run-status [data-testid="markdown-wrapper"].pending { visibility: hidden; }
 """
 
 

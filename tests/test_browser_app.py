@@ -15,6 +15,13 @@ from tests.helpers_browser import EXAMPLE_TITLE, T0, snap, wait_text
 pytestmark = pytest.mark.browser
 
 STEP_TIMEOUT_MS = 60_000
+SEEN_JS = """sel => { window.pendingShown = 0;
+    const e = document.querySelector(sel);
+    new MutationObserver(() => {
+        const w = e.querySelector('[data-testid=markdown-wrapper].pending');
+        if (w && getComputedStyle(w).visibility === 'hidden' && w.textContent.includes('Ready'))
+            window.pendingShown += 1;
+    }).observe(e, {subtree: true, childList: true, characterData: true, attributes: true}); }"""
 
 
 def shows(page, selector: str, text: str) -> None:
@@ -46,8 +53,12 @@ def test_annotate_a_video_end_to_end_in_chromium(studio, page, tmp_path):
 
     page.fill("#expression textarea", "the orange cross that appears later")
     snap(page, "02-expression-typed")
+    assert "Ready" in page.locator("#run-status").inner_text()
+    page.evaluate(SEEN_JS, "#run-status")
     page.click("#run")
     shows(page, "#run-status", "Run #")
+    # while the run went, the bar showed alone: the "Ready" under it was hidden
+    assert page.evaluate("() => window.pendingShown") > 0
     shows(page, "#trajectory-table", "score")
     snap(page, "03-run-finished")
     (run,) = service.store.runs()
