@@ -159,9 +159,7 @@ def _redraw(panel: CorrectionPanel, service):
         choices = [(f"#{c.trajectory_id} · score {c.score:.2f} · "
                     f"{'selected' if c.selected else 'not selected'}",
                     c.trajectory_id) for c in view.choices]
-        background = outlined(view.background, service.propagation.proposal(sid, view.index))
-        editor = gr.ImageEditor(value={"background": background, "layers": [], "composite": None},
-                                brush=brush(brush_size(background.shape[1])))
+        editor = editor_frame(service, sid, view)
         objects = [(o.label, o.object_id) for o in service.propagation.objects(sid, view.index)]
         moved = target is None or target.frame != view.index
         keep = paint_choice(object_choice, [v for _, v in objects], service.propagation.object_ids(sid),
@@ -174,6 +172,13 @@ def _redraw(panel: CorrectionPanel, service):
                 gr.Dropdown(choices=objects, value=keep), service.propagation.target(sid, view.index), end,
                 view.index)
     return redraw
+
+
+def editor_frame(service, sid: str, view) -> gr.ImageEditor:
+    """The editor at `view`'s frame (proposals outlined), with an empty brush layer."""
+    background = outlined(view.background, service.propagation.proposal(sid, view.index))
+    return gr.ImageEditor(value={"background": background, "layers": [], "composite": None},
+                          brush=brush(brush_size(background.shape[1])))
 
 
 def paint_choice(choice, on_frame: list[int], in_answer: tuple[int, ...], moved: bool):
@@ -211,10 +216,11 @@ def _wire_corrections(panel: CorrectionPanel, service) -> tuple:
         verb = "added to" if kind is CorrectionKind.DRAW else "removed from"
         what = "" if record.object_id is None else f" (object {object_label(record.object_id)})"
         line = f"{int(mask.sum())} pixels {verb} frame {record.frame}{what} (correction #{record.id}, saved)."
-        # the saved strokes leave the brush layer (a later Add or Remove would apply them again); the
-        # redraw that follows brings the frame back. Setting the same frame again would not clear them:
-        # the page sees an unchanged value and keeps its layers
-        cleared = gr.ImageEditor(value=None)
+        # the saved strokes leave the brush layer at once (left there, the next Remove of another stroke
+        # would take the added pixels out again): the editor gets its frame back with the correction drawn
+        # in. Left to the redraw after this event, the new frame often did not clear the strokes; clearing
+        # the editor here (value None) often left it blank when the redraw's frame came
+        cleared = editor_frame(service, sid, service.correction_view(sid, record.frame))
         if record.object_id is None:
             return line, gr.skip(), cleared
         # a new object stays picked, ready to propagate (the redraw that follows lists it with the rest)
@@ -245,13 +251,14 @@ def _wire_corrections(panel: CorrectionPanel, service) -> tuple:
 
     paint_inputs = [panel.editor, panel.target, panel.stroke_frame, panel.object_choice]
     pixels_outputs = [panel.status, panel.object_choice, panel.editor]
+    pixels_events = {"show_progress_on": [panel.status], **PRIVATE}  # no spinner over the editor's frame
     # in the page, at once: each stroke stamps the frame of the background it was drawn on
     panel.editor.input(None, [panel.editor_frame], [panel.stroke_frame], js="(frame) => frame", **PRIVATE)
     return (
         panel.accept.click(on_accept, [panel.trajectory], [panel.status], **PRIVATE),
         panel.reject.click(on_reject, [panel.trajectory], [panel.status], **PRIVATE),
-        panel.add_pixels.click(on_add, paint_inputs, pixels_outputs, **PRIVATE),
-        panel.remove_pixels.click(on_remove, paint_inputs, pixels_outputs, **PRIVATE),
+        panel.add_pixels.click(on_add, paint_inputs, pixels_outputs, **pixels_events),
+        panel.remove_pixels.click(on_remove, paint_inputs, pixels_outputs, **pixels_events),
         panel.undo.click(on_undo, None, [panel.status], **PRIVATE),
     )
 
