@@ -293,3 +293,29 @@ def test_added_strokes_leave_the_editor(studio, page):
     page.wait_for_timeout(1500)
     snap(page, "annotate-09-after-add")
     assert magenta_pixels(page) - before < painted // 20
+
+
+def test_a_new_run_clears_the_last_runs_lines_and_a_reload_counts_its_fixes(studio, page):
+    """The correction line spoke of run #1; after run #2 it is empty. Reloading run #1 says how many fixes
+    are in force on it, the number the history table shows (a threshold change is not one)."""
+    service, url = studio
+    T0[0] = time.perf_counter()
+    load_and_run(page, url)
+    (first,) = service.store.runs()
+    threshold = page.locator("#threshold input[type=number]")
+    threshold.fill("0.5")
+    threshold.press("Enter")
+    shows(page, "#run-status", "Threshold 0.50")
+    scrub(page, DRAWN)
+    paint_blue_square(page)
+    page.click("#add-pixels")
+    shows(page, "#correction-status", f"pixels added to frame {DRAWN}")
+    run_expression(page, "the orange cross", STEP_TIMEOUT_MS)
+    emptied(page, "#correction-status")
+    snap(page, "annotate-10-second-run")
+    shows(page, "#history", "the orange cross")  # the history lists run #2: its picker lists both
+    page.locator("#run-choice input").click()
+    page.get_by_role("option", name=f"#{first.id} ·").first.click()
+    page.click("#reload-run")
+    shows(page, "#history-status", f"Reloaded run #{first.id}")
+    assert "fixes in force: 1." in page.locator("#history-status").inner_text()

@@ -124,7 +124,7 @@ def stroke_target(target, stroke, painted: bool):
 def wire_correction_panel(panel: CorrectionPanel, service, frame: gr.Slider) -> PanelEvents:
     """`frame` is the viewer's scrubber: the editor follows it. Every correction changes the answer
     (`answer_changed`); `refresh` redraws the frame note, the editor (background, target, proposals
-    outlined), the pickers, and after another video clears the status lines. Errors stay in the status
+    outlined), the pickers, and after another video or run clears the status lines. Errors stay in the status
     line under the buttons."""
     redraw = _redraw(panel, service)
     outputs = [panel.frame_note, panel.editor, panel.trajectory, panel.object_choice, panel.target,
@@ -137,7 +137,7 @@ def wire_correction_panel(panel: CorrectionPanel, service, frame: gr.Slider) -> 
         return "", ""
 
     def refresh(event, kind: str):
-        if kind == "video_loaded":
+        if kind in ("video_loaded", "ran", "reloaded"):  # their lines were about another run
             event = event.success(clear, None, [panel.status, panel.propagation_status],
                                   show_progress="hidden", **PRIVATE)
         return event.success(redraw, inputs, outputs, show_progress="hidden", **PRIVATE)
