@@ -195,8 +195,8 @@ def test_another_video_clears_the_previous_outputs(studio, page, tmp_path):
 
 def emptied(page, selector: str, timeout_ms: int = 20000) -> None:
     """Wait until `selector` shows no text (an event that clears it has finished)."""
-    page.wait_for_function("sel => { const e = document.querySelector(sel); return e && !e.innerText.trim(); }",
-                           arg=selector, timeout=timeout_ms)
+    page.wait_for_function("sel => { const e = document.querySelector(sel); "
+                           "return e && !e.innerText.trim(); }", arg=selector, timeout=timeout_ms)
 
 
 def test_a_redraw_still_drawing_when_the_user_scrubs_does_not_put_the_left_frame_back(studio, page,
