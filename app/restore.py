@@ -26,12 +26,14 @@ class RestoreToken:
     Attributes:
         video_id: the store's video on screen; name: what the page called it (its uploaded file name).
         run_id: the run on screen (None: the video only); user: who was signed in (None: no sign-in).
+        undo: the tab's corrections on the run that its Undo takes back, newest last (a reload keeps them).
     """
 
     video_id: int
     name: str
     run_id: int | None
     user: str | None
+    undo: tuple[int, ...] = ()
 
 
 def restore_token(service, session_id_: str, user: str | None) -> dict | None:
@@ -40,7 +42,8 @@ def restore_token(service, session_id_: str, user: str | None) -> dict | None:
     if session.video is None:
         return None
     run_id = None if session.run is None else session.run.run_id
-    return asdict(RestoreToken(session.video.record.id, session.video.name, run_id, user))
+    undo = tuple(session.undo_stack) if run_id is not None else ()
+    return asdict(RestoreToken(session.video.record.id, session.video.name, run_id, user, undo))
 
 
 def restore_page(service, session_id_: str, stored: dict | None, user: str | None) -> str | None:
@@ -57,6 +60,7 @@ def restore_page(service, session_id_: str, stored: dict | None, user: str | Non
         video = service.open_video(session_id_, record.path, name=token.name, file_name=token.name)
         if token.run_id is not None:
             service.reload_run(session_id_, int(token.run_id), user)
+            service.resume_undo(session_id_, token.undo)
     except DeRVOSError as exc:  # deleted since, or the file went: the page opens empty
         log.info("page not restored: %s", exc)
         return None

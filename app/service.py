@@ -336,6 +336,15 @@ class StudioService:
         """Take back this tab's last correction on the run (it stays in the store, marked undone)."""
         return self.editor.undo(self.session(session_id), user)
 
+    def resume_undo(self, session_id: str, ids) -> None:
+        """After a page reload: Undo takes back the reloaded tab's corrections `ids` again (newest last),
+        those still in force on the run on screen; anything else in `ids` is dropped."""
+        session = self.session(session_id)
+        if session.run is None:
+            return
+        active = {c.id for c in self.store.corrections(session.run.run_id) if c.active}
+        session.undo_stack = [int(i) for i in ids if isinstance(i, int) and int(i) in active]
+
     def reselect(self, session_id: str, threshold: float, user: str | None = None) -> CurrentRun:
         """Select again at `threshold` from the cached scores (no model call); stored as a correction."""
         return self.editor.reselect(self.session(session_id), threshold, user)

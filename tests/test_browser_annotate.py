@@ -166,6 +166,8 @@ def test_a_lagging_stroke_lands_on_its_frame_propagates_and_survives_a_reload(st
         page.wait_for_timeout(500)
     snap(page, "annotate-05-reloaded")
     assert changed < 20  # the same answer on screen
+    page.click("#undo")  # the reloaded tab's Undo takes back what the tab did last: the propagation
+    shows(page, "#correction-status", f"Undid correction #{propagated[0].id}")
 
 
 def test_another_video_clears_the_previous_outputs(studio, page, tmp_path):
