@@ -298,8 +298,9 @@ def test_added_strokes_leave_the_editor(studio, page):
 
 
 def test_a_new_run_clears_the_last_runs_lines_and_a_reload_counts_its_fixes(studio, page):
-    """The correction line spoke of run #1; after run #2 it is empty. Reloading run #1 says how many fixes
-    are in force on it, the number the history table shows (a threshold change is not one)."""
+    """A crop size moved after a run says it needs a Run. The correction line spoke of run #1; after run #2
+    it is empty. Reloading run #1 says how many fixes are in force on it, the number the history table
+    shows (a threshold change is not one)."""
     service, url = studio
     T0[0] = time.perf_counter()
     load_and_run(page, url)
@@ -312,7 +313,12 @@ def test_a_new_run_clears_the_last_runs_lines_and_a_reload_counts_its_fixes(stud
     paint_blue_square(page)
     page.click("#add-pixels")
     shows(page, "#correction-status", f"pixels added to frame {DRAWN}")
+    crop = page.locator("#crop-size input[type=number]")
+    crop.fill("12")
+    crop.press("Enter")
+    shows(page, "#run-status", f"Crop size 12: press Run to apply it (the answer on screen is run #{first.id}")
     run_expression(page, "the orange cross", STEP_TIMEOUT_MS)
+    assert service.store.runs()[-1].crop_size == 12
     emptied(page, "#correction-status")
     snap(page, "annotate-10-second-run")
     shows(page, "#history", "the orange cross")  # the history lists run #2: its picker lists both

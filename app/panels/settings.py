@@ -173,6 +173,17 @@ def wire_settings_panel(panel: SettingsPanel, service, note: gr.Markdown) -> Pan
     saved = panel.save_again.click(on_save, None, [panel.status, note], **PRIVATE)
     panel.cancel.click(on_cancel, None, [panel.status], concurrency_limit=None, show_progress="hidden",
                        cancels=list(ran), **PRIVATE)
+    @shows_errors()
+    def on_crop_size(crop_size: float, request: gr.Request):
+        run = service.run_summary(session_id(request))
+        if run is None or int(crop_size) == run.crop_size:
+            return gr.skip()
+        return (f"Crop size {int(crop_size)}: press Run to apply it (the answer on screen is run "
+                f"#{run.run_id}'s, crop size {run.crop_size}).")
+
+    # `.input`: the user's move only (a loaded example or run sets the slider too)
+    panel.crop_size.input(on_crop_size, [panel.crop_size], [panel.status], trigger_mode="always_last",
+                          show_progress="hidden", **PRIVATE)
     reselected = panel.threshold.change(on_threshold, [panel.threshold], [panel.status, note],
                                         trigger_mode="always_last", show_progress="hidden", **PRIVATE)
     # `.input`: only the user's pick; a pick made by loading an example is shown by `refresh`
