@@ -52,9 +52,15 @@ def object_rows(plan: AnswerPlan, decisions: dict[int, str]) -> list[ObjectRow]:
     for object_id, group in members.items():
         frames = sorted({f for r in group for f in by_id[r.trajectory_id].frames_present()})
         forced = {r.forced for r in group if r.forced}
-        rows.append(_row(object_id, colours[object_id], max(r.score for r in group), frames,
-                         any(r.selected for r in group),
-                         forced.pop() if len(forced) == 1 else ("mixed" if forced else ""), tuple(group)))
+        selected = any(r.selected for r in group)
+        state = forced.pop() if len(forced) == 1 else ("mixed" if forced else "")
+        painted = [] if selected else _edited_frames(plan, object_id)
+        if painted:  # not in the answer, yet its painted frames are drawn: the table says so
+            count = len(painted)
+            note = f"its {count} painted frame{'' if count == 1 else 's'} drawn, nothing else"
+            state = f"{state}; {note}" if state else note
+        rows.append(_row(object_id, colours[object_id], max(r.score for r in group), frames, selected, state,
+                         tuple(group)))
     rows.sort(key=lambda r: (-r.score, r.object_id))
     for obj in plan.objects:
         if obj.user_made:

@@ -242,3 +242,18 @@ def test_an_object_still_selected_through_another_trajectory_is_not_shown_as_rej
     assert _state(SimpleNamespace(selected=False, forced="rejected")) == "✘ (rejected)"
     assert _state(SimpleNamespace(selected=True, forced="accepted")) == "✔ (accepted)"
     assert _state(SimpleNamespace(selected=True, forced="")) == "✔"
+
+
+def test_an_unselected_object_with_painted_frames_says_only_those_are_drawn(shown):
+    """#1 (0.2) is below the threshold 0.35; pixels painted onto it at frame 5 are drawn there, and its row
+    says that this is all of it that is drawn (the overlay and a plain "not selected" disagreed)."""
+    service, _ = shown
+    object_id = plan(service).object_of(1)
+    target = service.propagation.target(S, 5)
+    service.propagation.paint(S, CorrectionKind.DRAW, target, square(H, W, 75, 75, 6), object_id, None)
+    row = {r.object_id: r for r in object_rows(plan(service), {})}[object_id]
+    assert not row.selected and row.forced == "its 1 painted frame drawn, nothing else"
+    assert plan(service).frame_answer(5).mask[75:81, 75:81].all()
+    assert not plan(service).frame_answer(6).mask[70:100, 70:100].any()
+    untouched = {r.object_id: r for r in object_rows(plan(service), {})}[plan(service).object_of(4)]
+    assert untouched.forced == ""
