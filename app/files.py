@@ -13,8 +13,8 @@ from app.editor import require_run, require_video
 from app.outputs import scores_payload, write_masks_zip, write_overlay_mp4
 from app.session import StudioSession
 from derrvos_core.errors import InputError
-from derrvos_core.store import CorrectionKind, RunRecord, Store
-from derrvos_core.store.corrections import threshold_in_force
+from derrvos_core.store import RunRecord, Store
+from derrvos_core.store.corrections import fixes_in_force, threshold_in_force
 from derrvos_core.store.export import FORMATS, export_zip
 from derrvos_core.store.safe_names import safe_name
 from derrvos_core.video import open_video
@@ -62,10 +62,8 @@ class RunFiles:
         current = session.run.run_id if session.run else None
         rows = []
         for run in reversed(self.store.runs(video_id=session.video.record.id)):
-            corrections = [c for c in self.store.corrections(run.id) if c.active]
-            # a threshold is a setting, shown in its own column: dragging the slider is not ten fixes
-            counted = sum(c.kind not in (CorrectionKind.UNDO, CorrectionKind.THRESHOLD) for c in corrections)
-            rows.append(HistoryRow(run=run, num_corrections=counted,
+            corrections = self.store.corrections(run.id)
+            rows.append(HistoryRow(run=run, num_corrections=fixes_in_force(corrections),
                                    threshold=threshold_in_force(run.threshold, corrections),
                                    on_screen=run.id == current))
         return rows

@@ -42,8 +42,8 @@ def restore_token(service, session_id_: str, user: str | None) -> dict | None:
     if session.video is None:
         return None
     run_id = None if session.run is None else session.run.run_id
-    undo = tuple(session.undo_stack) if run_id is not None else ()
-    return asdict(RestoreToken(session.video.record.id, session.video.name, run_id, user, undo))
+    return asdict(RestoreToken(session.video.record.id, session.video.name, run_id, user,
+                               tuple(session.undo_stack)))
 
 
 def restore_page(service, session_id_: str, stored: dict | None, user: str | None) -> str | None:

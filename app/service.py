@@ -343,7 +343,7 @@ class StudioService:
         if session.run is None:
             return
         active = {c.id for c in self.store.corrections(session.run.run_id) if c.active}
-        session.undo_stack = [int(i) for i in ids if isinstance(i, int) and int(i) in active]
+        session.undo_stack = [i for i in ids if isinstance(i, int) and i in active]
 
     def reselect(self, session_id: str, threshold: float, user: str | None = None) -> CurrentRun:
         """Select again at `threshold` from the cached scores (no model call); stored as a correction."""

@@ -15,7 +15,7 @@ from app.render import AnswerSummary, OverlayStyle, TrajectoryRow, answer_summar
 from app.timeline import Timeline, presence, timeline
 from app.session import CurrentRun, StudioSession
 from app.videos import VideoLibrary
-from derrvos_core.store.corrections import AnswerPlan
+from derrvos_core.store.corrections import AnswerPlan, fixes_in_force
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,8 @@ class RunSummary:
     Attributes:
         run_id: the stored run; expression, crop_size, link_crops: what it answered and how.
         threshold: the threshold in force; num_selected of num_trajectories trajectories are selected.
-        num_frames: the video's length; num_corrections: corrections on the run (any session's, undone
-            ones included); model_version: the model that ran it; warnings: what the model warned about.
+        num_frames: the video's length; num_fixes: mask and selection corrections in force on the run
+            (any session's; `fixes_in_force`, the history table's count); model_version: the model that ran it; warnings: what the model warned about.
     """
 
     run_id: int
@@ -37,7 +37,7 @@ class RunSummary:
     num_selected: int
     num_trajectories: int
     num_frames: int
-    num_corrections: int
+    num_fixes: int
     model_version: str
     warnings: tuple[str, ...]
 
@@ -48,7 +48,7 @@ def run_summary(run: CurrentRun) -> RunSummary:
                       link_crops=run.key.link_crops, threshold=run.threshold,
                       num_selected=len(run.plan.selected),
                       num_trajectories=len(result.trajectories), num_frames=result.num_frames,
-                      num_corrections=len(run.corrections), model_version=run.key.model_version,
+                      num_fixes=fixes_in_force(run.corrections), model_version=run.key.model_version,
                       warnings=tuple(str(w) for w in result.warnings))
 
 

@@ -124,8 +124,8 @@ def stroke_target(target, stroke, painted: bool):
 def wire_correction_panel(panel: CorrectionPanel, service, frame: gr.Slider) -> PanelEvents:
     """`frame` is the viewer's scrubber: the editor follows it. Every correction changes the answer
     (`answer_changed`); `refresh` redraws the frame note, the editor (background, target, proposals
-    outlined), the pickers, and after another video or run clears the status lines. Errors stay in the status
-    line under the buttons."""
+    outlined), the pickers, and after another video or run clears the status lines. Errors stay in the
+    status line under the buttons."""
     redraw = _redraw(panel, service)
     outputs = [panel.frame_note, panel.editor, panel.trajectory, panel.object_choice, panel.target,
                panel.end_frame, panel.editor_frame]
@@ -216,16 +216,15 @@ def _wire_corrections(panel: CorrectionPanel, service) -> tuple:
         verb = "added to" if kind is CorrectionKind.DRAW else "removed from"
         what = "" if record.object_id is None else f" (object {object_label(record.object_id)})"
         line = f"{int(mask.sum())} pixels {verb} frame {record.frame}{what} (correction #{record.id}, saved)."
-        # the saved strokes leave the brush layer at once (left there, the next Remove of another stroke
-        # would take the added pixels out again): the editor gets its frame back with the correction drawn
-        # in. Left to the redraw after this event, the new frame often did not clear the strokes; clearing
-        # the editor here (value None) often left it blank when the redraw's frame came
-        cleared = editor_frame(service, sid, service.correction_view(sid, record.frame))
+        # the saved strokes leave the brush layer now (left there, the next Remove of another stroke would
+        # take the added pixels out again): the frame comes back with the correction drawn in. The redraw
+        # after this event alone often did not clear them
+        editor = editor_frame(service, sid, service.correction_view(sid, record.frame))
         if record.object_id is None:
-            return line, gr.skip(), cleared
+            return line, gr.skip(), editor
         # a new object stays picked, ready to propagate (the redraw that follows lists it with the rest)
         return line, gr.Dropdown(choices=[(f"object {object_label(record.object_id)}", record.object_id),
-                                          ("new object", NEW_OBJECT)], value=record.object_id), cleared
+                                          ("new object", NEW_OBJECT)], value=record.object_id), editor
 
     @shows_errors()
     def on_undo(request: gr.Request) -> str:

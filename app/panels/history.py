@@ -74,11 +74,8 @@ def wire_history_panel(panel: HistoryPanel, service) -> PanelEvents:
             raise InputError("pick a run first")
         _, record = service.reload_run(session_id(request), int(run_id), user_name(request))
         run = service.run_summary(session_id(request))
-        # the history table's count: fixes in force (undone ones, undos and thresholds left out)
-        rows = service.history(session_id(request))
-        fixes = next((h.num_corrections for h in rows if h.run.id == record.id), run.num_corrections)
         return (f"Reloaded run #{record.id} (“{record.expression}”, crop {record.crop_size}, model "
-                f"{record.model_version}); threshold {run.threshold:.2f}; fixes in force: {fixes}.")
+                f"{record.model_version}); threshold {run.threshold:.2f}; fixes in force: {run.num_fixes}.")
 
     @shows_errors(outputs=2, status=1)
     def on_export(fmt: str, all_videos: bool, request: gr.Request):

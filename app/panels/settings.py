@@ -173,6 +173,7 @@ def wire_settings_panel(panel: SettingsPanel, service, note: gr.Markdown) -> Pan
     saved = panel.save_again.click(on_save, None, [panel.status, note], **PRIVATE)
     panel.cancel.click(on_cancel, None, [panel.status], concurrency_limit=None, show_progress="hidden",
                        cancels=list(ran), **PRIVATE)
+
     @shows_errors()
     def on_crop_size(crop_size: float, request: gr.Request):
         run = service.run_summary(session_id(request))

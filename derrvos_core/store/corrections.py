@@ -200,6 +200,12 @@ def plan_answer(result: SegmentationResult, corrections: Sequence[CorrectionReco
                       pixel_edits={f: tuple(e) for f, e in edits.items()}, assigned=assigned)
 
 
+def fixes_in_force(corrections: Sequence[CorrectionRecord]) -> int:
+    """The mask and selection corrections in force (`active` marked): undos and thresholds are not fixes
+    (dragging the threshold slider is not ten fixes)."""
+    return sum(c.active and c.kind not in (CorrectionKind.UNDO, CorrectionKind.THRESHOLD) for c in corrections)
+
+
 def threshold_in_force(run_threshold: float, corrections: Sequence[CorrectionRecord]) -> float:
     """The run's threshold, or that of its latest active threshold correction (`active` marked)."""
     chosen = [c.threshold for c in corrections if c.active and c.kind is CorrectionKind.THRESHOLD]
