@@ -128,18 +128,24 @@ def tiny_data(tmp_path_factory):
     return root
 
 
+def run_upsampler(root, capsys, checkpoint, work: str = "work", out: str | None = None, steps: int = 4,
+                  extra: tuple[str, ...] = (), code: int = 0) -> str:
+    argv = ["--checkpoint", str(checkpoint), "--root", str(root / "data"), "--videos", "2",
+            "--valid-videos", "1", "--frames", "8", "--every", "2", "--channels", "4",
+            "--steps", str(steps), "--batch", "4", "--save-every", "2", "--work", str(root / work),
+            *(["--out", str(root / out)] if out else []), *extra]
+    parser = argparse.ArgumentParser()
+    train_upsampler.add_arguments(parser)
+    assert train_upsampler.run(parser.parse_args(argv)) == code
+    captured = capsys.readouterr()
+    return captured.out + captured.err
+
+
 def test_training_writes_a_loadable_model_with_a_trained_upsampler_and_resumes(tiny_data, capsys):
     root = tiny_data
 
     def train(out: str, steps: int = 4) -> str:
-        argv = ["--checkpoint", str(root / "base"), "--root", str(root / "data"), "--videos", "2",
-                "--valid-videos", "1", "--frames", "8", "--every", "2", "--channels", "4",
-                "--steps", str(steps), "--batch", "4", "--save-every", "2", "--work", str(root / "work"),
-                "--out", str(root / out)]
-        parser = argparse.ArgumentParser()
-        train_upsampler.add_arguments(parser)
-        assert train_upsampler.run(parser.parse_args(argv)) == 0
-        return capsys.readouterr().out
+        return run_upsampler(root, capsys, root / "base", out=out, steps=steps)
 
     first = train("out4")
     assert "step 4/4" in first and "valid mean IoU: bilinear" in first and "resumed" not in first
@@ -166,3 +172,26 @@ def test_a_small_mask_is_refined_in_a_window_around_it_and_a_large_one_whole():
     bilinear = F.interpolate(logits, size=(64, 64), mode="bilinear", align_corners=False)
     assert torch.equal(out > 0, bilinear > 0)  # untrained, the window path keeps the bilinear mask
     torch.testing.assert_close(out[0, 0, 24:, :40], bilinear[0, 0, 24:, :40])  # outside the window: as is
+
+
+def test_the_branch_alone_trains_it_and_a_model_on_that_branch_takes_it(tiny_data, capsys):
+    """Trained on a stage 1-3 output while stage 4 trains on the same branch, then attached: the same
+    model as training it on the finished model directly. Another branch does not reuse the examples."""
+    from training.trainer.stages.common import export_trajectory
+
+    root = tiny_data
+    export_trajectory(load_checkpoint(root / "base"), root / "branch")  # as stage 3 writes its branch
+    assert "give --input-size" in run_upsampler(root, capsys, root / "branch", "work-branch", code=1)
+    alone = run_upsampler(root, capsys, root / "branch", "work-branch", extra=("--input-size", "64"))
+    assert "step 4/4" in alone and "trained in" in alone
+    attached = run_upsampler(root, capsys, root / "base", "work-branch", out="attached")
+    assert "resumed at step 4" in attached and "step 4/4" not in attached
+    run_upsampler(root, capsys, root / "base", "work-direct", out="direct")
+    torch.testing.assert_close(load_checkpoint(root / "attached").state_dict(),
+                               load_checkpoint(root / "direct").state_dict())
+    torch.manual_seed(1)
+    DeRVOS.from_config(dataclasses.replace(DeRVOSConfig.tiny(), input_size=64,
+                                           multimodal_image_size=64)).save(root / "other")
+    other = run_upsampler(root, capsys, root / "other", "work-branch", out="other-up")
+    assert "resumed" not in other and "step 4/4" in other
+    assert "--out is needed" in run_upsampler(root, capsys, root / "base", "work-branch", code=1)

@@ -10,9 +10,16 @@ the trajectory that overlaps it best over the clip (IoU of the bilinearly upsamp
 trajectory's logits, the object's mask at the input size. The upsampler
 (`derrvos_core.trajectory.upsampler`) learns the residual from the frame with BCE + dice; everything
 else stays frozen. Examples are kept in `--work` (pairs_*.npz) and the training state every
-`--save-every` steps, so a re-run continues. The output is the input model with the upsampler in its
-config and weights. Prints the valid examples' mean IoU: bilinear (what the model outputs without an
-upsampler) and upsampled.
+`--save-every` steps, both named after a hash of the branch's weights, so a re-run continues and another
+branch never reuses them. The output is the input model with the upsampler in its config and weights.
+Prints the valid examples' mean IoU: bilinear (what the model outputs without an upsampler) and upsampled.
+
+Only the branch matters, so the upsampler can be trained while stage 4 trains on the same frozen branch:
+
+    python training/train_upsampler.py --checkpoint runs/synthref_tiny_refiner_192/final --input-size 192 \
+        --work runs/upsampler                      # a stage 1-3 output: trains, writes no model
+    python training/train_upsampler.py --checkpoint runs/synthref_tiny_derrvos_phase2/final \
+        --work runs/upsampler --out runs/upsampler/final   # same branch: resumes at the last step, attaches
 """
 from __future__ import annotations
 
@@ -32,17 +39,21 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 from derrvos_core.datasets import open_dataset  # noqa: E402
 from derrvos_core.metrics import mean_iou as masks_mean_iou  # noqa: E402
 from derrvos_core.model import DeRVOS, load_model  # noqa: E402
+from derrvos_core.model.derrvos import weights_hash  # noqa: E402
+from derrvos_core.strict_load import load_strict  # noqa: E402
 from derrvos_core.tais.losses import clip_ious  # noqa: E402
-from derrvos_core.trajectory.config import UpsamplerConfig  # noqa: E402
+from derrvos_core.trajectory.branch import DVISBranch  # noqa: E402
+from derrvos_core.trajectory.config import TrajectoryConfig, UpsamplerConfig  # noqa: E402
 from derrvos_core.trajectory.upsampler import MaskUpsampler  # noqa: E402
 from training.script import script_main  # noqa: E402
 from training.trainer.instances import expression_objects  # noqa: E402
-from training.trainer.stages.common import without_upsampler_weights  # noqa: E402
+from training.trainer.stages.common import (TRAJECTORY_CONFIG, TRAJECTORY_WEIGHTS,  # noqa: E402
+                                           branch_weights, without_upsampler,
+                                           without_upsampler_weights)
 
 
-def collect(model: DeRVOS, dataset, videos: int, frames: int, every: int) -> dict[str, np.ndarray]:
+def collect(branch: DVISBranch, dataset, videos: int, frames: int, every: int) -> dict[str, np.ndarray]:
     """The examples of one split (see the module docstring)."""
-    branch = model.trajectory
     images, logits, truths = [], [], []
     with torch.inference_mode():
         for load, objects in expression_objects(dataset, videos):
@@ -159,7 +170,10 @@ def train(upsampler: MaskUpsampler, pairs: dict, args, state_path: Path, valid: 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", required=True, help="the DeRVOS model folder to add an upsampler to")
+    p.add_argument("--checkpoint", required=True,
+                   help="the DeRVOS model folder to add an upsampler to, or a stage 1-3 output (train only)")
+    p.add_argument("--input-size", type=int, default=None,
+                   help="the input size of a stage 1-3 output's branch (its stages' data.image_size)")
     p.add_argument("--root", default="data/synthref")
     p.add_argument("--train-split", default="train")
     p.add_argument("--valid-split", default="valid", help="examples for the report ('' for none)")
@@ -175,38 +189,53 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-every", type=int, default=250)
     p.add_argument("--work", default="runs/upsampler", help="examples and training state (resumable)")
-    p.add_argument("--out", required=True, help="the model folder to write")
+    p.add_argument("--out", default=None, help="the model folder to write (needed with a model folder)")
 
 
 def run(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     work = Path(args.work)
-    base = load_model(args.checkpoint)
-    if not isinstance(base, DeRVOS) or base.cfg is None:
-        print(f"{args.checkpoint}: not a DeRVOS checkpoint (the real model has no trainable upsampler)",
-              file=sys.stderr)
-        return 1
-    name = f"{args.videos}v-{args.frames}f-{args.every}"
+    folder = Path(args.checkpoint)
+    if (folder / TRAJECTORY_WEIGHTS).is_file():  # a stage 1-3 output: the branch alone
+        if not args.input_size:
+            print(f"{folder} is a trajectory branch: give --input-size (its stages' data.image_size)",
+                  file=sys.stderr)
+            return 1
+        base, branch = None, branch_folder(folder, args.input_size)
+    else:
+        base = load_model(args.checkpoint)
+        if not isinstance(base, DeRVOS) or base.cfg is None:
+            print(f"{args.checkpoint}: not a DeRVOS checkpoint (the real model has no trainable upsampler)",
+                  file=sys.stderr)
+            return 1
+        branch = base.trajectory
+        if not args.out:
+            print("--out is needed with a model folder", file=sys.stderr)
+            return 1
+    # examples and state belong to this branch: another branch (or input size) starts afresh
+    tag = weights_hash({**branch_weights(branch), "input_size": torch.tensor(branch.input_size)})
+    name = f"{args.videos}v-{args.frames}f-{args.every}-{tag}"
     pairs = cached_pairs(work / f"pairs_{args.train_split}_{name}.npz",
-                         lambda: collect(base, open_dataset("synthref", args.root, args.train_split),
+                         lambda: collect(branch, open_dataset("synthref", args.root, args.train_split),
                                          args.videos, args.frames, args.every))
     if not pairs:
         print(f"no examples in {args.train_split} of {args.root}", file=sys.stderr)
         return 1
     valid = {}
     if args.valid_split:
-        valid_name = f"{args.valid_videos}v-{args.frames}f-{args.every}"
+        valid_name = f"{args.valid_videos}v-{args.frames}f-{args.every}-{tag}"
         valid = cached_pairs(work / f"pairs_{args.valid_split}_{valid_name}.npz",
-                             lambda: collect(base, open_dataset("synthref", args.root, args.valid_split),
+                             lambda: collect(branch, open_dataset("synthref", args.root, args.valid_split),
                                              args.valid_videos, args.frames, args.every))
     print(f"{len(pairs['truths'])} train examples, {len(valid.get('truths', ()))} valid", flush=True)
     cfg = UpsamplerConfig(channels=args.channels, scale=args.scale)
-    model = with_upsampler(base, cfg)
+    seg = branch.cfg.segmenter
+    torch.manual_seed(args.seed)  # the same start whatever was built before (a model or a branch alone)
+    upsampler = MaskUpsampler(cfg, seg.pixel_mean, seg.pixel_std)
     work.mkdir(parents=True, exist_ok=True)
     state = work / f"state_{name}_{args.channels}c-{args.scale}x-{args.steps}s-{args.seed}.pt"
-    train(model.trajectory.upsampler, pairs, args, state, valid)
+    train(upsampler, pairs, args, state, valid)
     if valid:
-        upsampler = model.trajectory.upsampler
         start = time.perf_counter()
         whole = mean_iou(upsampler, valid)
         middle = time.perf_counter()
@@ -215,10 +244,27 @@ def run(args: argparse.Namespace) -> int:
         print(f"valid mean IoU: bilinear {mean_iou(None, valid):.4f}, upsampled {whole:.4f} on whole "
               f"frames ({middle - start:.1f} s), {windowed:.4f} in windows as a run applies it "
               f"({end - middle:.1f} s)")
+    if base is None:
+        print(f"trained in {work}; a model with this branch gets it with --checkpoint MODEL --work {work} "
+              "--out OUT")
+        return 0
+    model = with_upsampler(base, cfg)
+    model.trajectory.upsampler.load_state_dict(upsampler.state_dict())
     model.refresh_version()
     model.save(args.out)
     print(f"wrote {args.out} ({model.version})")
     return 0
+
+
+def branch_folder(folder: Path, input_size: int) -> DVISBranch:
+    """A stage 1-3 output (trajectory.safetensors + trajectory_config.json) as a branch at `input_size`."""
+    cfg = without_upsampler(TrajectoryConfig.from_json((folder / TRAJECTORY_CONFIG).read_text()))
+    branch = DVISBranch(cfg, input_size=input_size, top_k=cfg.top_k)
+    from safetensors.torch import load_file
+
+    load_strict(branch, without_upsampler_weights(load_file(str(folder / TRAJECTORY_WEIGHTS))),
+                f"{folder / TRAJECTORY_WEIGHTS} (the trajectory branch)")
+    return branch.eval()
 
 
 if __name__ == "__main__":
