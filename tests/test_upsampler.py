@@ -182,6 +182,8 @@ def test_the_branch_alone_trains_it_and_a_model_on_that_branch_takes_it(tiny_dat
     root = tiny_data
     export_trajectory(load_checkpoint(root / "base"), root / "branch")  # as stage 3 writes its branch
     assert "give --input-size" in run_upsampler(root, capsys, root / "branch", "work-branch", code=1)
+    assert "no --out" in run_upsampler(root, capsys, root / "branch", "work-branch", out="x", code=1,
+                                       extra=("--input-size", "64"))
     alone = run_upsampler(root, capsys, root / "branch", "work-branch", extra=("--input-size", "64"))
     assert "step 4/4" in alone and "trained in" in alone
     attached = run_upsampler(root, capsys, root / "base", "work-branch", out="attached")

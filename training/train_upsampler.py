@@ -40,7 +40,6 @@ from derrvos_core.datasets import open_dataset  # noqa: E402
 from derrvos_core.metrics import mean_iou as masks_mean_iou  # noqa: E402
 from derrvos_core.model import DeRVOS, load_model  # noqa: E402
 from derrvos_core.model.derrvos import weights_hash  # noqa: E402
-from derrvos_core.strict_load import load_strict  # noqa: E402
 from derrvos_core.tais.losses import clip_ious  # noqa: E402
 from derrvos_core.trajectory.branch import DVISBranch  # noqa: E402
 from derrvos_core.trajectory.config import TrajectoryConfig, UpsamplerConfig  # noqa: E402
@@ -48,7 +47,7 @@ from derrvos_core.trajectory.upsampler import MaskUpsampler  # noqa: E402
 from training.script import script_main  # noqa: E402
 from training.trainer.instances import expression_objects  # noqa: E402
 from training.trainer.stages.common import (TRAJECTORY_CONFIG, TRAJECTORY_WEIGHTS,  # noqa: E402
-                                           branch_weights, without_upsampler,
+                                           branch_weights, load_trajectory_weights, without_upsampler,
                                            without_upsampler_weights)
 
 
@@ -193,13 +192,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    torch.manual_seed(args.seed)
     work = Path(args.work)
     folder = Path(args.checkpoint)
     if (folder / TRAJECTORY_WEIGHTS).is_file():  # a stage 1-3 output: the branch alone
-        if not args.input_size:
-            print(f"{folder} is a trajectory branch: give --input-size (its stages' data.image_size)",
-                  file=sys.stderr)
+        if not args.input_size or args.out:
+            print(f"{folder} is a trajectory branch: give --input-size (its stages' data.image_size) and no "
+                  "--out (a branch alone makes no model)", file=sys.stderr)
             return 1
         base, branch = None, branch_folder(folder, args.input_size)
     else:
@@ -213,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
             print("--out is needed with a model folder", file=sys.stderr)
             return 1
     # examples and state belong to this branch: another branch (or input size) starts afresh
-    tag = weights_hash({**branch_weights(branch), "input_size": torch.tensor(branch.input_size)})
+    tag = weights_hash(branch_weights(branch), salt=f"input_size={branch.input_size}")
     name = f"{args.videos}v-{args.frames}f-{args.every}-{tag}"
     pairs = cached_pairs(work / f"pairs_{args.train_split}_{name}.npz",
                          lambda: collect(branch, open_dataset("synthref", args.root, args.train_split),
@@ -260,10 +258,7 @@ def branch_folder(folder: Path, input_size: int) -> DVISBranch:
     """A stage 1-3 output (trajectory.safetensors + trajectory_config.json) as a branch at `input_size`."""
     cfg = without_upsampler(TrajectoryConfig.from_json((folder / TRAJECTORY_CONFIG).read_text()))
     branch = DVISBranch(cfg, input_size=input_size, top_k=cfg.top_k)
-    from safetensors.torch import load_file
-
-    load_strict(branch, without_upsampler_weights(load_file(str(folder / TRAJECTORY_WEIGHTS))),
-                f"{folder / TRAJECTORY_WEIGHTS} (the trajectory branch)")
+    load_trajectory_weights(branch, folder)
     return branch.eval()
 
 
