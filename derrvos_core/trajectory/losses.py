@@ -113,22 +113,36 @@ def _padded_size(mask_logits: torch.Tensor) -> tuple[int, int]:
     return mask_logits.shape[-2] * 4, mask_logits.shape[-1] * 4
 
 
+def _frame_labels(out: SegmenterOutput, targets: ClipTargets) -> tuple[list, list]:
+    _check_size(out.image_size, targets)
+    full = targets.padded_masks(*_padded_size(out.mask_logits))
+    mask_labels = [full[targets.present[:, t], t] for t in range(targets.num_frames)]
+    class_labels = [targets.class_ids[targets.present[:, t]] for t in range(targets.num_frames)]
+    return mask_labels, class_labels
+
+
+def frame_matches(segmenter: Segmenter, out: SegmenterOutput, targets: ClipTargets) -> list:
+    """Per frame t, the last layer's Hungarian match (query indices, indices into the rows present at t)."""
+    mask_labels, class_labels = _frame_labels(out, targets)
+    matcher = segmenter.mask2former.criterion.matcher
+    return matcher(out.mask_logits, out.class_logits, mask_labels, class_labels)
+
+
 def segmenter_loss(segmenter: Segmenter, out: SegmenterOutput, targets: ClipTargets,
-                   reid_weight: float = 2.0, aux_reid_weight: float = 3.0) -> dict[str, torch.Tensor]:
+                   reid_weight: float = 2.0, aux_reid_weight: float = 3.0,
+                   indices: list | None = None) -> dict[str, torch.Tensor]:
     """Mask2Former loss per frame (deep supervision) + re-id contrastive term between consecutive frames.
 
     Args:
         segmenter: the segmenter (its transformers criterion is used).
         out: `segmenter(frames, with_aux=True)` for the T frames of one clip.
         targets: the clip's `ClipTargets` (T frames, masks at the frame size).
+        indices: `frame_matches(segmenter, out, targets)` when the caller has it already.
     Returns:
         weighted terms (`loss_cross_entropy`, `loss_mask`, `loss_dice`, their `_i` auxiliary copies,
         `loss_reid`, `loss_aux_reid`) and their sum `loss`.
     """
-    _check_size(out.image_size, targets)
-    full = targets.padded_masks(*_padded_size(out.mask_logits))
-    mask_labels = [full[targets.present[:, t], t] for t in range(targets.num_frames)]
-    class_labels = [targets.class_ids[targets.present[:, t]] for t in range(targets.num_frames)]
+    mask_labels, class_labels = _frame_labels(out, targets)
     aux = None
     if out.aux_class_logits is not None:
         aux = [{"masks_queries_logits": m, "class_queries_logits": c}
@@ -137,7 +151,8 @@ def segmenter_loss(segmenter: Segmenter, out: SegmenterOutput, targets: ClipTarg
     losses = criterion(masks_queries_logits=out.mask_logits, class_queries_logits=out.class_logits,
                        mask_labels=mask_labels, class_labels=class_labels, auxiliary_predictions=aux)
     result = _weighted(losses, segmenter.cfg)
-    indices = criterion.matcher(out.mask_logits, out.class_logits, mask_labels, class_labels)
+    if indices is None:
+        indices = criterion.matcher(out.mask_logits, out.class_logits, mask_labels, class_labels)
     reid = out.embeddings[..., segmenter.cfg.hidden_dim:]
     contrast, cosine = _reid_terms(reid, indices, targets)
     result["loss_reid"] = contrast * reid_weight
@@ -285,8 +300,32 @@ def _reference_reid(references: torch.Tensor, slots: torch.Tensor) -> torch.Tens
     return total / max(n, 1)
 
 
+def _tall(masks: torch.Tensor) -> torch.Tensor:
+    """[T, Q, h, w] -> [1, Q, T*h, w]: a query's frames stacked into one tall image."""
+    return masks.transpose(0, 1).flatten(1, 2)[None]
+
+
+def _tall_labels(out: RefinerOutput, targets: ClipTargets) -> list[torch.Tensor]:
+    return [targets.padded_masks(*_padded_size(out.layer_mask_logits)).flatten(1, 2)]  # [N, T*H, W]
+
+
+def refiner_matches(out: RefinerOutput, targets: ClipTargets, cfg: SegmenterConfig,
+                    guide: TrackerOutput | None = None) -> list:
+    """The refiner's clip-level Hungarian match, [(query indices, target rows)] (one query per object).
+
+    guide: if given, match on the tracker's predictions (DVIS++'s early-training guidance).
+    """
+    criterion = _criterion(cfg, cfg.train_num_points * targets.num_frames).to(out.layer_mask_logits.device)
+    if guide is not None:
+        match_cls = guide.layer_class_logits[-1].mean(0)[None]
+        match_masks = _tall(guide.layer_mask_logits[-1])
+    else:
+        match_cls, match_masks = out.layer_class_logits[-1][None], _tall(out.layer_mask_logits[-1])
+    return criterion.matcher(match_masks, match_cls, _tall_labels(out, targets), [targets.class_ids])
+
+
 def refiner_loss(out: RefinerOutput, targets: ClipTargets, cfg: SegmenterConfig,
-                 guide: TrackerOutput | None = None) -> dict[str, torch.Tensor]:
+                 guide: TrackerOutput | None = None, indices: list | None = None) -> dict[str, torch.Tensor]:
     """Clip-level set loss of the refiner (all layers, training mode).
 
     The T frames are stacked into one tall image per query, so matching and the point-sampled mask
@@ -296,24 +335,15 @@ def refiner_loss(out: RefinerOutput, targets: ClipTargets, cfg: SegmenterConfig,
         out: `refiner(...)` in training mode on one clip.
         targets: the clip's `ClipTargets`.
         guide: if given, match on the tracker's predictions (DVIS++'s early-training guidance).
+        indices: `refiner_matches(out, targets, cfg, guide)` when the caller has it already.
     """
-    t_count = targets.num_frames
-    full = targets.padded_masks(*_padded_size(out.layer_mask_logits))  # [N, T, H, W]
-    tall_labels = [full.flatten(1, 2)]  # [N, T*H, W]
+    tall_labels = _tall_labels(out, targets)
     class_labels = [targets.class_ids]
-    criterion = _criterion(cfg, cfg.train_num_points * t_count).to(out.layer_mask_logits.device)
-
-    def tall(masks: torch.Tensor) -> torch.Tensor:  # [T, Q, h, w] -> [1, Q, T*h, w]
-        return masks.transpose(0, 1).flatten(1, 2)[None]
-
-    if guide is not None:
-        match_cls = guide.layer_class_logits[-1].mean(0)[None]
-        match_masks = tall(guide.layer_mask_logits[-1])
-    else:
-        match_cls, match_masks = out.layer_class_logits[-1][None], tall(out.layer_mask_logits[-1])
-    indices = criterion.matcher(match_masks, match_cls, tall_labels, class_labels)
+    criterion = _criterion(cfg, cfg.train_num_points * targets.num_frames).to(out.layer_mask_logits.device)
+    if indices is None:
+        indices = refiner_matches(out, targets, cfg, guide)
     num_masks = max(len(targets.class_ids), 1)
-    layer_masks = torch.stack([tall(m) for m in out.layer_mask_logits])
+    layer_masks = torch.stack([_tall(m) for m in out.layer_mask_logits])
     losses = _layer_sum(criterion, out.layer_class_logits[:, None], layer_masks, tall_labels, class_labels,
                         indices, num_masks)
     return _weighted(losses, cfg)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .attributes import ATTRIBUTES
 from .clips import resize_frames, resize_masks, sample_clip
 from .instances import VideoTracks
 
@@ -21,6 +22,7 @@ class InstanceClip:
         object_ids: long [O]; identity of each object within its video (for re-id / video matching).
         video_id: the source video.
         frame_index: long [T]; frame numbers in the source video.
+        attribute_ids: long [O, len(attributes.ATTRIBUTES)]; -1 where the dataset does not say.
     """
 
     frames: torch.Tensor
@@ -29,6 +31,7 @@ class InstanceClip:
     object_ids: torch.Tensor
     video_id: str
     frame_index: torch.Tensor
+    attribute_ids: torch.Tensor
 
 
 class InstanceClipDataset:
@@ -86,4 +89,11 @@ class InstanceClipDataset:
             frames, masks = frames.flip(-1), masks.flip(-1)
         return InstanceClip(frames=frames, masks=masks, class_ids=torch.tensor(video.class_ids, dtype=torch.long),
                             object_ids=torch.arange(len(video.anno_ids)), video_id=video.video_id,
-                            frame_index=torch.as_tensor(idx, dtype=torch.long))
+                            frame_index=torch.as_tensor(idx, dtype=torch.long),
+                            attribute_ids=_attribute_ids(video))
+
+
+def _attribute_ids(video: VideoTracks) -> torch.Tensor:
+    if not video.attribute_ids:
+        return torch.full((len(video.anno_ids), len(ATTRIBUTES)), -1, dtype=torch.long)
+    return torch.tensor(video.attribute_ids, dtype=torch.long).reshape(len(video.anno_ids), len(ATTRIBUTES))

@@ -18,6 +18,8 @@ from PIL import Image
 from derrvos_core.errors import DatasetError
 from derrvos_core.result import decode_rle
 
+from .attributes import object_attribute_ids
+
 
 @dataclass(frozen=True)
 class VideoTracks:
@@ -29,6 +31,8 @@ class VideoTracks:
         anno_ids: one per object (mask_dict keys).
         class_ids: one per object, in [0, num_classes) (0 when the dataset has no usable classes).
         rles: per object, T COCO RLEs or None (object not visible in that frame).
+        attribute_ids: per object, one index per `attributes.ATTRIBUTES` entry (shape, colour, size,
+            texture), -1 where the dataset does not say (MeViS); empty when no object has any.
     """
 
     video_id: str
@@ -36,6 +40,7 @@ class VideoTracks:
     anno_ids: tuple
     class_ids: tuple
     rles: tuple
+    attribute_ids: tuple = ()
 
     @property
     def num_frames(self) -> int:
@@ -89,7 +94,8 @@ def read_video_tracks(root: str | Path, split: str, class_key: str | None = None
                 raise DatasetError(f"{mask_path}: anno_id '{a}' of video '{vid}' is missing or has the wrong length")
         cls = tuple(classes.index(o[class_key]) if class_key else 0 for o in objs)
         out.append(VideoTracks(video_id=vid, frame_paths=tuple(_frame_path(folder, vid, f) for f in frames),
-                               anno_ids=annos, class_ids=cls, rles=tuple(tuple(masks[a]) for a in annos)))
+                               anno_ids=annos, class_ids=cls, rles=tuple(tuple(masks[a]) for a in annos),
+                               attribute_ids=tuple(object_attribute_ids(o) for o in objs)))
     return out
 
 

@@ -20,7 +20,7 @@ from ..instance_data import InstanceClip, InstanceClipDataset
 from .common import export_trajectory, video_tracks
 from .segmenter import TrajectoryStage, clip_targets
 
-LOGGED = ("loss_cross_entropy", "loss_mask", "loss_dice", "loss_reid")
+LOGGED = ("loss_cross_entropy", "loss_mask", "loss_dice", "loss_reid", "loss_attributes")
 
 
 class TrackerStage(TrajectoryStage):
