@@ -27,15 +27,19 @@ from training.trainer.stages.common import (TrajectoryHolder, branch_weights, is
                                            load_trajectory_weights, without_upsampler_weights)
 
 
-def graft(model_dir: str | Path, branch_dir: str | Path, out: str | Path, input_size: int | None = None) -> Path:
+def graft(model_dir: str | Path, branch_dir: str | Path, out: str | Path, input_size: int | None = None,
+          duplicate_iou: float | None = None) -> Path:
     """`model_dir` with its trajectory branch replaced by `branch_dir`'s, saved to `out`. A mask upsampler
     of `model_dir` stays behind (it was fitted to the old branch's trajectories; train_upsampler.py fits
-    one to the new)."""
+    one to the new). `input_size` and `duplicate_iou` (`TrajectoryConfig.duplicate_iou`) replace the
+    model's own when given."""
     source = load_model(str(model_dir))
     config = source.cfg.to_dict()
     config["trajectory"].pop("upsampler", None)
     if input_size is not None:
         config["input_size"] = int(input_size)
+    if duplicate_iou is not None:
+        config["trajectory"]["duplicate_iou"] = float(duplicate_iou)
     model = DeRVOS.from_config(DeRVOSConfig.from_dict(config), tokenizer_path=source.multimodal.tokenizer_path)
     model.load_state_dict(without_upsampler_weights(source.state_dict(), "trajectory."))
     holder = TrajectoryHolder(model.trajectory.cfg)
@@ -55,10 +59,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "branch")
     parser.add_argument("--out", required=True, help="new model folder")
     parser.add_argument("--input-size", type=int, default=None, help="trajectory-branch input size (px)")
+    parser.add_argument("--duplicate-iou", type=float, default=None,
+                        help="drop a trajectory whose clip mask IoU with a better-scored one of its crop "
+                             "reaches this (TrajectoryConfig.duplicate_iou; 0 keeps all)")
 
 
 def run(args: argparse.Namespace) -> int:
-    out = graft(args.model, args.branch, args.out, args.input_size)
+    out = graft(args.model, args.branch, args.out, args.input_size, args.duplicate_iou)
     print(f"wrote {out}")
     return 0
 

@@ -62,8 +62,10 @@ class DeRVOS(nn.Module):
         multimodal = BEiT3Branch(cfg.multimodal, image_size=cfg.multimodal_image_size,
                                  tokenizer_path=tokenizer_path, max_text_len=cfg.max_text_len)
         defaults = ModelDefaults(crop_size=cfg.crop_size, threshold=cfg.threshold)
+        # The same weights answer differently with another duplicate_iou, so it names them too.
+        salt = f"duplicate_iou={cfg.trajectory.duplicate_iou}" if cfg.trajectory.duplicate_iou else ""
         return cls(trajectory=trajectory, multimodal=multimodal, selector=TAIS(cfg.tais), defaults=defaults,
-                   name=cfg.name, cfg=cfg)
+                   name=cfg.name, cfg=cfg, version_salt=salt)
 
     @property
     def selector(self) -> Selector:

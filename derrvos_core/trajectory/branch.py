@@ -56,7 +56,10 @@ class DVISBranch(TrajectoryGenerator):
         """Tracker continuing `session` + refiner -> (top-K best first, LongTensor [K] of their tracker
         slots). With a session carried across crops, equal slots mean the tracker's same object."""
         refined = self.refine(features, self.track(features, session))
-        slots = torch.argsort(refined.scores, descending=True)[:self.top_k_trajectories]
+        slots = torch.argsort(refined.scores, descending=True)
+        if self.cfg.duplicate_iou > 0:
+            slots = slots[without_duplicates(refined.mask_logits[slots] > 0, self.cfg.duplicate_iou)]
+        slots = slots[:self.top_k_trajectories]
         return refined.index(slots), slots
 
     def mask_guide(self, prepared) -> GuideFrames | None:
@@ -74,3 +77,24 @@ class DVISBranch(TrajectoryGenerator):
         if guide is None:
             raise InputError("this branch's upsampler needs the crop's mask_guide")
         return self.upsampler.upsample(guide.images, trajectories.mask_logits)
+
+
+def without_duplicates(masks: torch.Tensor, iou: float) -> torch.Tensor:
+    """Greedy suppression over one crop's trajectories, best first.
+
+    Args:
+        masks: bool [K, T, h, w], best-scored first.
+        iou: a trajectory whose clip mask IoU (intersections and unions summed over the T frames) with a
+            kept one reaches this is dropped; empty trajectories are kept (nothing to compare).
+    Returns:
+        LongTensor of the kept rows, in their order.
+    """
+    flat = masks.flatten(1).float()
+    inter = flat @ flat.T
+    area = flat.sum(1)
+    ious = inter / (area[:, None] + area[None, :] - inter).clamp_min(1.0)
+    kept: list[int] = []
+    for k in range(masks.shape[0]):
+        if not kept or float(ious[k, kept].max()) < iou:
+            kept.append(k)
+    return torch.as_tensor(kept, dtype=torch.long)

@@ -104,6 +104,15 @@ class TrajectoryConfig:
     refiner: RefinerConfig = field(default_factory=RefinerConfig)
     top_k: int = 20  # trajectories passed on by `generate` (DeRVOS default K)
     upsampler: UpsamplerConfig = field(default_factory=UpsamplerConfig)
+    #: A model's branch drops a trajectory whose clip mask IoU with a better-scored one of the same crop
+    #: reaches this, before taking its top K (0: keeps all, as DVIS++ and the paper do). Not part of the
+    #: paper's model: SynthRef's tiny branch covers an object with several near-copies, which stage 4
+    #: labels positive and negative alike.
+    duplicate_iou: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.duplicate_iou < 1.0:
+            raise InputError(f"duplicate_iou must be in [0, 1), got {self.duplicate_iou}")
 
     @property
     def embed_dim(self) -> int:

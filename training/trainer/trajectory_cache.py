@@ -40,16 +40,18 @@ class CacheKey:
     crop_size: int
     image_size: int
     top_k: int
+    duplicate_iou: float = 0.0  # in the folder's name only when set, so the caches made before it stay valid
 
     @staticmethod
     def of(model, crop_size: int) -> CacheKey:
         """The key of what inference computes with `model`'s DVIS++ branch: its input size and top-K."""
         branch = model.trajectory
         return CacheKey(weights=weights_hash(branch.state_dict(), length=16), crop_size=int(crop_size), image_size=branch.input_size,
-                        top_k=branch.top_k_trajectories)
+                        top_k=branch.top_k_trajectories, duplicate_iou=branch.cfg.duplicate_iou)
 
     def folder(self, root: Path) -> Path:
-        text = json.dumps(self.__dict__, sort_keys=True)
+        key = {k: v for k, v in self.__dict__.items() if k != "duplicate_iou" or v}
+        text = json.dumps(key, sort_keys=True)
         return Path(root) / hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
