@@ -79,3 +79,15 @@ def test_a_model_with_it_keeps_fewer_trajectories_names_itself_apart_and_caches_
 def _features(model: DeRVOS, frames: np.ndarray):
     prepared = model.trajectory.prepare(frames)
     return model.trajectory.frame_features(prepared), model.trajectory.new_session()
+
+
+def test_stage_four_started_from_such_a_folder_trains_with_the_setting(tmp_path):
+    from training.trainer import load_config
+    from training.trainer.stages.derrvos_model import derrvos_config
+
+    folder = graft(SHIPPED, SHIPPED, tmp_path / "nms", duplicate_iou=0.5)
+    cfg = load_config(Path("training/configs/synthref_tiny_derrvos.yaml"),
+                      [f"model={folder}", f"init_trajectory={folder}", "init=null"])
+    assert derrvos_config(cfg).trajectory.duplicate_iou == 0.5
+    plain = load_config(Path("training/configs/synthref_tiny_derrvos.yaml"), ["init=null"])
+    assert derrvos_config(plain).trajectory.duplicate_iou == 0.0
