@@ -9,10 +9,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from derrvos_core.datasets.synthref import SynthRefConfig, generate_synthref
 from derrvos_core.strict_load import load_strict
 from derrvos_core.trajectory.config import TrajectoryConfig
 from derrvos_core.trajectory.generator import TrajectoryGenerator
+from tests.helpers_synthref import tiny_synthref
 from training.trainer import load_config, run_training
 from training.trainer.attributes import (
     ATTRIBUTES,
@@ -28,11 +28,7 @@ from training.trainer.instances import read_video_tracks
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("synthref")
-    cfg = SynthRefConfig(width=64, height=64, min_frames=10, max_frames=12, min_objects=2, max_objects=3,
-                         min_expressions=3, max_expressions=4)
-    generate_synthref(root, "train", 3, seed=5, config=cfg)
-    return root
+    return tiny_synthref(tmp_path_factory.mktemp("synthref"), train=(3, 5))
 
 
 def test_object_attributes_are_class_indices_and_unknown_is_minus_one():

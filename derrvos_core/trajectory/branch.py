@@ -5,6 +5,7 @@ import numpy as np
 import torch
 
 from derrvos_core.errors import InputError
+from derrvos_core.tais.losses import clip_ious
 from derrvos_core.video import resize_frames
 
 from .config import TrajectoryConfig
@@ -89,10 +90,7 @@ def without_duplicates(masks: torch.Tensor, iou: float) -> torch.Tensor:
     Returns:
         LongTensor of the kept rows, in their order.
     """
-    flat = masks.flatten(1).float()
-    inter = flat @ flat.T
-    area = flat.sum(1)
-    ious = inter / (area[:, None] + area[None, :] - inter).clamp_min(1.0)
+    ious = clip_ious(masks, masks)  # 0 against an empty trajectory, so an empty one is never a copy
     kept: list[int] = []
     for k in range(masks.shape[0]):
         if not kept or float(ious[k, kept].max()) < iou:
